@@ -1,0 +1,161 @@
+//! The frozen ABI v1 types: the root module, the backend and host vtables.
+//!
+//! Everything in this module is layout-checked by abi_stable when a plugin
+//! loads. Nothing here may change once v1 has shipped: a newer host refuses
+//! older plugins as soon as a prefix type grows. New capabilities are
+//! [extensions](crate::extension) instead.
+//!
+//! Plugin authors do not use this module directly; [`export_plugin!`] and the
+//! [`Backend`](crate::Backend) trait generate and fill these types.
+//!
+//! [`export_plugin!`]: crate::export_plugin
+
+// `#[sabi_trait]` expands to impls inside a const block and generates
+// `Trait_TO`-style names; both lints fire on the generated code only.
+#![allow(non_camel_case_types, non_local_definitions)]
+
+use abi_stable::library::RootModule;
+use abi_stable::sabi_types::VersionStrings;
+use abi_stable::std_types::{RArc, RBox, ROption, RResult, RSlice, RStr, RString, RVec};
+use abi_stable::{declare_root_module_statics, sabi_trait, StableAbi};
+
+use crate::descriptor::Descriptor;
+use crate::error::BackendError;
+use crate::extension::Extension;
+
+/// The ABI major version this crate speaks. A plugin whose root module
+/// carries another number is refused by the host.
+pub const ABI_VERSION: u32 = 1;
+
+/// One listed object: its name and its size in bytes.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The object name (one flat path component).
+    pub name: RString,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The backend operations, as a vtable that crosses the ABI.
+///
+/// Local paths are raw OS bytes (`RSlice<u8>`), so any path the OS accepts
+/// works, UTF-8 or not. Object names are UTF-8 and already validated by the
+/// host (one flat path component, 1 to 255 bytes, no `/` or NUL, not `.` or
+/// `..`).
+///
+/// `Send + Sync`: the host may call one backend from several threads at
+/// once. A backend that cannot work concurrently serialises internally.
+#[sabi_trait]
+pub trait RawBackend: Send + Sync {
+    /// Stores the local file under `name`, replacing any previous object.
+    fn put(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError>;
+
+    /// Writes the object `name` to the local path.
+    fn get(&self, name: RStr<'_>, local: RSlice<'_, u8>) -> RResult<(), BackendError>;
+
+    /// Every object, with its size.
+    fn list(&self) -> RResult<RVec<ListEntry>, BackendError>;
+
+    /// Removes one object.
+    fn delete(&self, name: RStr<'_>) -> RResult<(), BackendError>;
+
+    /// Removes several objects; missing ones are not an error. Optional.
+    fn delete_list(&self, names: RSlice<'_, RStr<'_>>) -> RResult<(), BackendError>;
+
+    /// The size of `name`, or `RNone` when it does not exist. Optional.
+    fn query(&self, name: RStr<'_>) -> RResult<ROption<u64>, BackendError>;
+
+    /// [`RawBackend::query`] for each name, in the same order. Optional.
+    fn query_list(&self, names: RSlice<'_, RStr<'_>>) -> RResult<RVec<ROption<u64>>, BackendError>;
+
+    /// Moves a local file into the backend; the local file is gone on
+    /// success and untouched on failure. Optional.
+    fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError>;
+
+    /// Called between two attempts of a failed operation. Optional.
+    fn retry_cleanup(&self) -> RResult<(), BackendError>;
+
+    /// Ends the session: flush, commit, make durable. Idempotent. Optional.
+    fn close(&self) -> RResult<(), BackendError>;
+
+    /// A backend-level extension by versioned id, e.g. `stowage.peer/1`.
+    #[sabi(last_prefix_field)]
+    fn extension(&self, id: RStr<'_>) -> ROption<Extension>;
+}
+
+/// An owned backend object as it crosses the ABI.
+pub type BackendObject = RawBackend_TO<'static, RBox<()>>;
+
+/// The services the host offers a plugin, as a vtable.
+///
+/// `Clone + Send + Sync`: a plugin may keep copies and call them from any
+/// thread.
+#[sabi_trait]
+pub trait RawHost: Clone + Send + Sync {
+    /// Emits a log record through the host's logger. `level` follows
+    /// `log::Level` (1 = error ... 5 = trace).
+    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>);
+
+    /// The most verbose level the host will print (0 = off ... 5 = trace).
+    fn max_log_level(&self) -> u8;
+
+    /// Opens a backend from a URL (which may itself carry prefixes), without
+    /// a retry layer: retries wrap the outermost operation once.
+    fn open_backend(&self, url: RStr<'_>) -> RResult<BackendObject, BackendError>;
+
+    /// A host-level extension by versioned id.
+    #[sabi(last_prefix_field)]
+    fn extension(&self, id: RStr<'_>) -> ROption<Extension>;
+}
+
+/// A shared handle to the host services as it crosses the ABI.
+pub type HostObject = RawHost_TO<'static, RArc<()>>;
+
+/// The root module every plugin exports: the entry point of ABI v1.
+///
+/// Invariant: a plugin's functions never unwind (they are generated by
+/// [`export_plugin!`](crate::export_plugin), which catches panics), and
+/// `panic_unwind` is true, or the host refuses the plugin: with
+/// `panic = "abort"` no panic could be caught.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModule_Ref)))]
+#[sabi(missing_field(panic))]
+pub struct PluginModule {
+    /// [`ABI_VERSION`] as the plugin was built.
+    pub abi_version: u32,
+
+    /// Whether the plugin was built with `panic = "unwind"`.
+    pub panic_unwind: bool,
+
+    /// Called once per host before anything else; installs the plugin's log
+    /// forwarder. Idempotent.
+    pub init: extern "C" fn(host: HostObject) -> RResult<(), BackendError>,
+
+    /// Name, version, schemes and prefixes. Cheap and side-effect free.
+    pub descriptor: extern "C" fn() -> RResult<Descriptor, BackendError>,
+
+    /// Opens a backend. `handler` is the scheme or prefix being opened,
+    /// `as_prefix` tells which; `url` is the full URL for a scheme and the
+    /// inner URL (the prefix removed) for a prefix.
+    pub open: extern "C" fn(
+        handler: RStr<'_>,
+        as_prefix: bool,
+        url: RStr<'_>,
+        host: HostObject,
+    ) -> RResult<BackendObject, BackendError>,
+
+    /// A plugin-level extension by versioned id.
+    #[sabi(last_prefix_field)]
+    pub extension: extern "C" fn(id: RStr<'_>) -> ROption<Extension>,
+}
+
+impl RootModule for PluginModule_Ref {
+    declare_root_module_statics! {PluginModule_Ref}
+    const BASE_NAME: &'static str = "stowage_plugin";
+    const NAME: &'static str = "stowage plugin";
+    // The ABI version, not the crate version: a crate release must never
+    // silently change what plugins are accepted.
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new("1.0.0");
+}

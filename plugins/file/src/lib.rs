@@ -1,0 +1,34 @@
+//! The `file` plugin: objects are regular files in a local directory.
+//!
+//! The storage rules live in `stowage-fs-common` (shared with `local-peer`);
+//! this crate parses its URL and registers the scheme. User documentation:
+//! `plugins/file/README.md`.
+
+mod config;
+
+use stowage_backend_api::{export_plugin, Backend, Descriptor, Host, OpenRequest, Plugin, Result};
+use stowage_fs_common::LocalStore;
+
+/// The plugin's registration.
+pub struct FilePlugin;
+
+impl Plugin for FilePlugin {
+    fn descriptor() -> Descriptor {
+        Descriptor::new(
+            "file",
+            env!("CARGO_PKG_VERSION"),
+            "objects as regular files in a local directory",
+        )
+        .scheme(
+            "file",
+            "file:///abs/dir or file://rel/dir [?fsync=close|each|none]",
+        )
+    }
+
+    fn open(request: OpenRequest<'_>, _host: &Host) -> Result<Box<dyn Backend>> {
+        let config = config::FileConfig::from_url(request.url)?;
+        Ok(Box::new(LocalStore::new(config.dir, config.durability)))
+    }
+}
+
+export_plugin!(FilePlugin);

@@ -1,0 +1,21 @@
+//! Local-filesystem primitives shared by the stowage plugins that keep
+//! objects in a directory (`file`, `local-peer`).
+//!
+//! One implementation of the rules every such plugin must follow, so they
+//! cannot drift apart:
+//!
+//! * an object appears under its final name only once it is complete
+//!   (hidden temporary file in the same directory, then `rename`);
+//! * a `get` replaces the local destination the same way;
+//! * temporary files never show in listings, and names that would collide
+//!   with them are refused;
+//! * durability follows a [`Durability`] policy; the default makes a whole
+//!   batch durable with one `syncfs` at close instead of one `fsync` per file.
+
+mod atomic;
+mod durability;
+mod store;
+
+pub use atomic::{copy_atomically, is_temp_name, temp_path_beside, TEMP_PREFIX};
+pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
+pub use store::LocalStore;

@@ -1,0 +1,216 @@
+//! A flat directory of objects implementing the backend contract.
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use stowage_backend_api::{Backend, BackendError, Result};
+
+use crate::atomic::{copy_atomically, file_name_bytes, is_temp_name, TEMP_PREFIX};
+use crate::durability::{fsync_dir, fsync_path, syncfs_path, Durability};
+
+/// Objects are the regular files directly inside `dir`.
+///
+/// Invariants: a file appears under an object name only when complete;
+/// temporary files (named [`TEMP_PREFIX`]...) are never listed; the
+/// directory is created on the first write, not at open, so a store can be
+/// described before it exists.
+#[derive(Debug)]
+pub struct LocalStore {
+    dir: PathBuf,
+    durability: Durability,
+    /// Something was written since the last barrier.
+    dirty: AtomicBool,
+}
+
+impl LocalStore {
+    /// A store over `dir` with the given policy. Does not touch the disk.
+    pub fn new(dir: PathBuf, durability: Durability) -> Self {
+        Self {
+            dir,
+            durability,
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The durability policy.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn object_path(&self, name: &str) -> Result<PathBuf> {
+        // The host validated the name; the reserved prefix is ours to guard.
+        if is_temp_name(name.as_bytes()) {
+            return Err(BackendError::invalid_input(format!(
+                "{name:?}: names starting with {TEMP_PREFIX:?} are reserved for temporary files"
+            )));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| {
+            BackendError::from_io(&e, format!("creating directory {}", self.dir.display()))
+        })
+    }
+
+    /// Makes one completed write durable according to the policy.
+    fn written(&self, path: &Path) -> Result<()> {
+        match self.durability {
+            Durability::Each => fsync_dir(&self.dir).map_err(|e| {
+                BackendError::from_io(
+                    &e,
+                    format!(
+                        "syncing directory {} after {}",
+                        self.dir.display(),
+                        path.display()
+                    ),
+                )
+            }),
+            Durability::Close => {
+                self.dirty.store(true, Ordering::Release);
+                Ok(())
+            }
+            Durability::None => Ok(()),
+        }
+    }
+
+    fn local_error(e: &io::Error, what: &str, path: &Path) -> BackendError {
+        BackendError::from_io(e, format!("{what} {}", path.display()))
+    }
+}
+
+impl Backend for LocalStore {
+    fn put(&self, local: &Path, name: &str) -> Result<()> {
+        let target = self.object_path(name)?;
+        // Open errors on the source must not be reported as a missing store.
+        fs::metadata(local).map_err(|e| Self::local_error(&e, "reading local file", local))?;
+        self.ensure_dir()?;
+        copy_atomically(local, &target, self.durability == Durability::Each)
+            .map_err(|e| Self::local_error(&e, "storing", &target))?;
+        self.written(&target)
+    }
+
+    fn get(&self, name: &str, local: &Path) -> Result<()> {
+        let source = self.object_path(name)?;
+        match fs::metadata(&source) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                return Err(BackendError::not_found(format!(
+                    "{}: not a regular file",
+                    source.display()
+                )))
+            }
+            Err(e) => return Err(Self::local_error(&e, "reading", &source)),
+        }
+        if file_name_bytes(local).is_empty() {
+            return Err(BackendError::invalid_input(format!(
+                "{}: the destination needs a file name",
+                local.display()
+            )));
+        }
+        copy_atomically(&source, local, false)
+            .map(|_| ())
+            .map_err(|e| Self::local_error(&e, "writing", local))
+    }
+
+    fn list(&self) -> Result<Vec<(String, u64)>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Self::local_error(&e, "listing", &self.dir)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Self::local_error(&e, "listing", &self.dir))?;
+            let raw = entry.file_name();
+            if is_temp_name(raw.as_bytes()) {
+                continue;
+            }
+            let Some(name) = raw.to_str() else {
+                log::warn!(
+                    "skipping {:?} in {}: not a UTF-8 name, so not a stowage object",
+                    raw,
+                    self.dir.display()
+                );
+                continue;
+            };
+            // A file removed between readdir and stat is simply not listed.
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_file() {
+                out.push((name.to_string(), meta.size()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let path = self.object_path(name)?;
+        fs::remove_file(&path).map_err(|e| Self::local_error(&e, "deleting", &path))?;
+        self.written(&path)
+    }
+
+    fn delete_list(&self, names: &[&str]) -> Result<()> {
+        for name in names {
+            match self.delete(name) {
+                Err(e) if e.code() == stowage_backend_api::ErrorCode::NOT_FOUND => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    fn query(&self, name: &str) -> Result<Option<u64>> {
+        let path = self.object_path(name)?;
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.size())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::local_error(&e, "querying", &path)),
+        }
+    }
+
+    fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
+        names.iter().map(|n| self.query(n)).collect()
+    }
+
+    fn move_in(&self, local: &Path, name: &str) -> Result<()> {
+        let target = self.object_path(name)?;
+        let meta = fs::symlink_metadata(local)
+            .map_err(|e| Self::local_error(&e, "reading local file", local))?;
+        self.ensure_dir()?;
+        // Renaming a symlink would store the link, not the data.
+        if meta.is_file() {
+            if self.durability == Durability::Each {
+                fsync_path(local).map_err(|e| Self::local_error(&e, "syncing", local))?;
+            }
+            match fs::rename(local, &target) {
+                Ok(()) => return self.written(&target),
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+                Err(e) => return Err(Self::local_error(&e, "moving into", &target)),
+            }
+        }
+        self.put(local, name)?;
+        fs::remove_file(local)
+            .map_err(|e| Self::local_error(&e, "removing the local file after storing it:", local))
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.durability == Durability::Close && self.dirty.swap(false, Ordering::AcqRel) {
+            syncfs_path(&self.dir).map_err(|e| {
+                // Keep the barrier pending so a retried close syncs again.
+                self.dirty.store(true, Ordering::Release);
+                Self::local_error(&e, "syncing the filesystem of", &self.dir)
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,274 @@
+//! Typed errors of the local-peer operations.
+//!
+//! Cedar Backup raised bare `ValueError`/`OSError` with message text only
+//! (reference §12.14). Every failure here is a [`PeerError`] variant with a
+//! stable [`ErrorKind`], the OS error number when there is one, and a message
+//! that names the path and what was wrong with it.
+
+use std::io;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::ownership::Ownership;
+use crate::report::StageReport;
+
+/// The class of an error, stable across releases and mapped one-to-one onto
+/// the plugin ABI's error codes by the glue layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Anything without a more precise class (I/O errors, nothing to stage).
+    Generic,
+    /// `EACCES`/`EPERM`, or ownership that only root may set.
+    PermissionDenied,
+    /// `ENOENT`, or a directory that must exist and does not.
+    NotFound,
+    /// `ENOSPC`/`EDQUOT`.
+    NoSpace,
+    /// A bad URL, name, mode, user, group or path argument.
+    InvalidInput,
+}
+
+impl ErrorKind {
+    /// Classifies an I/O error by its errno first, then by its
+    /// [`io::ErrorKind`] when it carries no OS error number.
+    pub fn from_io(err: &io::Error) -> Self {
+        if let Some(errno) = err.raw_os_error() {
+            return match errno {
+                libc::EACCES | libc::EPERM => ErrorKind::PermissionDenied,
+                libc::ENOENT => ErrorKind::NotFound,
+                libc::ENOSPC | libc::EDQUOT => ErrorKind::NoSpace,
+                _ => ErrorKind::Generic,
+            };
+        }
+        match err.kind() {
+            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            io::ErrorKind::NotFound => ErrorKind::NotFound,
+            io::ErrorKind::StorageFull => ErrorKind::NoSpace,
+            io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+            _ => ErrorKind::Generic,
+        }
+    }
+}
+
+/// Every error of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// A user-supplied value (URL, query parameter, peer name, indicator
+    /// name, mode, user, group) was rejected. `what` names the parameter,
+    /// `value` is the rejected text.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidInput {
+        what: String,
+        value: String,
+        reason: String,
+    },
+
+    /// A path argument that must be absolute was relative.
+    #[error("{what} {path:?} must be an absolute path")]
+    NotAbsolute { what: &'static str, path: PathBuf },
+
+    /// A directory that must exist does not (`ENOENT`, or a path component
+    /// is not a directory).
+    #[error("{what} {path:?} does not exist")]
+    DirectoryNotFound { what: &'static str, path: PathBuf },
+
+    /// A path that must be a directory (or a symlink to one) is something
+    /// else.
+    #[error("{what} {path:?} is not a directory")]
+    NotADirectory { what: &'static str, path: PathBuf },
+
+    /// The staging target resolves to the collect directory itself.
+    #[error("target directory {target_dir:?} is the collect directory {collect_dir:?}")]
+    SameDirectory {
+        collect_dir: PathBuf,
+        target_dir: PathBuf,
+    },
+
+    /// A path expected to be a regular file turned out to be something else
+    /// (a directory, a FIFO, ...) when it was opened.
+    #[error("{path:?} is not a regular file")]
+    NotRegularFile { path: PathBuf },
+
+    /// Ownership was requested that the current (non-root) user cannot set.
+    /// Detected before anything is written.
+    #[error(
+        "cannot set ownership {ownership} on files in {path:?}: running as uid {euid}; \
+         only root may give files away or use a group it is not a member of"
+    )]
+    OwnershipNotPermitted {
+        path: PathBuf,
+        ownership: Ownership,
+        euid: u32,
+    },
+
+    /// An operating-system call failed on `path`.
+    #[error("cannot {op} {path:?}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Copying a file failed (reading `from` or writing its temporary copy
+    /// next to `to`).
+    #[error("cannot copy {from:?} to {to:?}: {source}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The collect directory held no regular file to stage: it was empty or
+    /// every entry was skipped. As in Cedar, this is an error. The report
+    /// lists what was skipped.
+    #[error(
+        "nothing to stage: no regular file to copy in collect directory {:?} ({} entries skipped)",
+        .report.collect_dir, .report.skipped.len()
+    )]
+    NothingToStage { report: Box<StageReport> },
+
+    /// At least one file could not be staged. The others were staged (each
+    /// one completely or not at all); the report says which is which.
+    #[error(
+        "staging from {:?} into {:?}: {} of {} file(s) failed, {} staged; first failure: {}",
+        .report.collect_dir,
+        .report.target_dir,
+        .report.failed.len(),
+        .report.failed.len() + .report.staged.len(),
+        .report.staged.len(),
+        .report.failed.first().map(|f| f.message.as_str()).unwrap_or("?")
+    )]
+    StageFailed { report: Box<StageReport> },
+}
+
+impl PeerError {
+    /// The stable class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PeerError::InvalidInput { .. }
+            | PeerError::NotAbsolute { .. }
+            | PeerError::NotADirectory { .. }
+            | PeerError::SameDirectory { .. }
+            | PeerError::NotRegularFile { .. } => ErrorKind::InvalidInput,
+            PeerError::DirectoryNotFound { .. } => ErrorKind::NotFound,
+            PeerError::OwnershipNotPermitted { .. } => ErrorKind::PermissionDenied,
+            PeerError::Io { source, .. } | PeerError::Copy { source, .. } => {
+                ErrorKind::from_io(source)
+            }
+            // Not NotFound: the collect directory exists, and NotFound is
+            // what a caller may take for "peer directory missing".
+            PeerError::NothingToStage { .. } => ErrorKind::Generic,
+            // The class of the first failure (entries are in name order).
+            PeerError::StageFailed { report } => report
+                .failed
+                .first()
+                .map(|f| f.kind)
+                .unwrap_or(ErrorKind::Generic),
+        }
+    }
+
+    /// Whether retrying the same call could help. Local filesystem failures
+    /// are not transient in a way a retry loop can fix, so never.
+    pub fn retryable(&self) -> bool {
+        false
+    }
+
+    /// The OS error number behind this error, if any (for a failed stage:
+    /// that of the first failed file).
+    pub fn os_error(&self) -> Option<i32> {
+        match self {
+            PeerError::Io { source, .. } | PeerError::Copy { source, .. } => source.raw_os_error(),
+            PeerError::StageFailed { report } => report.failed.first().and_then(|f| f.os_error),
+            _ => None,
+        }
+    }
+
+    /// The stage report carried by [`PeerError::NothingToStage`] and
+    /// [`PeerError::StageFailed`].
+    pub fn report(&self) -> Option<&StageReport> {
+        match self {
+            PeerError::NothingToStage { report } | PeerError::StageFailed { report } => {
+                Some(report)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(
+        what: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        PeerError::InvalidInput {
+            what: what.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A closure for `map_err` wrapping an [`io::Error`] with the operation
+    /// and path.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| PeerError::Io { op, path, source }
+    }
+}
+
+/// The error of [`crate::stage()`]; the same type as every other operation's.
+pub type StageError = PeerError;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(errno: i32) -> PeerError {
+        PeerError::Io {
+            op: "open",
+            path: "/x".into(),
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    #[test]
+    fn errno_mapping() {
+        assert_eq!(os(libc::EACCES).kind(), ErrorKind::PermissionDenied);
+        assert_eq!(os(libc::EPERM).kind(), ErrorKind::PermissionDenied);
+        assert_eq!(os(libc::ENOENT).kind(), ErrorKind::NotFound);
+        assert_eq!(os(libc::ENOSPC).kind(), ErrorKind::NoSpace);
+        assert_eq!(os(libc::EDQUOT).kind(), ErrorKind::NoSpace);
+        assert_eq!(os(libc::EIO).kind(), ErrorKind::Generic);
+        assert_eq!(os(libc::EIO).os_error(), Some(libc::EIO));
+        assert!(!os(libc::EIO).retryable());
+    }
+
+    #[test]
+    fn io_kind_fallback_without_errno() {
+        let e = io::Error::new(io::ErrorKind::PermissionDenied, "no");
+        assert_eq!(ErrorKind::from_io(&e), ErrorKind::PermissionDenied);
+        let e = io::Error::new(io::ErrorKind::Other, "no");
+        assert_eq!(ErrorKind::from_io(&e), ErrorKind::Generic);
+    }
+
+    #[test]
+    fn messages_name_path_and_problem() {
+        let e = os(libc::EACCES);
+        let msg = e.to_string();
+        assert!(msg.contains("/x") && msg.contains("open"), "{msg}");
+        let e = PeerError::DirectoryNotFound {
+            what: "collect directory",
+            path: "/srv/collect".into(),
+        };
+        assert_eq!(e.to_string(), "collect directory \"/srv/collect\" does not exist");
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        let e = PeerError::invalid("ignore_failure", "hourly", "must be one of none, all, daily, weekly");
+        assert_eq!(
+            e.to_string(),
+            "invalid ignore_failure \"hourly\": must be one of none, all, daily, weekly"
+        );
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,27 @@
+//! stowage plugin for Cedar Backup's `LocalPeer`: a peer whose collect
+//! directory is on the local filesystem, addressed as
+//! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.
+//!
+//! The peer operations are plain library functions: [`stage()`],
+//! [`check_collect_indicator()`] and [`write_stage_indicator()`] (also as
+//! methods of [`PeerConfig`]). See `README.md` for the differences from
+//! Cedar Backup 3.7.4.
+
+mod atomic;
+mod config;
+mod error;
+mod indicator;
+mod ownership;
+mod peer;
+mod report;
+mod stage;
+
+pub use config::{IgnoreFailure, PeerConfig, SCHEME};
+pub use error::{ErrorKind, PeerError, StageError};
+pub use indicator::{
+    check_collect_indicator, validate_indicator_name, write_stage_indicator,
+    DEFAULT_COLLECT_INDICATOR, DEFAULT_INDICATORS, DEFAULT_STAGE_INDICATOR,
+};
+pub use ownership::{parse_mode, Ownership, MAX_MODE};
+pub use report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageReport, StagedFile};
+pub use stage::stage;

@@ -1,0 +1,263 @@
+//! Errors of the xorriso backend.
+//!
+//! Every failure is one variant of [`Error`] whose text names what was wrong (the path, the
+//! object name, both volume ids, the xorriso message). [`Error::kind`] folds them into the
+//! small, stable set of categories the host maps to its ABI codes, and [`Error::retryable`]
+//! tells the host whether another attempt (after `retry_cleanup`) can help.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Stable error categories, mirrored by the host's ABI error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Anything not covered below (duplicity code 50).
+    Generic,
+    /// The medium, a local file or a directory is not accessible (51).
+    PermissionDenied,
+    /// The object (or the local file, or the drive) does not exist (52).
+    NotFound,
+    /// The medium or a local filesystem is full (53).
+    NoSpace,
+    /// A bad URL, setting or name.
+    InvalidInput,
+    /// The operation is impossible for this target (e.g. compacting a disc).
+    Unsupported,
+    /// Worth retrying after `retry_cleanup` (the xorriso process died).
+    Transient,
+    /// A check failed: size mismatch, MD5 mismatch, wrong volume id (56).
+    ValidationFailed,
+    /// Another backend (in this or another process) holds the medium.
+    InUse,
+}
+
+/// Everything that can go wrong in the xorriso backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL could not be understood.
+    #[error("invalid xorriso URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    /// An environment variable or URL parameter has a value we refuse.
+    #[error("invalid setting {name}={value:?}: {reason}")]
+    InvalidSetting {
+        name: String,
+        value: String,
+        reason: String,
+    },
+
+    /// An object name the ISO filesystem cannot hold faithfully.
+    #[error("invalid object name {name:?}: {reason}")]
+    InvalidName { name: String, reason: String },
+
+    /// `XORRISO_PATH` names something that is not an executable.
+    #[error("XORRISO_PATH={path:?} is not usable: {reason}")]
+    BadXorrisoPath { path: PathBuf, reason: String },
+
+    /// No `xorriso` in `PATH` and no `XORRISO_PATH`.
+    #[error(
+        "the xorriso program was not found in PATH; install xorriso (Debian: apt-get install xorriso) or set XORRISO_PATH"
+    )]
+    XorrisoNotInstalled,
+
+    /// The xorriso process could not be started.
+    #[error("cannot start {path:?}: {source}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The xorriso process ended while we talked to it (retryable: `retry_cleanup` respawns it).
+    #[error("the xorriso process for {target} died during {during} ({status}){last}")]
+    XorrisoDied {
+        target: String,
+        during: String,
+        status: String,
+        /// The last problem message it printed, prefixed with ": ", or empty.
+        last: String,
+    },
+
+    /// xorriso reported a problem event of severity SORRY or worse (or a refused WARNING).
+    #[error("xorriso {op} on {target} failed: {message}")]
+    Xorriso {
+        op: String,
+        target: String,
+        kind: ErrorKind,
+        message: String,
+    },
+
+    /// The object does not exist in the backup directory.
+    #[error("{name:?} not found in {location}")]
+    NotFound { name: String, location: String },
+
+    /// The optical drive named in the URL does not exist.
+    #[error("optical drive {path:?} does not exist")]
+    NoDrive { path: PathBuf },
+
+    /// Another backend holds the lock on the medium.
+    #[error(
+        "{path:?} is in use by another stowage xorriso backend (in this or another process); it holds an exclusive lock on it"
+    )]
+    InUse { path: PathBuf },
+
+    /// The target exists but is not an ISO 9660 image; it is never overwritten.
+    #[error(
+        "{path:?} exists and is not an ISO 9660 image ({size} bytes): refusing to use it as a backup medium (it would be overwritten)"
+    )]
+    NotIso { path: PathBuf, size: u64 },
+
+    /// The medium's volume id does not match `XORRISO_ASSERT_VOLID`.
+    #[error(
+        "volume id mismatch on {target}: XORRISO_ASSERT_VOLID requires {expected:?} but the medium has {found:?}"
+    )]
+    VolidMismatch {
+        target: String,
+        expected: String,
+        found: String,
+    },
+
+    /// The medium cannot be written.
+    #[error("{path:?} is read-only ({reason}); only list, query and get work on it")]
+    ReadOnly { path: PathBuf, reason: String },
+
+    /// A file came back with the wrong size.
+    #[error("{what}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    /// A local I/O error, with what we were doing.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The operation does not exist for this kind of target.
+    #[error("{op} is not supported: {reason}")]
+    Unsupported { op: String, reason: String },
+
+    /// The backend was closed.
+    #[error("the xorriso backend for {target} is closed")]
+    Closed { target: String },
+
+    /// xorriso said something we did not expect.
+    #[error("unexpected xorriso output during {op}: {detail}")]
+    Protocol { op: String, detail: String },
+
+    /// A commit failed and the pending changes could not be kept.
+    #[error("{source}; {lost} pending change(s) were discarded and are NOT on the medium: {names}")]
+    ChangesLost {
+        #[source]
+        source: Box<Error>,
+        lost: usize,
+        names: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The stable category of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidUrl { .. }
+            | Error::InvalidSetting { .. }
+            | Error::InvalidName { .. }
+            | Error::BadXorrisoPath { .. }
+            | Error::NotIso { .. } => ErrorKind::InvalidInput,
+            Error::XorrisoNotInstalled => ErrorKind::NotFound,
+            Error::Spawn { source, .. } => io_kind(source),
+            Error::XorrisoDied { .. } => ErrorKind::Transient,
+            Error::Xorriso { kind, .. } => *kind,
+            Error::NotFound { .. } | Error::NoDrive { .. } => ErrorKind::NotFound,
+            Error::InUse { .. } => ErrorKind::InUse,
+            Error::VolidMismatch { .. } | Error::SizeMismatch { .. } => {
+                ErrorKind::ValidationFailed
+            }
+            Error::ReadOnly { .. } => ErrorKind::PermissionDenied,
+            Error::Io { source, .. } => io_kind(source),
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Closed { .. } | Error::Protocol { .. } => ErrorKind::Generic,
+            Error::ChangesLost { source, .. } => source.kind(),
+        }
+    }
+
+    /// Whether another attempt (after `retry_cleanup`) can succeed.
+    pub fn retryable(&self) -> bool {
+        self.kind() == ErrorKind::Transient
+    }
+
+    /// The OS error number behind this error, if there is one.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Spawn { source, .. } | Error::Io { source, .. } => source.raw_os_error(),
+            Error::ChangesLost { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Category of a local I/O error.
+pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => ErrorKind::NotFound,
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
+            ErrorKind::PermissionDenied
+        }
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG) => ErrorKind::NoSpace,
+        Some(libc::EISDIR) | Some(libc::EINVAL) | Some(libc::ENAMETOOLONG) => {
+            ErrorKind::InvalidInput
+        }
+        Some(libc::EINTR) => ErrorKind::Transient,
+        _ => match e.kind() {
+            io::ErrorKind::NotFound => ErrorKind::NotFound,
+            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            io::ErrorKind::Interrupted => ErrorKind::Transient,
+            _ => ErrorKind::Generic,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_retry() {
+        let died = Error::XorrisoDied {
+            target: "stdio:/x".into(),
+            during: "list".into(),
+            status: "killed by signal 9".into(),
+            last: String::new(),
+        };
+        assert_eq!(died.kind(), ErrorKind::Transient);
+        assert!(died.retryable());
+        assert_eq!(Error::XorrisoNotInstalled.kind(), ErrorKind::NotFound);
+        assert!(!Error::XorrisoNotInstalled.retryable());
+        let e = Error::io("x", io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(e.kind(), ErrorKind::NoSpace);
+        let e = Error::io("x", io::Error::from_raw_os_error(libc::EROFS));
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        let m = Error::VolidMismatch {
+            target: "stdio:/i.iso".into(),
+            expected: "OTHER".into(),
+            found: "BKP1".into(),
+        };
+        let t = m.to_string();
+        assert!(t.contains("OTHER") && t.contains("BKP1"), "{t}");
+        assert_eq!(m.kind(), ErrorKind::ValidationFailed);
+    }
+}
