@@ -7,6 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use stowage_fs_common::TEMP_PREFIX;
+
 use crate::error::PeerError;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -19,16 +21,19 @@ pub(crate) struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `dir/.stowage-<tag>-<pid>-<n>.tmp` with `O_CREAT|O_EXCL`
+    /// Creates `dir/.stowage-partial-<tag>-<pid>-<n>` with `O_CREAT|O_EXCL`
     /// (so a symlink or an existing file there is never opened) and the
-    /// given creation mode (further masked by the umask). The name does not
-    /// derive from the final name, so it cannot exceed `NAME_MAX`.
+    /// given creation mode (further masked by the umask). The prefix is
+    /// `stowage_fs_common::TEMP_PREFIX`, so every stowage component (and
+    /// [`crate::stage()`]) recognises a leftover as a temporary file. The
+    /// name does not derive from the final name, so it cannot exceed
+    /// `NAME_MAX`.
     pub(crate) fn create(dir: &Path, tag: &str, mode: u32) -> Result<Self, PeerError> {
         let pid = std::process::id();
         let mut attempts = 0;
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!(".stowage-{tag}-{pid}-{n}.tmp"));
+            let path = dir.join(format!("{TEMP_PREFIX}{tag}-{pid}-{n}"));
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -61,7 +66,9 @@ impl TempFile {
     }
 
     pub(crate) fn file(&self) -> &File {
-        self.file.as_ref().expect("temporary file already persisted")
+        self.file
+            .as_ref()
+            .expect("temporary file already persisted")
     }
 
     /// Flushes the data to disk, closes the file and renames it to `target`,
@@ -69,9 +76,11 @@ impl TempFile {
     /// replaced, not written through).
     pub(crate) fn persist(mut self, target: &Path) -> Result<(), PeerError> {
         let file = self.file.take().expect("temporary file already persisted");
-        file.sync_all().map_err(PeerError::io("flush to disk", &self.path))?;
+        file.sync_all()
+            .map_err(PeerError::io("flush to disk", &self.path))?;
         drop(file);
-        fs::rename(&self.path, target).map_err(PeerError::io("rename a temporary file to", target))?;
+        fs::rename(&self.path, target)
+            .map_err(PeerError::io("rename a temporary file to", target))?;
         self.path = PathBuf::new();
         Ok(())
     }

@@ -167,9 +167,9 @@ impl PeerConfig {
 
         let mut ignore_failure = None;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (raw_key, raw_value) = pair.split_once('=').ok_or_else(|| {
-                PeerError::invalid("query parameter", pair, "expected key=value")
-            })?;
+            let (raw_key, raw_value) = pair
+                .split_once('=')
+                .ok_or_else(|| PeerError::invalid("query parameter", pair, "expected key=value"))?;
             let key = decode_utf8("query parameter", raw_key)?;
             let value = decode_utf8("ignore_failure", raw_value)?;
             match key.as_str() {
@@ -373,7 +373,10 @@ mod tests {
 
     #[test]
     fn collect_dir_is_normalised_lexically() {
-        assert_eq!(ok("local-peer://p//a/./b//c/").collect_dir, Path::new("/a/b/c"));
+        assert_eq!(
+            ok("local-peer://p//a/./b//c/").collect_dir,
+            Path::new("/a/b/c")
+        );
         assert_eq!(ok("local-peer://p/").collect_dir, Path::new("/"));
     }
 

@@ -249,7 +249,7 @@ mod tests {
     fn io_kind_fallback_without_errno() {
         let e = io::Error::new(io::ErrorKind::PermissionDenied, "no");
         assert_eq!(ErrorKind::from_io(&e), ErrorKind::PermissionDenied);
-        let e = io::Error::new(io::ErrorKind::Other, "no");
+        let e = io::Error::other("no");
         assert_eq!(ErrorKind::from_io(&e), ErrorKind::Generic);
     }
 
@@ -262,9 +262,16 @@ mod tests {
             what: "collect directory",
             path: "/srv/collect".into(),
         };
-        assert_eq!(e.to_string(), "collect directory \"/srv/collect\" does not exist");
+        assert_eq!(
+            e.to_string(),
+            "collect directory \"/srv/collect\" does not exist"
+        );
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        let e = PeerError::invalid("ignore_failure", "hourly", "must be one of none, all, daily, weekly");
+        let e = PeerError::invalid(
+            "ignore_failure",
+            "hourly",
+            "must be one of none, all, daily, weekly",
+        );
         assert_eq!(
             e.to_string(),
             "invalid ignore_failure \"hourly\": must be one of none, all, daily, weekly"

@@ -51,7 +51,9 @@ pub fn check_collect_indicator(collect_dir: &Path, name: &str) -> Result<bool, P
     let path = collect_dir.join(name);
     match fs::symlink_metadata(&path) {
         Ok(meta) => Ok(meta.file_type().is_file()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
             Ok(false)
         }
         Err(e) => Err(PeerError::Io {
@@ -90,7 +92,8 @@ pub fn write_stage_indicator(
     let target = collect_dir.join(name);
     let temp = TempFile::create(collect_dir, "indicator", 0o666)?;
     if let Some(o) = ownership.filter(|o| !o.is_empty()) {
-        fchown(temp.file(), o.uid, o.gid).map_err(PeerError::io("change the owner of", temp.path()))?;
+        fchown(temp.file(), o.uid, o.gid)
+            .map_err(PeerError::io("change the owner of", temp.path()))?;
     }
     if let Some(mode) = mode {
         temp.file()
@@ -108,11 +111,30 @@ mod tests {
 
     #[test]
     fn indicator_names() {
-        for good in ["cback.collect", "cback.stage", ".hidden", "a b", "ünï", "back\\slash", "..."] {
+        for good in [
+            "cback.collect",
+            "cback.stage",
+            ".hidden",
+            "a b",
+            "ünï",
+            "back\\slash",
+            "...",
+        ] {
             validate_indicator_name(good).unwrap();
         }
         let long = "x".repeat(256);
-        for bad in ["", ".", "..", "/", "a/b", "/etc/passwd", "../x", "sub/", "a\0b", long.as_str()] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "/",
+            "a/b",
+            "/etc/passwd",
+            "../x",
+            "sub/",
+            "a\0b",
+            long.as_str(),
+        ] {
             let e = validate_indicator_name(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
             assert!(e.to_string().starts_with("invalid indicator name"), "{e}");

@@ -6,6 +6,12 @@
 //! [`check_collect_indicator()`] and [`write_stage_indicator()`] (also as
 //! methods of [`PeerConfig`]). See `README.md` for the differences from
 //! Cedar Backup 3.7.4.
+//!
+//! As a plugin ([`LocalPeerPlugin`], exported through
+//! `stowage_backend_api::export_plugin!`), a `local-peer` URL opens a
+//! [`PeerBackend`]: put/get/list/delete on the collect directory, from
+//! `stowage-fs-common`. The peer operations cross the ABI once the
+//! `stowage.peer/1` extension exists.
 
 mod atomic;
 mod config;
@@ -13,6 +19,7 @@ mod error;
 mod indicator;
 mod ownership;
 mod peer;
+mod plugin;
 mod report;
 mod stage;
 
@@ -23,5 +30,6 @@ pub use indicator::{
     DEFAULT_COLLECT_INDICATOR, DEFAULT_INDICATORS, DEFAULT_STAGE_INDICATOR,
 };
 pub use ownership::{parse_mode, Ownership, MAX_MODE};
+pub use plugin::{error_code, LocalPeerPlugin, PeerBackend};
 pub use report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageReport, StagedFile};
 pub use stage::stage;

@@ -240,7 +240,16 @@ mod tests {
         assert_eq!(parse_mode("7777").unwrap(), 0o7777);
         assert_eq!(parse_mode("00004755").unwrap(), 0o4755);
         for bad in [
-            "", "10000", "17777", "0o640", "648", "+640", "-1", "rw-r--r--", " 640", "0x1a4",
+            "",
+            "10000",
+            "17777",
+            "0o640",
+            "648",
+            "+640",
+            "-1",
+            "rw-r--r--",
+            " 640",
+            "0x1a4",
             "99999999999999999999",
         ] {
             let err = parse_mode(bad).unwrap_err();
@@ -329,6 +338,8 @@ mod tests {
     fn own_ids_are_always_permitted() {
         let mine = Ownership::new(Some(geteuid().as_raw()), Some(getegid().as_raw()));
         assert!(mine.ensure_permitted(Path::new("/tmp")).is_ok());
-        assert!(Ownership::default().ensure_permitted(Path::new("/tmp")).is_ok());
+        assert!(Ownership::default()
+            .ensure_permitted(Path::new("/tmp"))
+            .is_ok());
     }
 }

@@ -22,7 +22,13 @@ impl PeerConfig {
         ownership: Option<Ownership>,
         mode: Option<u32>,
     ) -> Result<StageReport, PeerError> {
-        stage(&self.collect_dir, target_dir, ownership, mode, DEFAULT_INDICATORS)
+        stage(
+            &self.collect_dir,
+            target_dir,
+            ownership,
+            mode,
+            DEFAULT_INDICATORS,
+        )
     }
 
     /// [`check_collect_indicator()`] with `name` or `cback.collect`.

@@ -106,6 +106,9 @@ pub enum SkipReason {
     Indicator,
     /// A FIFO, socket or device node.
     NotRegular,
+    /// A stowage temporary file (`.stowage-partial-*`): a write in progress
+    /// or the leftover of an interrupted one, never data.
+    Temporary,
 }
 
 impl fmt::Display for SkipReason {
@@ -115,6 +118,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Directory => "directory",
             SkipReason::Indicator => "indicator file",
             SkipReason::NotRegular => "not a regular file",
+            SkipReason::Temporary => "temporary file",
         })
     }
 }

@@ -21,6 +21,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use stowage_fs_common::is_temp_name;
+
 use crate::atomic::{sync_dir, TempFile};
 use crate::error::PeerError;
 use crate::indicator::validate_indicator_name;
@@ -39,7 +41,9 @@ use crate::report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageRepor
 /// Each staged file gets `ownership` (`chown`), then `mode` (`chmod`; without
 /// it the source's permission bits, including setuid/setgid/sticky), and the
 /// source's modification time. Entries named like one of `indicators` are
-/// skipped whatever their type.
+/// skipped whatever their type. Stowage's in-flight temporary files
+/// (`.stowage-partial-*`: a put into the collect directory in progress, or
+/// the leftover of an interrupted one) are skipped as `Temporary`.
 ///
 /// Result:
 /// - `Ok(report)` when at least one file was staged and none failed;
@@ -90,6 +94,8 @@ pub fn stage(
     for (name, file_type) in entries {
         let skip = if indicators.iter().any(|i| i.as_bytes() == name.as_bytes()) {
             Some(SkipReason::Indicator)
+        } else if is_temp_name(name.as_bytes()) {
+            Some(SkipReason::Temporary)
         } else if file_type.is_symlink() {
             Some(SkipReason::Symlink)
         } else if file_type.is_dir() {
@@ -148,7 +154,9 @@ pub(crate) fn require_dir(what: &'static str, path: &Path) -> Result<Metadata, P
             what,
             path: path.to_path_buf(),
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) => {
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
+        {
             Err(PeerError::DirectoryNotFound {
                 what,
                 path: path.to_path_buf(),

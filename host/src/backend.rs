@@ -1,0 +1,288 @@
+//! The host's view of an open backend: names validated, retries, fallbacks
+//! for optional operations, and a size check after each put.
+
+use std::path::Path;
+
+use stowage_backend_api::{BackendError, BackendHandle, ErrorCode, ExtensionRef, LayoutMismatch};
+
+use crate::error::{Error, Result};
+use crate::names::validate_name;
+use crate::retry::RetryPolicy;
+use crate::target::{scrub, Target};
+
+/// How many names one `delete_list` call carries (duplicity's batch).
+const DELETE_BATCH: usize = 100;
+
+/// An open backend with the host's guarantees on top of the plugin's.
+///
+/// Invariants: no plugin call happens with an invalid name; errors name the
+/// operation, the object and the URL without credentials; only errors the
+/// plugin marks retryable are retried.
+///
+/// `Send + Sync`: share it between threads by reference or in an `Arc`.
+pub struct Backend {
+    handle: BackendHandle,
+    target: Target,
+    policy: RetryPolicy,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("url", &self.target.redacted())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl Backend {
+    pub(crate) fn new(handle: BackendHandle, target: Target) -> Self {
+        let secrets = target.secrets();
+        Self {
+            handle,
+            target,
+            policy: RetryPolicy::default(),
+            secrets,
+        }
+    }
+
+    /// The same backend with another retry policy.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The URL, credentials removed.
+    pub fn url(&self) -> String {
+        self.target.redacted()
+    }
+
+    /// The underlying handle, without the host's layers.
+    pub fn raw(&self) -> &BackendHandle {
+        &self.handle
+    }
+
+    fn fail(&self, op: &'static str, name: Option<&str>, e: BackendError, attempts: u32) -> Error {
+        let message = scrub(e.message(), &self.secrets);
+        Error::Backend {
+            op,
+            name: name.map(str::to_string),
+            url: self.url(),
+            attempts,
+            source: BackendError::new(e.code(), message).with_retryable(e.is_retryable()),
+        }
+    }
+
+    /// Runs `f` under the retry policy.
+    fn retry<T>(
+        &self,
+        op: &'static str,
+        name: Option<&str>,
+        f: impl FnMut() -> Result<T, BackendError>,
+    ) -> Result<T> {
+        let attempts = self.policy.attempts();
+        self.policy
+            .run(
+                f,
+                || match self.handle.retry_cleanup() {
+                    Ok(()) => {}
+                    Err(e) if e.is_unsupported() => {}
+                    Err(e) => log::warn!("retry_cleanup on {} failed: {e}", self.url()),
+                },
+                |n, e| {
+                    let what = name.map(|n| format!(" of {n:?}")).unwrap_or_default();
+                    if e.is_retryable() && n < attempts {
+                        log::warn!(
+                            "attempt {n}/{attempts} of {op}{what} on {} failed, will retry: {}",
+                            self.url(),
+                            scrub(e.message(), &self.secrets)
+                        );
+                    } else {
+                        log::debug!("attempt {n} of {op}{what} failed: {}", e.message());
+                    }
+                },
+            )
+            .map_err(|(e, n)| self.fail(op, name, e, n))
+    }
+
+    fn local_size(path: &Path) -> Result<u64> {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Local {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(Error::InvalidInput(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
+        }
+        Ok(meta.len())
+    }
+
+    /// Checks that the stored object has `expected` bytes, when the backend
+    /// can say.
+    fn verify_size(&self, op: &'static str, name: &str, expected: u64) -> Result<()> {
+        let found = match self.handle.query(name) {
+            Err(e) if e.is_unsupported() => {
+                log::debug!("{} cannot query; size check after {op} skipped", self.url());
+                return Ok(());
+            }
+            other => other,
+        };
+        let problem = match found {
+            Ok(Some(size)) if size == expected => return Ok(()),
+            Ok(Some(size)) => format!("sent {expected} bytes, the backend holds {size}"),
+            Ok(None) => format!("sent {expected} bytes, the backend reports no such object"),
+            Err(e) => return Err(self.fail("query", Some(name), e, 1)),
+        };
+        Err(self.fail(
+            op,
+            Some(name),
+            BackendError::new(ErrorCode::VALIDATION_FAILED, problem),
+            1,
+        ))
+    }
+
+    /// Stores `local` as `name` and checks the stored size. Returns the
+    /// size. A retried put sends the whole file again.
+    pub fn put(&self, local: &Path, name: &str) -> Result<u64> {
+        validate_name(name)?;
+        let size = Self::local_size(local)?;
+        self.retry("put", Some(name), || self.handle.put(local, name))?;
+        self.verify_size("put", name, size)?;
+        Ok(size)
+    }
+
+    /// Fetches `name` into `local`. Returns the size of the local file.
+    pub fn get(&self, name: &str, local: &Path) -> Result<u64> {
+        validate_name(name)?;
+        self.retry("get", Some(name), || self.handle.get(name, local))?;
+        match std::fs::metadata(local) {
+            Ok(m) => Ok(m.len()),
+            Err(_) => Err(self.fail(
+                "get",
+                Some(name),
+                BackendError::generic(format!(
+                    "the backend reported success but {} does not exist",
+                    local.display()
+                )),
+                1,
+            )),
+        }
+    }
+
+    /// Every object and its size, in the backend's order.
+    pub fn list(&self) -> Result<Vec<(String, u64)>> {
+        self.retry("list", None, || self.handle.list())
+    }
+
+    /// Removes `name`.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        validate_name(name)?;
+        self.retry("delete", Some(name), || self.handle.delete(name))
+    }
+
+    /// Removes every name in `names` (missing ones are skipped), in batches
+    /// of 100, falling back to one delete per name.
+    pub fn delete_list(&self, names: &[&str]) -> Result<()> {
+        for n in names {
+            validate_name(n)?;
+        }
+        for batch in names.chunks(DELETE_BATCH) {
+            match self.handle.delete_list(batch) {
+                Err(e) if e.is_unsupported() => {
+                    for name in batch {
+                        match self.delete(name) {
+                            Err(e) if e.code() == ErrorCode::NOT_FOUND => {}
+                            other => other?,
+                        }
+                    }
+                }
+                Ok(()) => {}
+                Err(_) => self.retry("delete_list", None, || self.handle.delete_list(batch))?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The size of `name`, `None` when it does not exist. Falls back to a
+    /// listing when the backend cannot query.
+    pub fn query(&self, name: &str) -> Result<Option<u64>> {
+        Ok(self.query_list(&[name])?.pop().flatten())
+    }
+
+    /// Sizes of `names`, in order; falls back to `query` per name, then to
+    /// one listing.
+    pub fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
+        for n in names {
+            validate_name(n)?;
+        }
+        match self.retry("query_list", None, || self.handle.query_list(names)) {
+            Err(e) if is_unsupported(&e) => {}
+            other => return other,
+        }
+        let mut sizes = Vec::with_capacity(names.len());
+        for name in names {
+            match self.retry("query", Some(name), || self.handle.query(name)) {
+                Err(e) if is_unsupported(&e) => return self.query_by_listing(names),
+                other => sizes.push(other?),
+            }
+        }
+        Ok(sizes)
+    }
+
+    fn query_by_listing(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
+        let listing: std::collections::HashMap<String, u64> = self.list()?.into_iter().collect();
+        Ok(names.iter().map(|n| listing.get(*n).copied()).collect())
+    }
+
+    /// Moves `local` into the backend as `name`: afterwards the object is
+    /// there with the local file's size, and the local file is gone. Falls
+    /// back to put + remove when the backend cannot move.
+    pub fn move_in(&self, local: &Path, name: &str) -> Result<u64> {
+        validate_name(name)?;
+        let size = Self::local_size(local)?;
+        match self.retry("move", Some(name), || self.handle.move_in(local, name)) {
+            Err(e) if is_unsupported(&e) => {
+                self.retry("put", Some(name), || self.handle.put(local, name))?;
+                self.verify_size("move", name, size)?;
+                std::fs::remove_file(local).map_err(|source| Error::Local {
+                    path: local.to_path_buf(),
+                    source,
+                })?;
+            }
+            other => {
+                other?;
+                self.verify_size("move", name, size)?;
+            }
+        }
+        Ok(size)
+    }
+
+    /// Ends the session (commit, durability barrier). Not retried.
+    /// Idempotent; dropping an unclosed backend closes it and only logs
+    /// errors, so call this to see them.
+    pub fn close(&self) -> Result<()> {
+        match self.handle.close() {
+            Err(e) if e.is_unsupported() => Ok(()),
+            Err(e) => Err(self.fail("close", None, e, 1)),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// Extension `id` checked against type `T`.
+    ///
+    /// # Errors
+    /// The backend offers `id` with another layout.
+    pub fn extension_as<T: abi_stable::StableAbi>(
+        &self,
+        id: &str,
+    ) -> std::result::Result<Option<ExtensionRef<T>>, LayoutMismatch> {
+        self.handle.extension_as(id)
+    }
+}
+
+fn is_unsupported(e: &Error) -> bool {
+    e.code() == ErrorCode::UNSUPPORTED
+}

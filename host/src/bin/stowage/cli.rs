@@ -1,0 +1,133 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit statuses, shown in `--help` and documented in docs/cli.md.
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0   success
+  1   `peer collected`: the indicator is absent
+  2   usage error (bad flags or arguments)
+  23  invalid URL or input (bad object name, unknown scheme, --retries 0)
+  50  backend error (also: unsupported, transient, plugin panic, in use)
+  51  permission denied
+  52  not found
+  53  no space left
+  56  validation failed (stored size differs from the local file)";
+
+/// The version line: the host version and the plugin ABI it speaks.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
+
+/// stowage: put backups anywhere a plugin can reach.
+#[derive(Parser, Debug)]
+#[command(name = "stowage", version = VERSION, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options valid before any command.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Load plugins from DIR (repeatable; replaces STOWAGE_PLUGIN_PATH and
+    /// the default directories).
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    /// Attempts per operation in total (at least 1).
+    #[arg(long, value_name = "N", default_value_t = 5, global = true)]
+    pub retries: u32,
+
+    /// First pause between attempts, in milliseconds (doubles each time).
+    #[arg(long, value_name = "MS", default_value_t = 1000, global = true)]
+    pub retry_delay: u64,
+
+    /// Longest pause between attempts, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, global = true)]
+    pub retry_max_delay: u64,
+
+    /// Machine-readable output (JSON on stdout).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG wins.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List loaded plugins and the files that were rejected, with reasons.
+    Plugins,
+
+    /// List objects: names and sizes.
+    Ls {
+        /// Backend URL, e.g. file:///srv/backup.
+        url: String,
+    },
+
+    /// Upload each FILE under its file name.
+    Put {
+        /// Backend URL.
+        url: String,
+        /// Local files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Object name (only with one FILE).
+        #[arg(long)]
+        name: Option<String>,
+    },
+
+    /// Download objects.
+    Get {
+        /// Backend URL.
+        url: String,
+        /// Object names.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Destination: a file for one name (or a directory to put it in), a
+        /// directory for several. Default: the current directory.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+
+    /// Delete objects.
+    Rm {
+        /// Backend URL.
+        url: String,
+        /// Object names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+
+    /// Size of each object; missing ones are reported as missing.
+    Stat {
+        /// Backend URL.
+        url: String,
+        /// Object names.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+
+    /// Move local files into the backend (the local files are removed).
+    Mv {
+        /// Backend URL.
+        url: String,
+        /// Local files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Object name (only with one FILE).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}

@@ -1,0 +1,61 @@
+//! The `stowage` command: a thin layer over the `stowage` library.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use stowage::{Registry, RetryPolicy, SearchPath};
+
+use cli::{Cli, Command};
+use commands::{fail, Context};
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => log::LevelFilter::Error,
+        (false, 0) => log::LevelFilter::Warn,
+        (false, 1) => log::LevelFilter::Info,
+        (false, 2) => log::LevelFilter::Debug,
+        (false, _) => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level).format_timestamp(None);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let g = &cli.global;
+    init_logging(g.verbose, g.quiet);
+
+    let policy = match RetryPolicy::new(
+        g.retries,
+        Duration::from_millis(g.retry_delay),
+        Duration::from_millis(g.retry_max_delay),
+    ) {
+        Ok(p) => p,
+        Err(e) => return ExitCode::from(fail(&e, g.json)),
+    };
+    let registry = Registry::load(&SearchPath::resolve(g.plugin_dirs.clone()));
+    let ctx = Context {
+        registry,
+        policy,
+        json: g.json,
+    };
+    let status = match &cli.command {
+        Command::Plugins => ctx.plugins(),
+        Command::Ls { url } => ctx.ls(url),
+        Command::Put { url, files, name } => ctx.store(url, files, name.as_deref(), false),
+        Command::Mv { url, files, name } => ctx.store(url, files, name.as_deref(), true),
+        Command::Get { url, names, output } => ctx.get(url, names, output.as_deref()),
+        Command::Rm { url, names } => ctx.rm(url, names),
+        Command::Stat { url, names } => ctx.stat(url, names),
+    };
+    ExitCode::from(status)
+}

@@ -1,0 +1,188 @@
+//! Loading one plugin file, with every failure turned into a reason.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use stowage_backend_api::abi::{HostObject, PluginModule_Ref, ABI_VERSION};
+use stowage_backend_api::{Descriptor, HandlerInfo};
+
+use super::elf::check_shared_object;
+use crate::target::check_handler_name;
+
+/// A scheme or prefix as the host records it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Handler {
+    /// Lower-case name.
+    pub name: String,
+    /// One line from the plugin.
+    pub description: String,
+}
+
+/// What a loaded plugin declared.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PluginInfo {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// One line.
+    pub description: String,
+    /// The ABI major version it speaks.
+    pub abi_version: u32,
+    /// The file it came from (absolute).
+    pub file: PathBuf,
+    /// Schemes it opens.
+    pub schemes: Vec<Handler>,
+    /// Prefixes it opens.
+    pub prefixes: Vec<Handler>,
+}
+
+/// A plugin that passed every check.
+///
+/// Invariant: `module` belongs to a library that stays loaded for the life
+/// of the process (libraries are never unloaded), and its `init` succeeded.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    /// What it declared.
+    pub info: PluginInfo,
+    pub(crate) module: PluginModule_Ref,
+}
+
+/// Loads `path`: ELF pre-check, `dlopen(RTLD_NOW | RTLD_LOCAL)`, the
+/// abi_stable header, version and layout checks, `init`, the descriptor.
+/// Any failure is returned as a one-line reason; nothing panics.
+pub fn load(path: &Path, host: &HostObject) -> Result<LoadedPlugin, String> {
+    // A bare name would be searched in LD_LIBRARY_PATH, never the cwd.
+    let path = std::path::absolute(path).map_err(|e| format!("bad path: {e}"))?;
+    check_shared_object(&path)?;
+    preopen_now(&path)?;
+    let header = lib_header_from_path(&path).map_err(|e| library_error_text(&e))?;
+    let module = header
+        .init_root_module::<PluginModule_Ref>()
+        .map_err(|e| library_error_text(&e))?;
+    if module.abi_version() != ABI_VERSION {
+        return Err(format!(
+            "speaks stowage ABI version {}, this host speaks {ABI_VERSION}",
+            module.abi_version()
+        ));
+    }
+    if !module.panic_unwind() {
+        return Err(
+            "built with panic = \"abort\": a panic in it would abort the host; rebuild with panic = \"unwind\""
+                .into(),
+        );
+    }
+    (module.init())(host.clone())
+        .into_result()
+        .map_err(|e| format!("init failed: {e}"))?;
+    let descriptor = (module.descriptor())()
+        .into_result()
+        .map_err(|e| format!("descriptor failed: {e}"))?;
+    let info = check_descriptor(descriptor, path)?;
+    Ok(LoadedPlugin { info, module })
+}
+
+/// Opens the library with immediate binding, so a missing symbol is a
+/// clean error here instead of a crash at first call, and keeps it open
+/// (abi_stable's own `dlopen` of the same path then reuses it).
+fn preopen_now(path: &Path) -> Result<(), String> {
+    use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
+    // SAFETY: loading a library runs its constructors; the ELF pre-check has
+    // rejected what would crash the loader, and a crashing constructor is
+    // what the out-of-process probe is for.
+    let library = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }
+        .map_err(|e| format!("dlopen failed: {}", error_chain(&e)))?;
+    // Plugins are never unloaded: unloading Rust code is not safe.
+    std::mem::forget(library);
+    Ok(())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// abi_stable's messages start with a newline and layout reports run to
+/// hundreds of lines: keep the lines that say what is wrong.
+fn library_error_text(e: &LibraryError) -> String {
+    log::debug!("abi_stable report: {e}");
+    match e {
+        LibraryError::AbiInstability(_) => {
+            let report = e.to_string();
+            let key: Vec<&str> = report
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    l.starts_with("Error:") || l.contains("Expected") || l.contains("Found")
+                })
+                .take(4)
+                .collect();
+            format!(
+                "incompatible ABI layout (built against another stowage ABI): {}",
+                key.join(" ")
+            )
+        }
+        LibraryError::GetSymbolError { .. } => {
+            "not a stowage plugin: the shared library exports no stowage root module".into()
+        }
+        _ => {
+            let text = e.to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            lines.join(" ")
+        }
+    }
+}
+
+fn handler_list(list: &[HandlerInfo], allow_plus: bool) -> Result<Vec<Handler>, String> {
+    list.iter()
+        .map(|h| {
+            let name = h.name.as_str();
+            let valid = if allow_plus {
+                name.split('+').all(|part| check_handler_name(part).is_ok())
+            } else {
+                check_handler_name(name).is_ok()
+            };
+            if !valid || name != name.to_ascii_lowercase() {
+                let what = if allow_plus { "scheme" } else { "prefix" };
+                return Err(format!(
+                    "invalid {what} name {name:?} in its descriptor (lower-case letters, digits, '-', '.'{} only, starting with a letter)",
+                    if allow_plus { ", '+'" } else { "" }
+                ));
+            }
+            Ok(Handler {
+                name: name.to_string(),
+                description: h.description.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> {
+    if d.name.trim().is_empty() {
+        return Err("its descriptor has an empty plugin name".into());
+    }
+    let schemes = handler_list(&d.schemes, true)?;
+    let prefixes = handler_list(&d.prefixes, false)?;
+    if schemes.is_empty() && prefixes.is_empty() {
+        return Err("its descriptor declares no scheme and no prefix".into());
+    }
+    Ok(PluginInfo {
+        name: d.name.into_string(),
+        version: d.version.into_string(),
+        description: d.description.into_string(),
+        abi_version: ABI_VERSION,
+        file,
+        schemes,
+        prefixes,
+    })
+}

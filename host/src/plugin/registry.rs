@@ -1,0 +1,291 @@
+//! The registry: which plugin opens which scheme and prefix.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use abi_stable::std_types::RStr;
+use stowage_backend_api::abi::{BackendObject, HostObject};
+use stowage_backend_api::BackendHandle;
+
+use super::loader::{load, LoadedPlugin, PluginInfo};
+use super::search_path::SearchPath;
+use super::services::HostServices;
+use crate::backend::Backend;
+use crate::error::{Error, Result, UnknownHandler};
+use crate::target::{scrub, Target};
+
+/// A file in a plugin directory that was not loaded, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    /// The file.
+    pub file: PathBuf,
+    /// Why it was not loaded.
+    pub reason: String,
+}
+
+/// Two plugins claimed one scheme or prefix; the first in search order won.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Conflict {
+    /// The scheme or prefix.
+    pub handler: String,
+    /// "scheme" or "prefix".
+    pub kind: &'static str,
+    /// The file that keeps it.
+    pub winner: PathBuf,
+    /// The file that lost it.
+    pub loser: PathBuf,
+}
+
+/// Invariant: every index in `schemes` and `prefixes` points into
+/// `plugins`, and each name maps to the first plugin in search order that
+/// declared it.
+pub(crate) struct RegistryInner {
+    plugins: Vec<LoadedPlugin>,
+    schemes: BTreeMap<String, usize>,
+    prefixes: BTreeMap<String, usize>,
+    rejected: Vec<Rejected>,
+    conflicts: Vec<Conflict>,
+    host: HostObject,
+}
+
+/// The loaded plugins and their handlers: the entry point of the library.
+///
+/// Cheap to clone (shared). Plugins are loaded once, when the registry is
+/// built, and stay loaded for the life of the process.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<RegistryInner>,
+}
+
+/// The `.so` files of `dir`, sorted by name, so the load order (and thus
+/// who wins a conflict) does not depend on the filesystem.
+fn candidates(dir: &Path, rejected: &mut Vec<Rejected>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("cannot read plugin directory {}: {e}", dir.display());
+            }
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "so"))
+        .collect();
+    files.sort();
+    files.retain(|p| match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => true,
+        Ok(_) => false,
+        Err(e) => {
+            rejected.push(Rejected {
+                file: p.clone(),
+                reason: format!("cannot read: {e}"),
+            });
+            false
+        }
+    });
+    files
+}
+
+impl Registry {
+    /// Loads every plugin found on `search_path`. Files that fail are
+    /// recorded in [`Registry::rejected`]; loading never fails as a whole.
+    pub fn load(search_path: &SearchPath) -> Self {
+        let mut files = Vec::new();
+        let mut rejected = Vec::new();
+        for dir in search_path.dirs() {
+            files.extend(candidates(dir, &mut rejected));
+        }
+        Self::load_files(&files, rejected)
+    }
+
+    /// Loads exactly these files, in this order.
+    pub fn load_files(files: &[PathBuf], mut rejected: Vec<Rejected>) -> Self {
+        let inner = Arc::new_cyclic(|weak| {
+            let host = HostServices::object(weak.clone());
+            let mut plugins: Vec<LoadedPlugin> = Vec::new();
+            for file in files {
+                match load(file, &host) {
+                    Ok(p) => {
+                        log::debug!(
+                            "loaded plugin {} {} from {}",
+                            p.info.name,
+                            p.info.version,
+                            p.info.file.display()
+                        );
+                        plugins.push(p);
+                    }
+                    Err(reason) => {
+                        log::warn!("plugin file {} not loaded: {reason}", file.display());
+                        rejected.push(Rejected {
+                            file: file.clone(),
+                            reason,
+                        });
+                    }
+                }
+            }
+            let mut conflicts = Vec::new();
+            let schemes = register(&plugins, "scheme", |p| &p.info.schemes, &mut conflicts);
+            let prefixes = register(&plugins, "prefix", |p| &p.info.prefixes, &mut conflicts);
+            RegistryInner {
+                plugins,
+                schemes,
+                prefixes,
+                rejected,
+                conflicts,
+                host,
+            }
+        });
+        Self { inner }
+    }
+
+    /// The loaded plugins, in load order.
+    pub fn plugins(&self) -> Vec<&PluginInfo> {
+        self.inner.plugins.iter().map(|p| &p.info).collect()
+    }
+
+    /// Files that were not loaded, with reasons.
+    pub fn rejected(&self) -> &[Rejected] {
+        &self.inner.rejected
+    }
+
+    /// Handler conflicts, resolved first-wins.
+    pub fn conflicts(&self) -> &[Conflict] {
+        &self.inner.conflicts
+    }
+
+    /// Opens `url` with the default retry policy.
+    ///
+    /// # Errors
+    /// Invalid or unknown URLs, or the plugin's refusal to open.
+    pub fn open(&self, url: &str) -> Result<Backend> {
+        let target = Target::parse(url)?;
+        let object = self.inner.open_target(&target)?;
+        Ok(Backend::new(BackendHandle::new(object), target))
+    }
+
+    /// Opens `url` without any host layer: the raw handle a prefix plugin
+    /// would get. For tests and tools that want to see plugin behaviour
+    /// unfiltered.
+    pub fn open_raw(&self, url: &str) -> Result<BackendHandle> {
+        self.inner.open_object(url).map(BackendHandle::new)
+    }
+}
+
+fn register(
+    plugins: &[LoadedPlugin],
+    kind: &'static str,
+    handlers: impl Fn(&LoadedPlugin) -> &Vec<super::loader::Handler>,
+    conflicts: &mut Vec<Conflict>,
+) -> BTreeMap<String, usize> {
+    let mut map: BTreeMap<String, usize> = BTreeMap::new();
+    for (index, plugin) in plugins.iter().enumerate() {
+        for h in handlers(plugin) {
+            if let Some(&first) = map.get(&h.name) {
+                let winner = plugins[first].info.file.clone();
+                log::warn!(
+                    "{kind} {:?} is declared by {} and by {}; using the first",
+                    h.name,
+                    winner.display(),
+                    plugin.info.file.display()
+                );
+                conflicts.push(Conflict {
+                    handler: h.name.clone(),
+                    kind,
+                    winner,
+                    loser: plugin.info.file.clone(),
+                });
+            } else {
+                map.insert(h.name.clone(), index);
+            }
+        }
+    }
+    map
+}
+
+impl RegistryInner {
+    pub(crate) fn open_object(&self, url: &str) -> Result<BackendObject> {
+        self.open_target(&Target::parse(url)?)
+    }
+
+    fn open_target(&self, target: &Target) -> Result<BackendObject> {
+        let handlers = target.handlers();
+        let first = &handlers[0];
+        if handlers.len() > 1 {
+            if let Some(&index) = self.prefixes.get(first) {
+                let inner = target
+                    .strip_first_handler()
+                    .ok_or_else(|| self.unknown("prefix", first, target))?;
+                return self.call_open(index, first, true, &inner, target);
+            }
+        }
+        let scheme = handlers.join("+");
+        match self.schemes.get(&scheme) {
+            Some(&index) => self.call_open(index, &scheme, false, target, target),
+            None if handlers.len() > 1 => Err(self.unknown("prefix", first, target)),
+            None => Err(self.unknown("scheme", &scheme, target)),
+        }
+    }
+
+    fn call_open(
+        &self,
+        index: usize,
+        handler: &str,
+        as_prefix: bool,
+        url: &Target,
+        whole: &Target,
+    ) -> Result<BackendObject> {
+        let plugin = &self.plugins[index];
+        log::debug!(
+            "opening {} with plugin {} ({})",
+            url.redacted(),
+            plugin.info.name,
+            if as_prefix { "prefix" } else { "scheme" }
+        );
+        (plugin.module.open())(
+            RStr::from_str(handler),
+            as_prefix,
+            RStr::from_str(url.as_str()),
+            self.host.clone(),
+        )
+        .into_result()
+        .map_err(|e| {
+            let message = scrub(e.message(), &whole.secrets());
+            Error::Open {
+                url: whole.redacted(),
+                source: stowage_backend_api::BackendError::new(e.code(), message)
+                    .with_retryable(e.is_retryable()),
+            }
+        })
+    }
+
+    fn unknown(&self, what: &'static str, name: &str, target: &Target) -> Error {
+        let names = |m: &BTreeMap<String, usize>| {
+            if m.is_empty() {
+                "none".to_string()
+            } else {
+                m.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        let failed = if self.rejected.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = self
+                .rejected
+                .iter()
+                .map(|r| format!("{} ({})", r.file.display(), r.reason))
+                .collect();
+            format!("; plugin files that failed to load: {}", list.join("; "))
+        };
+        Error::UnknownScheme(Box::new(UnknownHandler {
+            what,
+            name: name.to_string(),
+            url: target.redacted(),
+            schemes: names(&self.schemes),
+            prefixes: names(&self.prefixes),
+            failed,
+        }))
+    }
+}

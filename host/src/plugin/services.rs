@@ -1,0 +1,73 @@
+//! The host services handed to every plugin: logging and opening inner
+//! backends.
+
+use std::sync::Weak;
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RArc, ROption, RResult, RStr};
+use stowage_backend_api::abi::{BackendObject, HostObject, RawHost, RawHost_TO};
+use stowage_backend_api::{BackendError, Extension};
+
+use super::registry::RegistryInner;
+
+/// Invariant: holds the registry weakly, so plugins keeping a host handle
+/// do not keep the registry alive (and there is no reference cycle).
+#[derive(Clone)]
+pub(crate) struct HostServices {
+    registry: Weak<RegistryInner>,
+}
+
+impl HostServices {
+    pub(crate) fn object(registry: Weak<RegistryInner>) -> HostObject {
+        RawHost_TO::from_ptr(RArc::new(HostServices { registry }), TD_Opaque)
+    }
+}
+
+fn level(n: u8) -> log::Level {
+    match n {
+        0 | 1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}
+
+impl RawHost for HostServices {
+    fn log(&self, lvl: u8, target: RStr<'_>, message: RStr<'_>) {
+        let lvl = level(lvl);
+        if lvl <= log::max_level() {
+            log::logger().log(
+                &log::Record::builder()
+                    .level(lvl)
+                    .target(target.as_str())
+                    .args(format_args!("{}", message.as_str()))
+                    .build(),
+            );
+        }
+    }
+
+    fn max_log_level(&self) -> u8 {
+        log::max_level() as u8
+    }
+
+    fn open_backend(&self, url: RStr<'_>) -> RResult<BackendObject, BackendError> {
+        let Some(registry) = self.registry.upgrade() else {
+            return RResult::RErr(BackendError::generic(
+                "the plugin registry is gone; cannot open an inner backend",
+            ));
+        };
+        match registry.open_object(url.as_str()) {
+            Ok(object) => RResult::ROk(object),
+            Err(e) => {
+                let code = e.code();
+                let retryable = e.backend_error().is_some_and(BackendError::is_retryable);
+                RResult::RErr(BackendError::new(code, e.to_string()).with_retryable(retryable))
+            }
+        }
+    }
+
+    fn extension(&self, _id: RStr<'_>) -> ROption<Extension> {
+        ROption::RNone
+    }
+}
