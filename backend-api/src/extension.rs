@@ -17,6 +17,17 @@ use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::type_layout::TypeLayout;
 use abi_stable::StableAbi;
 
+/// Runs an extension method under the same panic guard as every backend
+/// operation: a panic becomes an [`ErrorCode::PANIC`](crate::ErrorCode::PANIC)
+/// error. Implementations of extension traits must wrap their bodies in it,
+/// since a panic may not unwind across the ABI.
+pub fn guarded<T>(
+    op: &str,
+    f: impl FnOnce() -> crate::Result<T>,
+) -> abi_stable::std_types::RResult<T, crate::BackendError> {
+    crate::guard::guard_ffi(op, f)
+}
+
 /// A type-erased extension value crossing the ABI.
 ///
 /// Invariant: `object` points to a live value whose layout is `layout`,

@@ -145,6 +145,7 @@ mod client;
 mod descriptor;
 mod error;
 mod export;
+pub mod ext;
 pub mod extension;
 mod guard;
 pub mod location;

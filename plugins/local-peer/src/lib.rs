@@ -10,12 +10,13 @@
 //! As a plugin ([`LocalPeerPlugin`], exported through
 //! `stowage_backend_api::export_plugin!`), a `local-peer` URL opens a
 //! [`PeerBackend`]: put/get/list/delete on the collect directory, from
-//! `stowage-fs-common`. The peer operations cross the ABI once the
-//! `stowage.peer/1` extension exists.
+//! `stowage-fs-common`; the peer operations cross the ABI as the
+//! `stowage.peer/1` extension.
 
 mod atomic;
 mod config;
 mod error;
+mod extension;
 mod indicator;
 mod ownership;
 mod peer;

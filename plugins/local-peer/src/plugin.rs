@@ -3,9 +3,8 @@
 //! A backend opened on `local-peer://NAME/collect/dir` stores objects as the
 //! regular files of the collect directory, through
 //! `stowage_fs_common::LocalStore` (atomic put/get, temporary files hidden,
-//! durability barrier at close). The peer operations (stage, indicators) are
-//! library functions for now; they reach the host once the `stowage.peer/1`
-//! extension is defined in `stowage-backend-api`.
+//! durability barrier at close). The peer operations (stage, indicators)
+//! cross the ABI as the `stowage.peer/1` extension (`extension.rs`).
 
 use std::path::Path;
 
@@ -106,6 +105,11 @@ impl Backend for PeerBackend {
 
     fn close(&self) -> Result<()> {
         self.store.close()
+    }
+
+    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
+        (id == stowage_backend_api::ext::peer::ID)
+            .then(|| crate::extension::peer_extension(&self.config))
     }
 }
 

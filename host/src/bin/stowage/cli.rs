@@ -119,6 +119,10 @@ pub enum Command {
         names: Vec<String>,
     },
 
+    /// Cedar Backup peer operations on a local-peer:// URL.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+
     /// Move local files into the backend (the local files are removed).
     Mv {
         /// Backend URL.
@@ -129,5 +133,48 @@ pub enum Command {
         /// Object name (only with one FILE).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// `stowage peer ...`.
+#[derive(Subcommand, Debug)]
+pub enum PeerCommand {
+    /// Copy the peer's collected files into TARGET (an existing absolute
+    /// directory).
+    Stage {
+        /// A local-peer://NAME/collect/dir URL.
+        url: String,
+        /// Target directory.
+        target: PathBuf,
+        /// Owner of the staged files: USER:GROUP, UID:GID, USER or :GROUP.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Permissions of the staged files, octal (e.g. 0640).
+        #[arg(long)]
+        mode: Option<String>,
+    },
+
+    /// Exit 0 when the peer's collect indicator exists, 1 when not.
+    Collected {
+        /// A local-peer:// URL.
+        url: String,
+        /// Indicator file name.
+        #[arg(long, default_value = "cback.collect")]
+        indicator: String,
+    },
+
+    /// Write the stage indicator into the collect directory.
+    MarkStaged {
+        /// A local-peer:// URL.
+        url: String,
+        /// Indicator file name.
+        #[arg(long, default_value = "cback.stage")]
+        indicator: String,
+        /// Owner of the indicator: USER:GROUP, UID:GID, USER or :GROUP.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Permissions of the indicator, octal.
+        #[arg(long)]
+        mode: Option<String>,
     },
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod output;
+mod peer;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use stowage::{Registry, RetryPolicy, SearchPath};
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, PeerCommand};
 use commands::{fail, Context};
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -56,6 +57,21 @@ fn main() -> ExitCode {
         Command::Get { url, names, output } => ctx.get(url, names, output.as_deref()),
         Command::Rm { url, names } => ctx.rm(url, names),
         Command::Stat { url, names } => ctx.stat(url, names),
+        Command::Peer(PeerCommand::Stage {
+            url,
+            target,
+            owner,
+            mode,
+        }) => ctx.peer_stage(url, target, owner.as_deref(), mode.as_deref()),
+        Command::Peer(PeerCommand::Collected { url, indicator }) => {
+            ctx.peer_collected(url, indicator)
+        }
+        Command::Peer(PeerCommand::MarkStaged {
+            url,
+            indicator,
+            owner,
+            mode,
+        }) => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
     };
     ExitCode::from(status)
 }
