@@ -1,13 +1,19 @@
 //! Finding, checking and loading plugin files, and the registry of their
 //! schemes and prefixes.
 
+mod cache;
 mod elf;
 mod loader;
+mod probe;
 mod registry;
 mod search_path;
 mod services;
+mod trust;
 
+pub use cache::default_cache_file;
 pub use elf::check_shared_object;
 pub use loader::{Handler, PluginInfo};
-pub use registry::{Conflict, Registry, Rejected};
+pub use probe::{probe_main, Prober, Verdict};
+pub use registry::{Conflict, LoadOptions, Registry, Rejected};
 pub use search_path::{SearchPath, PLUGIN_PATH_ENV};
+pub use trust::check_trusted;

@@ -8,9 +8,12 @@ use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::BackendHandle;
 
+use super::cache::{FileKey, ProbeCache};
 use super::loader::{load, LoadedPlugin, PluginInfo};
+use super::probe::{Prober, Verdict};
 use super::search_path::SearchPath;
 use super::services::HostServices;
+use super::trust::check_trusted;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
 use crate::target::{scrub, Target};
@@ -35,6 +38,21 @@ pub struct Conflict {
     pub winner: PathBuf,
     /// The file that lost it.
     pub loser: PathBuf,
+}
+
+/// How plugin files are vetted before they are loaded in-process.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Probe each new or changed file in a child process first. Without a
+    /// prober, files are loaded directly (an embedding program that cannot
+    /// re-execute itself can point this at the `stowage` binary).
+    pub prober: Option<Prober>,
+    /// Where probe verdicts are cached (see `cache::default_cache_file`).
+    pub cache_file: Option<PathBuf>,
+    /// Probe every file again, ignoring cached verdicts.
+    pub rescan: bool,
+    /// Load files that others can write (skips the trust check).
+    pub allow_insecure: bool,
 }
 
 /// Invariant: every index in `schemes` and `prefixes` points into
@@ -90,23 +108,42 @@ fn candidates(dir: &Path, rejected: &mut Vec<Rejected>) -> Vec<PathBuf> {
 }
 
 impl Registry {
-    /// Loads every plugin found on `search_path`. Files that fail are
-    /// recorded in [`Registry::rejected`]; loading never fails as a whole.
+    /// Loads every plugin found on `search_path`, in-process, with the
+    /// trust check and without a probe. Files that fail are recorded in
+    /// [`Registry::rejected`]; loading never fails as a whole.
     pub fn load(search_path: &SearchPath) -> Self {
+        Self::load_with(search_path, &LoadOptions::default())
+    }
+
+    /// [`Registry::load`] with explicit options.
+    pub fn load_with(search_path: &SearchPath, options: &LoadOptions) -> Self {
         let mut files = Vec::new();
         let mut rejected = Vec::new();
         for dir in search_path.dirs() {
             files.extend(candidates(dir, &mut rejected));
         }
-        Self::load_files(&files, rejected)
+        Self::load_files(&files, rejected, options)
     }
 
     /// Loads exactly these files, in this order.
-    pub fn load_files(files: &[PathBuf], mut rejected: Vec<Rejected>) -> Self {
+    pub fn load_files(
+        files: &[PathBuf],
+        mut rejected: Vec<Rejected>,
+        options: &LoadOptions,
+    ) -> Self {
+        let mut cache = options.cache_file.clone().map(ProbeCache::open);
         let inner = Arc::new_cyclic(|weak| {
             let host = HostServices::object(weak.clone());
             let mut plugins: Vec<LoadedPlugin> = Vec::new();
             for file in files {
+                if let Err(reason) = vet(file, options, cache.as_mut()) {
+                    log::warn!("plugin file {} not loaded: {reason}", file.display());
+                    rejected.push(Rejected {
+                        file: file.clone(),
+                        reason,
+                    });
+                    continue;
+                }
                 match load(file, &host) {
                     Ok(p) => {
                         log::debug!(
@@ -138,6 +175,9 @@ impl Registry {
                 host,
             }
         });
+        if let Some(cache) = cache.as_mut() {
+            cache.save();
+        }
         Self { inner }
     }
 
@@ -171,6 +211,38 @@ impl Registry {
     /// unfiltered.
     pub fn open_raw(&self, url: &str) -> Result<BackendHandle> {
         self.inner.open_object(url).map(BackendHandle::new)
+    }
+}
+
+/// The checks before a file may be loaded in-process: trust, then the
+/// (cached) out-of-process probe.
+fn vet(file: &Path, options: &LoadOptions, cache: Option<&mut ProbeCache>) -> Result<(), String> {
+    if !options.allow_insecure {
+        check_trusted(file)?;
+    }
+    let Some(prober) = &options.prober else {
+        return Ok(());
+    };
+    let path = std::path::absolute(file).map_err(|e| format!("bad path: {e}"))?;
+    let key = FileKey::of(&path).map_err(|e| format!("cannot stat: {e}"))?;
+    let cached = match &cache {
+        Some(c) if !options.rescan => c.get(&path, &key).cloned(),
+        _ => None,
+    };
+    let verdict = match cached {
+        Some(v) => v,
+        None => {
+            log::debug!("probing {} in a child process", path.display());
+            let v = prober.probe(&path);
+            if let Some(c) = cache {
+                c.put(&path, key, v.clone());
+            }
+            v
+        }
+    };
+    match verdict {
+        Verdict::Accepted { .. } => Ok(()),
+        Verdict::Rejected { reason } => Err(reason),
     }
 }
 

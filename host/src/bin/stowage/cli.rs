@@ -62,13 +62,30 @@ pub struct Global {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Load plugin files even when other users can write them (or their
+    /// directory), for this run only.
+    #[arg(long, global = true)]
+    pub allow_insecure_plugins: bool,
 }
 
 /// The commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List loaded plugins and the files that were rejected, with reasons.
-    Plugins,
+    Plugins {
+        /// Probe every plugin file again instead of trusting cached verdicts.
+        #[arg(long)]
+        rescan: bool,
+    },
+
+    /// Internal: load one plugin file in this process and report (the
+    /// out-of-process probe).
+    #[command(name = "__probe-plugin", hide = true)]
+    ProbePlugin {
+        /// The plugin file.
+        path: PathBuf,
+    },
 
     /// List objects: names and sizes.
     Ls {

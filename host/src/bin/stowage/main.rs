@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use stowage::plugin::{default_cache_file, probe_main, LoadOptions, Prober};
 use stowage::{Registry, RetryPolicy, SearchPath};
 
 use cli::{Cli, Command, PeerCommand};
@@ -30,9 +31,31 @@ fn init_logging(verbose: u8, quiet: bool) {
     builder.init();
 }
 
+/// How the CLI vets plugin files: probed in a child (this executable in
+/// its hidden probe mode), verdicts cached, trust checked.
+fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
+    let prober = std::env::current_exe().ok().map(|program| Prober {
+        program,
+        args: vec!["__probe-plugin".into()],
+        timeout: Duration::from_secs(10),
+    });
+    if prober.is_none() {
+        log::warn!("cannot locate this executable; plugins are loaded without a probe");
+    }
+    LoadOptions {
+        prober,
+        cache_file: default_cache_file(),
+        rescan,
+        allow_insecure,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = &cli.global;
+    if let Command::ProbePlugin { path } = &cli.command {
+        return ExitCode::from(u8::try_from(probe_main(path)).unwrap_or(1));
+    }
     init_logging(g.verbose, g.quiet);
 
     let policy = match RetryPolicy::new(
@@ -43,14 +66,19 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return ExitCode::from(fail(&e, g.json)),
     };
-    let registry = Registry::load(&SearchPath::resolve(g.plugin_dirs.clone()));
+    let rescan = matches!(cli.command, Command::Plugins { rescan: true });
+    let registry = Registry::load_with(
+        &SearchPath::resolve(g.plugin_dirs.clone()),
+        &load_options(g.allow_insecure_plugins, rescan),
+    );
     let ctx = Context {
         registry,
         policy,
         json: g.json,
     };
     let status = match &cli.command {
-        Command::Plugins => ctx.plugins(),
+        Command::Plugins { .. } => ctx.plugins(),
+        Command::ProbePlugin { .. } => 2,
         Command::Ls { url } => ctx.ls(url),
         Command::Put { url, files, name } => ctx.store(url, files, name.as_deref(), false),
         Command::Mv { url, files, name } => ctx.store(url, files, name.as_deref(), true),

@@ -1,0 +1,163 @@
+//! Out-of-process probing (GStreamer's plugin scanner, ours).
+//!
+//! Loading a library runs its code. A truncated or overwritten file can
+//! kill the loading process with SIGBUS, a constructor can `abort()`,
+//! `exit()` or hang. So the first time the host meets a file, a child
+//! process (the `stowage` binary in its hidden probe mode) loads it and
+//! reports back; only files the child survived and accepted are loaded
+//! in-process. What kills the child is reported as the reason, and the
+//! host is untouched.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::loader::load;
+use super::services::HostServices;
+
+/// The line prefix the child writes its verdict behind, so that anything a
+/// plugin constructor prints to stdout cannot be mistaken for it.
+const MARKER: &str = "STOWAGE-PROBE-RESULT ";
+
+/// What a probe concluded about a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The file loads as a plugin with this name and version.
+    Accepted {
+        /// Plugin name.
+        name: String,
+        /// Plugin version.
+        version: String,
+    },
+    /// The file must not be loaded, and why.
+    Rejected {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// How to start the child: the program and the arguments before the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prober {
+    /// The executable (for the CLI: itself).
+    pub program: PathBuf,
+    /// Arguments placed before the plugin path.
+    pub args: Vec<OsString>,
+    /// How long a probe may take before it is killed.
+    pub timeout: Duration,
+}
+
+/// The child side: loads `path` in this process and prints the verdict.
+/// Returns the process exit status (0 whenever a verdict was printed).
+pub fn probe_main(path: &Path) -> i32 {
+    let host = HostServices::object(Weak::new());
+    let verdict = match load(path, &host) {
+        Ok(p) => Verdict::Accepted {
+            name: p.info.name,
+            version: p.info.version,
+        },
+        Err(reason) => Verdict::Rejected { reason },
+    };
+    match serde_json::to_string(&verdict) {
+        Ok(json) => {
+            println!("{MARKER}{json}");
+            0
+        }
+        Err(_) => 3,
+    }
+}
+
+fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => return format!("signal {sig}"),
+    };
+    format!("{name} (signal {sig})")
+}
+
+impl Prober {
+    /// Probes `path` in a child process.
+    pub fn probe(&self, path: &Path) -> Verdict {
+        match self.run(path) {
+            Ok(v) => v,
+            Err(reason) => Verdict::Rejected { reason },
+        }
+    }
+
+    fn run(&self, path: &Path) -> Result<Verdict, String> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("RUST_LOG", "off")
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start the plugin probe {}: {e}",
+                    self.program.display()
+                )
+            })?;
+        let mut stdout = child.stdout.take().ok_or("probe has no stdout")?;
+        // Read in a thread: a chatty plugin could fill the pipe and block.
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let _ = (&mut stdout).take(1 << 20).read_to_end(&mut out);
+            out
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() > self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "loading it hung: the probe was killed after {} s",
+                        self.timeout.as_secs()
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => return Err(format!("waiting for the probe failed: {e}")),
+            }
+        };
+        let out = reader.join().unwrap_or_default();
+        if let Some(sig) = status.signal() {
+            return Err(format!(
+                "loading it killed the probe process with {}{}",
+                signal_name(sig),
+                if sig == libc::SIGBUS {
+                    " (a truncated or overwritten library)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let text = String::from_utf8_lossy(&out);
+        let verdict = text
+            .lines()
+            .find_map(|l| l.strip_prefix(MARKER))
+            .and_then(|json| serde_json::from_str::<Verdict>(json).ok());
+        match verdict {
+            Some(v) => Ok(v),
+            None => Err(format!(
+                "loading it ended the probe process ({status}) before it could report"
+            )),
+        }
+    }
+}
