@@ -99,7 +99,10 @@ impl Backend {
                             scrub(e.message(), &self.secrets)
                         );
                     } else {
-                        log::debug!("attempt {n} of {op}{what} failed: {}", e.message());
+                        log::debug!(
+                            "attempt {n} of {op}{what} failed: {}",
+                            scrub(e.message(), &self.secrets)
+                        );
                     }
                 },
             )
@@ -121,20 +124,19 @@ impl Backend {
     }
 
     /// Checks that the stored object has `expected` bytes, when the backend
-    /// can say.
+    /// can say. The query is retried like any other operation.
     fn verify_size(&self, op: &'static str, name: &str, expected: u64) -> Result<()> {
-        let found = match self.handle.query(name) {
-            Err(e) if e.is_unsupported() => {
+        let found = match self.retry("query", Some(name), || self.handle.query(name)) {
+            Err(e) if is_unsupported(&e) => {
                 log::debug!("{} cannot query; size check after {op} skipped", self.url());
                 return Ok(());
             }
-            other => other,
+            other => other?,
         };
         let problem = match found {
-            Ok(Some(size)) if size == expected => return Ok(()),
-            Ok(Some(size)) => format!("sent {expected} bytes, the backend holds {size}"),
-            Ok(None) => format!("sent {expected} bytes, the backend reports no such object"),
-            Err(e) => return Err(self.fail("query", Some(name), e, 1)),
+            Some(size) if size == expected => return Ok(()),
+            Some(size) => format!("sent {expected} bytes, the backend holds {size}"),
+            None => format!("sent {expected} bytes, the backend reports no such object"),
         };
         Err(self.fail(
             op,
@@ -190,8 +192,8 @@ impl Backend {
             validate_name(n)?;
         }
         for batch in names.chunks(DELETE_BATCH) {
-            match self.handle.delete_list(batch) {
-                Err(e) if e.is_unsupported() => {
+            match self.retry("delete_list", None, || self.handle.delete_list(batch)) {
+                Err(e) if is_unsupported(&e) => {
                     for name in batch {
                         match self.delete(name) {
                             Err(e) if e.code() == ErrorCode::NOT_FOUND => {}
@@ -199,8 +201,7 @@ impl Backend {
                         }
                     }
                 }
-                Ok(()) => {}
-                Err(_) => self.retry("delete_list", None, || self.handle.delete_list(batch))?,
+                other => other?,
             }
         }
         Ok(())

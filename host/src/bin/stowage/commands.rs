@@ -47,16 +47,22 @@ impl Report {
     }
 
     /// Closes the backend (the durability barrier) and prints the result.
+    /// JSON output is always the array of items; a failed close adds an
+    /// item `{"operation": "close", "error": ...}`.
     fn finish(mut self, backend: Option<&Backend>) -> u8 {
         if let Some(b) = backend {
             if let Err(e) = b.close() {
-                report_error(&e);
-                if self.status == 0 {
-                    self.status = exit_status(e.code());
-                }
-                if self.json {
-                    print_json(&json!({ "results": self.items, "error": error_json(&e) }));
-                    return self.status;
+                // A panicked backend refuses close too; that is not news.
+                let after_panic = self.status != 0 && e.code() == stowage::ErrorCode::PANIC;
+                if after_panic {
+                    log::debug!("close after a panic: {e}");
+                } else {
+                    report_error(&e);
+                    if self.status == 0 {
+                        self.status = exit_status(e.code());
+                    }
+                    self.items
+                        .push(json!({ "operation": "close", "error": error_json(&e) }));
                 }
             }
         }
@@ -102,7 +108,9 @@ impl Context {
     /// `put` and `mv`: each file under its name (or `--name`).
     pub fn store(&self, url: &str, files: &[PathBuf], name: Option<&str>, moving: bool) -> u8 {
         if name.is_some() && files.len() != 1 {
-            eprintln!("stowage: error: --name can only be used with exactly one FILE");
+            // A usage error: exit 2, like clap's own.
+            let e = Error::InvalidInput("--name can only be used with exactly one FILE".into());
+            fail(&e, self.json);
             return 2;
         }
         let jobs = match names_for_files(files, name) {

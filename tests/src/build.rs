@@ -1,0 +1,100 @@
+//! Locating the workspace and building what the tests run.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The main workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR` if set (relative to the
+/// workspace root when relative), else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => workspace_root().join(dir),
+        _ => workspace_root().join("target"),
+    }
+}
+
+fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Runs cargo with `args` in the workspace root, quietly; panics with the
+/// whole output when it fails.
+fn run_cargo(args: &[&str]) -> Result<(), String> {
+    let mut cmd = Command::new(cargo());
+    cmd.args(args).current_dir(workspace_root());
+    // Keep the inner build from writing into the outer one's output.
+    cmd.env_remove("RUST_LOG");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running {:?} {args:?}: {e}", cargo()))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "`cargo {}` failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+fn once(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    f: fn() -> Result<PathBuf, String>,
+) -> PathBuf {
+    match cell.get_or_init(f) {
+        Ok(dir) => dir.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Builds the `stowage` binary and the `file` plugin (debug), once per test
+/// process, and returns the directory holding them (`target/debug`).
+pub fn build_plugins() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        run_cargo(&["build", "--quiet", "-p", "stowage", "-p", "stowage-file"])?;
+        let dir = target_dir().join("debug");
+        for f in ["stowage", "libstowage_file.so"] {
+            if !dir.join(f).is_file() {
+                return Err(format!("{} missing after the build", dir.join(f).display()));
+            }
+        }
+        Ok(dir)
+    })
+}
+
+/// Builds the fixture plugins (`tests/fixtures`, a workspace of its own)
+/// into `target/fixtures`, once per test process, and returns
+/// `target/fixtures/debug`.
+pub fn build_fixtures() -> PathBuf {
+    static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    once(&CELL, || {
+        let target = target_dir().join("fixtures");
+        let target = target.to_str().ok_or("target dir is not UTF-8")?;
+        run_cargo(&[
+            "build",
+            "--quiet",
+            "--manifest-path",
+            "tests/fixtures/Cargo.toml",
+            "--target-dir",
+            target,
+        ])?;
+        Ok(target_dir().join("fixtures").join("debug"))
+    })
+}
+
+/// The `stowage` binary (built on first use).
+pub fn stowage_bin() -> PathBuf {
+    build_plugins().join("stowage")
+}
