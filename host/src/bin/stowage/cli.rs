@@ -136,6 +136,10 @@ pub enum Command {
         names: Vec<String>,
     },
 
+    /// ISO image and disc operations on an xorriso:// URL.
+    #[command(subcommand)]
+    Iso(IsoCommand),
+
     /// Cedar Backup peer operations on a local-peer:// URL.
     #[command(subcommand)]
     Peer(PeerCommand),
@@ -150,6 +154,22 @@ pub enum Command {
         /// Object name (only with one FILE).
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+/// `stowage iso ...`.
+#[derive(Subcommand, Debug)]
+pub enum IsoCommand {
+    /// Sessions, used and free space, volume id.
+    Info {
+        /// An xorriso:// URL.
+        url: String,
+    },
+    /// Rewrite an image file without deleted or replaced data (image files
+    /// only; write-once media cannot be compacted).
+    Compact {
+        /// An xorriso:// URL.
+        url: String,
     },
 }
 

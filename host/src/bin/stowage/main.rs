@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod iso;
 mod output;
 mod peer;
 
@@ -12,7 +13,7 @@ use clap::Parser;
 use stowage::plugin::{default_cache_file, probe_main, LoadOptions, Prober};
 use stowage::{Registry, RetryPolicy, SearchPath};
 
-use cli::{Cli, Command, PeerCommand};
+use cli::{Cli, Command, IsoCommand, PeerCommand};
 use commands::{fail, Context};
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -85,6 +86,8 @@ fn main() -> ExitCode {
         Command::Get { url, names, output } => ctx.get(url, names, output.as_deref()),
         Command::Rm { url, names } => ctx.rm(url, names),
         Command::Stat { url, names } => ctx.stat(url, names),
+        Command::Iso(IsoCommand::Info { url }) => ctx.iso_info(url),
+        Command::Iso(IsoCommand::Compact { url }) => ctx.iso_compact(url),
         Command::Peer(PeerCommand::Stage {
             url,
             target,
