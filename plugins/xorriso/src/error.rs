@@ -149,8 +149,16 @@ pub enum Error {
     #[error("unexpected xorriso output during {op}: {detail}")]
     Protocol { op: String, detail: String },
 
+    /// Staged copies were changed or removed behind our back; those puts were dropped.
+    #[error(
+        "staged copies were changed or removed by someone else, so these puts were dropped and are NOT stored (put them again): {details}"
+    )]
+    StagingTampered { details: String },
+
     /// A commit failed and the pending changes could not be kept.
-    #[error("{source}; {lost} pending change(s) were discarded and are NOT on the medium: {names}")]
+    #[error(
+        "{source}; {lost} pending change(s) were discarded and are NOT on the medium: {names}"
+    )]
     ChangesLost {
         #[source]
         source: Box<Error>,
@@ -177,13 +185,13 @@ impl Error {
             Error::Xorriso { kind, .. } => *kind,
             Error::NotFound { .. } | Error::NoDrive { .. } => ErrorKind::NotFound,
             Error::InUse { .. } => ErrorKind::InUse,
-            Error::VolidMismatch { .. } | Error::SizeMismatch { .. } => {
-                ErrorKind::ValidationFailed
-            }
+            Error::VolidMismatch { .. } | Error::SizeMismatch { .. } => ErrorKind::ValidationFailed,
             Error::ReadOnly { .. } => ErrorKind::PermissionDenied,
             Error::Io { source, .. } => io_kind(source),
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::Closed { .. } | Error::Protocol { .. } => ErrorKind::Generic,
+            Error::Closed { .. } | Error::Protocol { .. } | Error::StagingTampered { .. } => {
+                ErrorKind::Generic
+            }
             Error::ChangesLost { source, .. } => source.kind(),
         }
     }
@@ -214,9 +222,7 @@ impl Error {
 pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
     match e.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => ErrorKind::NotFound,
-        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
-            ErrorKind::PermissionDenied
-        }
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => ErrorKind::PermissionDenied,
         Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG) => ErrorKind::NoSpace,
         Some(libc::EISDIR) | Some(libc::EINVAL) | Some(libc::ENAMETOOLONG) => {
             ErrorKind::InvalidInput
