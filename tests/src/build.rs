@@ -58,14 +58,33 @@ fn once(
     }
 }
 
-/// Builds the `stowage` binary and the `file` plugin (debug), once per test
+/// The real plugins: (short name, file name).
+pub const REAL_PLUGINS: [(&str, &str); 3] = [
+    ("file", "libstowage_file.so"),
+    ("xorriso", "libstowage_xorriso.so"),
+    ("local-peer", "libstowage_local_peer.so"),
+];
+
+/// Builds the `stowage` binary and the real plugins (debug), once per test
 /// process, and returns the directory holding them (`target/debug`).
 pub fn build_plugins() -> PathBuf {
     static CELL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     once(&CELL, || {
-        run_cargo(&["build", "--quiet", "-p", "stowage", "-p", "stowage-file"])?;
+        run_cargo(&[
+            "build",
+            "--quiet",
+            "-p",
+            "stowage",
+            "-p",
+            "stowage-file",
+            "-p",
+            "stowage-xorriso",
+            "-p",
+            "stowage-local-peer",
+        ])?;
         let dir = target_dir().join("debug");
-        for f in ["stowage", "libstowage_file.so"] {
+        let files = REAL_PLUGINS.iter().map(|(_, f)| *f);
+        for f in std::iter::once("stowage").chain(files) {
             if !dir.join(f).is_file() {
                 return Err(format!("{} missing after the build", dir.join(f).display()));
             }

@@ -10,8 +10,8 @@ use crate::build::{build_fixtures, build_plugins};
 ///
 /// `name` is either a file name (`libstowage_file.so`,
 /// `libfixture_memory.so`), looked up in `target/debug` and then in
-/// `target/fixtures/debug`, or a short name: `file` is the real file
-/// plugin, anything else a fixture (`memory`, `wrap`, `panic`, `flaky`,
+/// `target/fixtures/debug`, or a short name: `file`, `xorriso` and
+/// `local-peer` are the real plugins, anything else a fixture (`memory`, `wrap`, `panic`, `flaky`,
 /// `no-root` → `libfixture_<name>.so`).
 pub fn plugin_file(name: &str) -> PathBuf {
     let path = if name.ends_with(".so") {
@@ -21,8 +21,8 @@ pub fn plugin_file(name: &str) -> PathBuf {
         } else {
             build_fixtures().join(name)
         }
-    } else if name == "file" {
-        build_plugins().join("libstowage_file.so")
+    } else if let Some((_, file)) = crate::build::REAL_PLUGINS.iter().find(|(n, _)| *n == name) {
+        build_plugins().join(file)
     } else {
         build_fixtures().join(format!("libfixture_{}.so", name.replace('-', "_")))
     };

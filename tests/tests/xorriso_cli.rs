@@ -1,0 +1,162 @@
+//! The xorriso plugin through the real `stowage` command and the host
+//! library, with ISO images read back by an independent reader.
+
+use std::path::Path;
+use std::process::Command;
+
+use stowage::plugin::LoadOptions;
+use stowage::{ErrorCode, Registry, SearchPath};
+use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli, EXIT_BACKEND};
+
+fn tools() -> bool {
+    require_tool("xorriso") && require_tool("isoinfo")
+}
+
+/// `isoinfo -R -x /PATH`: the file's bytes as an independent reader sees
+/// them.
+fn isoinfo_read(image: &Path, iso_path: &str) -> Vec<u8> {
+    let out = Command::new("isoinfo")
+        .args(["-R", "-i"])
+        .arg(image)
+        .args(["-x", iso_path])
+        .output()
+        .expect("running isoinfo");
+    assert!(out.status.success(), "isoinfo failed: {out:?}");
+    out.stdout
+}
+
+#[test]
+fn a_second_process_on_the_same_image_is_refused() {
+    if !tools() {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let work = tempdir();
+    let image = work.path().join("b.iso");
+    let url = format!("xorriso://{}", image.display());
+    let src = work.path().join("vol1");
+    std::fs::write(&src, b"first session").unwrap();
+    let cli = Cli::new(plugins.path());
+    cli.run(["put", &url, src.to_str().unwrap()]).ok();
+
+    // This process holds the image open (and locked) through the library...
+    let registry = Registry::load_with(
+        &SearchPath::new(vec![plugins.path().to_path_buf()]),
+        &LoadOptions::default(),
+    );
+    let holder = registry.open(&url).unwrap();
+    let other = work.path().join("vol2");
+    std::fs::write(&other, b"second").unwrap();
+    holder.put(&other, "vol2").unwrap();
+
+    // ...so another process is refused at once, and loses nothing.
+    let out = cli.run(["put", &url, other.to_str().unwrap(), "--name", "vol3"]);
+    out.expect_code(EXIT_BACKEND);
+    assert!(out.err.contains("in use"), "{out}");
+
+    holder.close().unwrap();
+    drop(holder);
+    assert_eq!(isoinfo_read(&image, "/vol1"), b"first session");
+    assert_eq!(isoinfo_read(&image, "/vol2"), b"second");
+    let out = cli.run(["ls", &url]);
+    out.ok();
+    assert!(!out.out.contains("vol3"), "{out}");
+}
+
+#[test]
+fn a_source_deleted_between_put_and_commit_is_stored_whole() {
+    if !tools() {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let registry = Registry::load_with(
+        &SearchPath::new(vec![plugins.path().to_path_buf()]),
+        &LoadOptions::default(),
+    );
+    let work = tempdir();
+    let image = work.path().join("b.iso");
+    let backend = registry
+        .open(&format!("xorriso://{}:/backups", image.display()))
+        .unwrap();
+    let src = work.path().join("volume");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&src, &content).unwrap();
+    backend.put(&src, "volume").unwrap();
+    // The commit happens at close; the plugin must not depend on the source.
+    std::fs::remove_file(&src).unwrap();
+    backend.close().unwrap();
+    assert_eq!(isoinfo_read(&image, "/backups/volume"), content);
+}
+
+#[test]
+fn errors_have_their_codes() {
+    if !tools() {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let registry = Registry::load_with(
+        &SearchPath::new(vec![plugins.path().to_path_buf()]),
+        &LoadOptions::default(),
+    );
+    let work = tempdir();
+    // An existing file that is not an ISO image is refused, never touched.
+    let not_iso = work.path().join("notes.txt");
+    std::fs::write(&not_iso, b"precious text, not an image").unwrap();
+    let err = registry
+        .open(&format!("xorriso://{}", not_iso.display()))
+        .and_then(|b| b.list())
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::INVALID_INPUT, "{err}");
+    assert_eq!(
+        std::fs::read(&not_iso).unwrap(),
+        b"precious text, not an image"
+    );
+
+    // A missing name is "not found", and no local file appears.
+    let image = work.path().join("b.iso");
+    let backend = registry
+        .open(&format!("xorriso://{}", image.display()))
+        .unwrap();
+    let out = work.path().join("out");
+    let err = backend.get("missing", &out).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NOT_FOUND, "{err}");
+    assert!(!out.exists());
+
+    // A bad volume id in the URL is invalid input.
+    let err = registry
+        .open(&format!(
+            "xorriso://{}?volid={}",
+            work.path().join("c.iso").display(),
+            "X".repeat(33)
+        ))
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::INVALID_INPUT, "{err}");
+}
+
+#[test]
+fn seven_zip_reads_what_the_plugin_wrote() {
+    if !tools() || !require_tool("7z") {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let work = tempdir();
+    let image = work.path().join("b.iso");
+    let url = format!("xorriso://{}", image.display());
+    let src = work.path().join("a b ü");
+    std::fs::write(&src, b"unicode and spaces").unwrap();
+    Cli::new(plugins.path())
+        .run(["put", &url, src.to_str().unwrap()])
+        .ok();
+    let extract = work.path().join("x");
+    let out = Command::new("7z")
+        .arg("x")
+        .arg(format!("-o{}", extract.display()))
+        .arg(&image)
+        .output()
+        .expect("running 7z");
+    assert!(out.status.success(), "7z failed: {out:?}");
+    assert_eq!(
+        std::fs::read(extract.join("a b ü")).unwrap(),
+        b"unicode and spaces"
+    );
+}
