@@ -1,0 +1,208 @@
+//! The local-peer plugin's peer operations through the `stowage peer`
+//! commands (the `stowage.peer/1` extension across the ABI).
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_INVALID, EXIT_NOT_FOUND};
+
+fn setup() -> (tempfile::TempDir, Cli) {
+    let plugins = plugin_dir_with(&["local-peer", "file"]);
+    let cli = Cli::new(plugins.path());
+    (plugins, cli)
+}
+
+#[test]
+fn indicators_round_trip() {
+    let (_p, cli) = setup();
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    std::fs::create_dir(&collect).unwrap();
+    let url = format!("local-peer://Host1{}", collect.display());
+
+    cli.run(["peer", "collected", &url]).expect_code(1);
+    std::fs::write(collect.join("cback.collect"), b"").unwrap();
+    cli.run(["peer", "collected", &url]).ok();
+    let (_, doc) = cli.run_json(["peer", "collected", &url]);
+    assert_eq!(doc["present"], true);
+    // A directory is not an indicator; a custom name works.
+    std::fs::create_dir(collect.join("ready")).unwrap();
+    cli.run(["peer", "collected", &url, "--indicator", "ready"])
+        .expect_code(1);
+
+    cli.run(["peer", "mark-staged", &url, "--mode", "0640"])
+        .ok();
+    let meta = std::fs::metadata(collect.join("cback.stage")).unwrap();
+    assert!(meta.is_file());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
+
+    for bad in ["../escape", "a/b", "", ".."] {
+        let out = cli.run(["peer", "mark-staged", &url, "--indicator", bad]);
+        out.expect_code(EXIT_INVALID);
+        assert!(!work.path().join("escape").exists());
+    }
+    // Writing needs the collect directory to exist.
+    let missing = format!("local-peer://Host1{}", work.path().join("nope").display());
+    cli.run(["peer", "mark-staged", &missing])
+        .expect_code(EXIT_NOT_FOUND);
+}
+
+#[test]
+fn stage_reports_every_entry() {
+    let (_p, cli) = setup();
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    let target = work.path().join("target");
+    std::fs::create_dir_all(collect.join("subdir")).unwrap();
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(collect.join("a file.txt"), b"spaces").unwrap();
+    std::fs::write(collect.join("ünï.bin"), b"unicode!").unwrap();
+    std::fs::write(collect.join("cback.collect"), b"").unwrap();
+    std::os::unix::fs::symlink("a file.txt", collect.join("link")).unwrap();
+    std::os::unix::fs::symlink("/nowhere", collect.join("dangling")).unwrap();
+    // A target entry that is a symlink is replaced, never written through.
+    std::fs::write(work.path().join("victim"), b"keep me").unwrap();
+    std::os::unix::fs::symlink(work.path().join("victim"), target.join("ünï.bin")).unwrap();
+
+    let url = format!("local-peer://host1{}", collect.display());
+    let (out, doc) = cli.run_json([
+        "peer",
+        "stage",
+        &url,
+        target.to_str().unwrap(),
+        "--mode",
+        "0600",
+    ]);
+    out.ok();
+    assert_eq!(doc["copied"], 2, "{doc}");
+    assert_eq!(doc["bytes"], 14);
+    let staged: Vec<&str> = doc["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(staged, ["a file.txt", "ünï.bin"]);
+    let skipped: Vec<(String, String)> = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["cback.collect", "dangling", "link", "subdir"],
+        "{doc}"
+    );
+    assert_eq!(std::fs::read(target.join("ünï.bin")).unwrap(), b"unicode!");
+    assert!(!std::fs::symlink_metadata(target.join("ünï.bin"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read(work.path().join("victim")).unwrap(),
+        b"keep me"
+    );
+    let meta = std::fs::metadata(target.join("a file.txt")).unwrap();
+    assert_eq!(meta.mode() & 0o7777, 0o600);
+}
+
+#[test]
+fn stage_refuses_bad_directories() {
+    let (_p, cli) = setup();
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    std::fs::create_dir(&collect).unwrap();
+    let url = format!("local-peer://host1{}", collect.display());
+
+    // Empty collect directory: nothing to stage, as in Cedar.
+    let target = work.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    let out = cli.run(["peer", "stage", &url, target.to_str().unwrap()]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        out.err.contains("nothing to stage") || out.err.contains("Did not copy"),
+        "{out}"
+    );
+
+    std::fs::write(collect.join("f"), b"x").unwrap();
+    let out = cli.run(["peer", "stage", &url, "relative/target"]);
+    out.expect_code(EXIT_INVALID);
+    assert!(out.err.contains("absolute"), "{out}");
+    let missing = work.path().join("missing");
+    let out = cli.run(["peer", "stage", &url, missing.to_str().unwrap()]);
+    out.expect_code(EXIT_NOT_FOUND);
+    let no_collect = format!("local-peer://host1{}", work.path().join("nope").display());
+    let out = cli.run(["peer", "stage", &no_collect, target.to_str().unwrap()]);
+    out.expect_code(EXIT_NOT_FOUND);
+    // A relative collect directory is refused when the URL is opened.
+    cli.run(["peer", "collected", "local-peer://host1"])
+        .expect_code(EXIT_INVALID);
+    // The peer commands need a local-peer backend.
+    let out = cli.run([
+        "peer",
+        "collected",
+        &format!("file://{}", collect.display()),
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(out.err.contains("stowage.peer/1"), "{out}");
+}
+
+#[test]
+fn ownership_is_applied_as_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!("SKIPPED: ownership test needs root");
+        assert!(
+            std::env::var_os("STOWAGE_REQUIRE_TOOLS").is_none(),
+            "ownership test needs root under STOWAGE_REQUIRE_TOOLS"
+        );
+        return;
+    }
+    let (_p, cli) = setup();
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    let target = work.path().join("target");
+    std::fs::create_dir(&collect).unwrap();
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(collect.join("f"), b"x").unwrap();
+    let url = format!("local-peer://host1{}", collect.display());
+    cli.run([
+        "peer",
+        "stage",
+        &url,
+        target.to_str().unwrap(),
+        "--owner",
+        "65534:65534",
+    ])
+    .ok();
+    let meta = std::fs::metadata(target.join("f")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    cli.run(["peer", "mark-staged", &url, "--owner", "nobody"])
+        .ok();
+    assert_eq!(
+        std::fs::metadata(collect.join("cback.stage"))
+            .unwrap()
+            .uid(),
+        65534
+    );
+    cli.run([
+        "peer",
+        "stage",
+        &url,
+        target.to_str().unwrap(),
+        "--owner",
+        "no-such-user-x",
+    ])
+    .expect_code(EXIT_INVALID);
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
