@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod backend;
+pub mod conformance;
 mod error;
 mod names;
 pub mod plugin;

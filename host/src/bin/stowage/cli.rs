@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_CODES: &str = "\
 Exit status:
   0   success
-  1   `peer collected`: the indicator is absent
+  1   `peer collected`: the indicator is absent; `test`: a check failed
   2   usage error (bad flags or arguments)
   23  invalid URL or input (bad object name, unknown scheme, --retries 0)
   50  backend error (also: unsupported, transient, plugin panic, in use)
@@ -155,6 +155,12 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+
+    /// Run the conformance checks against a backend; exit 1 if any fails.
+    ///
+    /// Retries use the checks' own policy (3 attempts, 1-10 ms), not
+    /// --retries and the delays. See docs/cli.md.
+    Test(crate::test_cmd::TestArgs),
 }
 
 /// `stowage iso ...`.

@@ -5,6 +5,7 @@ mod commands;
 mod iso;
 mod output;
 mod peer;
+mod test_cmd;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
             owner,
             mode,
         }) => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
+        Command::Test(args) => test_cmd::test(&ctx, args),
     };
     ExitCode::from(status)
 }
