@@ -113,21 +113,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 fn library_error_text(e: &LibraryError) -> String {
     log::debug!("abi_stable report: {e}");
     match e {
-        LibraryError::AbiInstability(_) => {
-            let report = e.to_string();
-            let key: Vec<&str> = report
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    l.starts_with("Error:") || l.contains("Expected") || l.contains("Found")
-                })
-                .take(4)
-                .collect();
-            format!(
-                "incompatible ABI layout (built against another stowage ABI): {}",
-                key.join(" ")
-            )
-        }
+        LibraryError::AbiInstability(_) => format!(
+            "incompatible ABI layout (built against another stowage ABI): {}",
+            summarize_layout_report(&e.to_string())
+        ),
         LibraryError::GetSymbolError { .. } => {
             "not a stowage plugin: the shared library exports no stowage root module".into()
         }
@@ -141,6 +130,60 @@ fn library_error_text(e: &LibraryError) -> String {
             lines.join(" ")
         }
     }
+}
+
+/// abi_stable reports each layout error as an `Error:` line, with the
+/// expected and found values on the lines after `Expected:` and `Found:`.
+/// Turns that into "what (expected X, found Y); ..." for the first few.
+fn summarize_layout_report(report: &str) -> String {
+    let lines: Vec<&str> = report
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let value_after = |i: usize| -> String {
+        lines
+            .get(i + 1)
+            .filter(|next| !next.starts_with("Error:") && !next.ends_with(':'))
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    };
+    let mut errors: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(what) = line.strip_prefix("Error:") {
+            errors.push(what.trim().to_string());
+        } else if let Some(last) = errors.last_mut() {
+            let (label, inline) = if let Some(rest) = line.strip_prefix("Expected:") {
+                ("expected", rest.trim())
+            } else if let Some(rest) = line.strip_prefix("Found:") {
+                ("found", rest.trim())
+            } else {
+                continue;
+            };
+            let value = if inline.is_empty() {
+                value_after(i)
+            } else {
+                inline.to_string()
+            };
+            if !value.is_empty() {
+                let sep = if last.ends_with(')') { ", " } else { " (" };
+                if sep == ", " {
+                    last.pop();
+                }
+                last.push_str(&format!("{sep}{label} {value})"));
+            }
+        }
+    }
+    errors.dedup();
+    if errors.is_empty() {
+        return lines.iter().take(3).copied().collect::<Vec<_>>().join(" ");
+    }
+    let shown = errors.len().min(3);
+    let mut text = errors[..shown].join("; ");
+    if errors.len() > shown {
+        text.push_str(&format!("; and {} more", errors.len() - shown));
+    }
+    text
 }
 
 fn handler_list(list: &[HandlerInfo], allow_plus: bool) -> Result<Vec<Handler>, String> {
@@ -185,4 +228,19 @@ fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> 
         schemes,
         prefixes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize_layout_report;
+
+    #[test]
+    fn layout_reports_keep_expected_and_found_values() {
+        let report = "\nError:incompatible type size\nExpected:\n40\nFound:\n32\n\
+                      Error:too many fields\nExpected:\n6\nFound:\n5\n";
+        assert_eq!(
+            summarize_layout_report(report),
+            "incompatible type size (expected 40, found 32); too many fields (expected 6, found 5)"
+        );
+    }
 }

@@ -10,10 +10,10 @@
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Weak;
+use std::sync::{mpsc, Weak};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,14 @@ pub enum Verdict {
         /// The reason.
         reason: String,
     },
+}
+
+/// Why a probe gave no verdict of its own.
+enum ProbeFailure {
+    /// Loading the file killed, ended or hung the probe: the file's fault.
+    File(String),
+    /// The host could not run the probe: nobody's verdict on the file.
+    Host(String),
 }
 
 /// How to start the child: the program and the arguments before the path.
@@ -90,15 +98,18 @@ fn signal_name(sig: i32) -> String {
 }
 
 impl Prober {
-    /// Probes `path` in a child process.
-    pub fn probe(&self, path: &Path) -> Verdict {
+    /// Probes `path` in a child process. `Err` is a failure of the host
+    /// (the probe could not be started or waited for): it says nothing
+    /// about the file, so it must not be cached as the file's verdict.
+    pub fn probe(&self, path: &Path) -> Result<Verdict, String> {
         match self.run(path) {
-            Ok(v) => v,
-            Err(reason) => Verdict::Rejected { reason },
+            Ok(v) => Ok(v),
+            Err(ProbeFailure::File(reason)) => Ok(Verdict::Rejected { reason }),
+            Err(ProbeFailure::Host(reason)) => Err(reason),
         }
     }
 
-    fn run(&self, path: &Path) -> Result<Verdict, String> {
+    fn run(&self, path: &Path) -> Result<Verdict, ProbeFailure> {
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .arg(path)
@@ -106,39 +117,61 @@ impl Prober {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .env("RUST_LOG", "off")
+            // Its own process group, so whatever a constructor forks can be
+            // killed with it.
+            .process_group(0)
             .spawn()
             .map_err(|e| {
-                format!(
+                ProbeFailure::Host(format!(
                     "cannot start the plugin probe {}: {e}",
                     self.program.display()
-                )
+                ))
             })?;
-        let mut stdout = child.stdout.take().ok_or("probe has no stdout")?;
-        // Read in a thread: a chatty plugin could fill the pipe and block.
-        let reader = std::thread::spawn(move || {
+        let group = child.id() as libc::pid_t;
+        let kill_group = || {
+            // SAFETY: signalling our own child's process group.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        };
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| ProbeFailure::Host("probe has no stdout".into()))?;
+        // Read in a thread: a chatty plugin could fill the pipe and block. A
+        // helper process forked by a constructor may hold the pipe open
+        // after the child exits, so the result is awaited with a deadline.
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
             let mut out = Vec::new();
             let _ = (&mut stdout).take(1 << 20).read_to_end(&mut out);
-            out
+            let _ = sender.send(out);
         });
         let started = Instant::now();
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() > self.timeout => {
-                    let _ = child.kill();
+                    kill_group();
                     let _ = child.wait();
-                    return Err(format!(
+                    return Err(ProbeFailure::File(format!(
                         "loading it hung: the probe was killed after {} s",
                         self.timeout.as_secs()
-                    ));
+                    )));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(e) => return Err(format!("waiting for the probe failed: {e}")),
+                Err(e) => {
+                    kill_group();
+                    return Err(ProbeFailure::Host(format!(
+                        "waiting for the probe failed: {e}"
+                    )));
+                }
             }
         };
-        let out = reader.join().unwrap_or_default();
+        let left = self.timeout.saturating_sub(started.elapsed()) + Duration::from_millis(100);
+        let out = receiver.recv_timeout(left).unwrap_or_default();
+        // Nothing the probe started may outlive it.
+        kill_group();
         if let Some(sig) = status.signal() {
-            return Err(format!(
+            return Err(ProbeFailure::File(format!(
                 "loading it killed the probe process with {}{}",
                 signal_name(sig),
                 if sig == libc::SIGBUS {
@@ -146,7 +179,7 @@ impl Prober {
                 } else {
                     ""
                 }
-            ));
+            )));
         }
         let text = String::from_utf8_lossy(&out);
         let verdict = text
@@ -155,9 +188,9 @@ impl Prober {
             .and_then(|json| serde_json::from_str::<Verdict>(json).ok());
         match verdict {
             Some(v) => Ok(v),
-            None => Err(format!(
+            None => Err(ProbeFailure::File(format!(
                 "loading it ended the probe process ({status}) before it could report"
-            )),
+            ))),
         }
     }
 }

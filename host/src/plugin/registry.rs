@@ -233,7 +233,7 @@ fn vet(file: &Path, options: &LoadOptions, cache: Option<&mut ProbeCache>) -> Re
         Some(v) => v,
         None => {
             log::debug!("probing {} in a child process", path.display());
-            let v = prober.probe(&path);
+            let v = prober.probe(&path)?;
             if let Some(c) = cache {
                 c.put(&path, key, v.clone());
             }

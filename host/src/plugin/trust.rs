@@ -4,16 +4,26 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Refuses `file` when it, or the directory it is in, is writable by group
-/// or others, or owned by a user other than root and us. Symlinks are
-/// judged by what they point to (and the directory holding that).
+/// Refuses `file` when it, or a directory through which it is reached, is
+/// writable by group or others, or owned by a user other than root and us.
+/// For a symlink, that is the directory holding the link as well as the
+/// file it points to and that file's directory: whoever can write any of
+/// them could swap the code between this check and the load.
 ///
 /// Returns the reason, naming the offending path and the fix.
 pub fn check_trusted(file: &Path) -> Result<(), String> {
-    let real = std::fs::canonicalize(file).map_err(|e| format!("cannot resolve: {e}"))?;
+    let resolve = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("cannot resolve: {e}"));
+    let holder = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => resolve(dir)?,
+        _ => resolve(Path::new("."))?,
+    };
+    check_one(&holder, "directory")?;
+    let real = resolve(file)?;
     check_one(&real, "file")?;
     if let Some(dir) = real.parent() {
-        check_one(dir, "directory")?;
+        if dir != holder {
+            check_one(dir, "directory")?;
+        }
     }
     Ok(())
 }

@@ -18,4 +18,4 @@ mod store;
 
 pub use atomic::{copy_atomically, is_temp_name, temp_path_beside, TEMP_PREFIX};
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
-pub use store::LocalStore;
+pub use store::{LocalStore, STALE_TEMPORARY_AGE};

@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use stowage_backend_api::{Backend, BackendError, Result};
 
@@ -85,6 +86,43 @@ impl LocalStore {
 
     fn local_error(e: &io::Error, what: &str, path: &Path) -> BackendError {
         BackendError::from_io(e, format!("{what} {}", path.display()))
+    }
+}
+
+/// A temporary file untouched for this long belongs to a put that died
+/// (`kill -9`, a crash): a live copy keeps its mtime moving.
+pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
+
+impl LocalStore {
+    /// Removes temporary files left by puts that died, so a killed run
+    /// does not leave hidden garbage behind for ever. Best effort: errors
+    /// are logged, never returned.
+    fn sweep_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            if !is_temp_name(entry.file_name().as_bytes()) {
+                continue;
+            }
+            let stale = entry
+                .metadata()
+                .ok()
+                .filter(|m| m.is_file())
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TEMPORARY_AGE);
+            if stale {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => log::info!(
+                        "removed {}, left by an interrupted put",
+                        entry.path().display()
+                    ),
+                    Err(e) => log::debug!("cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
     }
 }
 
@@ -204,6 +242,7 @@ impl Backend for LocalStore {
     }
 
     fn close(&self) -> Result<()> {
+        self.sweep_stale_temporaries();
         if self.durability == Durability::Close && self.dirty.swap(false, Ordering::AcqRel) {
             syncfs_path(&self.dir).map_err(|e| {
                 // Keep the barrier pending so a retried close syncs again.
@@ -212,5 +251,30 @@ impl Backend for LocalStore {
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_sweeps_only_stale_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf(), Durability::None);
+        let stale = dir.path().join(format!("{TEMP_PREFIX}dead-put"));
+        let live = dir.path().join(format!("{TEMP_PREFIX}live-put"));
+        fs::write(&stale, b"half").unwrap();
+        fs::write(&live, b"in progress").unwrap();
+        let old = SystemTime::now() - STALE_TEMPORARY_AGE - Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        store.close().unwrap();
+        assert!(!stale.exists());
+        assert!(live.exists());
     }
 }
