@@ -132,10 +132,21 @@ impl Cli {
         (out, json)
     }
 
-    fn run_argv(&self, argv: Vec<OsString>) -> Output {
-        let bin = stowage_bin();
-        let mut cmd = Command::new(&bin);
-        cmd.args(&argv)
+    /// `stowage GLOBALS ARGS...` as a [`Command`] with this `Cli`'s
+    /// environment and working directory, stdin from `/dev/null`, stdout and
+    /// stderr piped, not started: for tests that must signal the process
+    /// while it runs (e.g. `kill -9` in the middle of a `put`).
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command_argv(&self.argv(false, args))
+    }
+
+    fn command_argv(&self, argv: &[OsString]) -> Command {
+        let mut cmd = Command::new(stowage_bin());
+        cmd.args(argv)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -152,6 +163,12 @@ impl Cli {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
+        cmd
+    }
+
+    fn run_argv(&self, argv: Vec<OsString>) -> Output {
+        let bin = stowage_bin();
+        let mut cmd = self.command_argv(&argv);
         let shown: Vec<String> = argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())

@@ -25,7 +25,7 @@ mod plugins;
 
 pub use build::{build_fixtures, build_plugins, stowage_bin, target_dir, workspace_root};
 pub use cli::{Cli, Output};
-pub use plugins::{copy_plugin_as, plugin_dir_with, plugin_file};
+pub use plugins::{copy_plugin_as, loaded_plugin, plugin_dir_with, plugin_file, rejected_reason};
 
 use std::path::{Path, PathBuf};
 

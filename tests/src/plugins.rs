@@ -4,6 +4,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::build::{build_fixtures, build_plugins};
 
 /// The built plugin file for `name`.
@@ -63,4 +65,24 @@ pub fn copy_plugin_as(dir: &Path, name: &str, file_name: &str) -> PathBuf {
     let dst = dir.join(file_name);
     copy_private(&plugin_file(name), &dst);
     dst
+}
+
+/// The entry of `stowage plugins --json`'s `"plugins"` array whose `name` is
+/// `name`, if that plugin was loaded.
+pub fn loaded_plugin<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
+    doc["plugins"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+/// The reason `stowage plugins --json` gives for rejecting the file named
+/// `file_name` (the last component of its path), if it was rejected.
+pub fn rejected_reason<'a>(doc: &'a Value, file_name: &str) -> Option<&'a str> {
+    doc["rejected"].as_array()?.iter().find(|r| {
+        r["file"]
+            .as_str()
+            .is_some_and(|f| Path::new(f).file_name() == Some(file_name.as_ref()))
+    })?["reason"]
+        .as_str()
 }

@@ -1,0 +1,624 @@
+//! The plugin scanner (stable-abi.md §8–10): every kind of bad plugin file
+//! next to the real file plugin. Files that would crash, end or hang the
+//! process that loads them are probed in a child (`stowage __probe-plugin`)
+//! and rejected with the reason the child's fate gives; the host keeps
+//! running, and the good plugins work in the very same invocation. Verdicts
+//! are cached in `$XDG_CACHE_HOME/stowage/plugin-probes.json` until a file
+//! changes; a corrupt or unwritable cache is a warning, never fatal.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+use stowage_tests::files::dir_names;
+use stowage_tests::{
+    copy_plugin_as, file_url, loaded_plugin, ls_entries, plugin_file, rejected_reason, tempdir,
+    Cli, Output, EXIT_BACKEND, EXIT_OK,
+};
+
+/// A file in the scanner's plugin directory that must be rejected, and the
+/// fragments its reason must contain.
+struct Bad {
+    file: &'static str,
+    reason: &'static [&'static str],
+}
+
+/// Every fixture and junk file the host must refuse, with its reason. The
+/// hanging constructor is kept apart: it costs the probe timeout (10 s).
+const BAD: &[Bad] = &[
+    Bad {
+        file: "libfixture_abort_ctor.so",
+        reason: &["loading it killed the probe process with SIGABRT"],
+    },
+    Bad {
+        file: "libfixture_exit_ctor.so",
+        reason: &["ended the probe process", "before it could report"],
+    },
+    Bad {
+        file: "libfixture_wrong_abi_major.so",
+        reason: &["library version mismatch", "library:2.0.0"],
+    },
+    Bad {
+        file: "libfixture_wrong_abi_field.so",
+        reason: &["speaks stowage ABI version 2, this host speaks 1"],
+    },
+    Bad {
+        // See `older_layout_reason_carries_the_expected_and_found_values`
+        // for what it should also say.
+        file: "libfixture_older_layout.so",
+        reason: &[
+            "incompatible ABI layout",
+            "incompatible type size",
+            "different prefix",
+        ],
+    },
+    Bad {
+        file: "libfixture_bad_scheme.so",
+        reason: &["invalid scheme name \"Bad Scheme!\""],
+    },
+    Bad {
+        file: "libfixture_no_root.so",
+        reason: &["not a stowage plugin"],
+    },
+    Bad {
+        file: "libzeroed.so",
+        reason: &["loading it killed the probe process with SIGSEGV"],
+    },
+    Bad {
+        file: "libtruncated.so",
+        reason: &["truncated: a loadable segment ends at byte"],
+    },
+    Bad {
+        file: "libnotes.so",
+        reason: &["not an ELF file"],
+    },
+];
+
+const HANG: Bad = Bad {
+    file: "libfixture_hang_ctor.so",
+    reason: &["loading it hung", "killed after 10 s"],
+};
+
+/// Where the program header table ends and where the last loadable
+/// segment's bytes end in the ELF image `elf` (64-bit little-endian).
+fn elf_extent(elf: &[u8]) -> (usize, usize) {
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&elf[at..at + 8]);
+        usize::try_from(u64::from_le_bytes(b)).expect("offset fits usize")
+    };
+    let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
+    let load_end = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        // PT_LOAD: p_offset at +8, p_filesz at +32.
+        .filter(|&ph| u32::from_le_bytes([elf[ph], elf[ph + 1], elf[ph + 2], elf[ph + 3]]) == 1)
+        .map(|ph| u64_at(ph + 8) + u64_at(ph + 32))
+        .max()
+        .expect("the plugin has loadable segments");
+    (phoff + phentsize * phnum, load_end)
+}
+
+/// Writes `bytes` as a plugin file (mode 0755).
+fn write_plugin(dir: &Path, name: &str, bytes: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    fs::write(&path, bytes).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A plugin directory with the real file plugin, the always-transient
+/// fixture, the duplicate-scheme fixture (under a name sorting after the
+/// file plugin, so the real one keeps `file`), every file of [`BAD`], and
+/// the hanging constructor when `hang`.
+fn scanner_dir(hang: bool) -> tempfile::TempDir {
+    let dir = stowage_tests::plugin_dir_with(&["file", "always-transient"]);
+    let d = dir.path();
+    for fixture in [
+        "abort-ctor",
+        "exit-ctor",
+        "wrong-abi-major",
+        "wrong-abi-field",
+        "older-layout",
+        "bad-scheme",
+        "no-root",
+    ] {
+        let src = plugin_file(fixture);
+        copy_plugin_as(d, fixture, src.file_name().unwrap().to_str().unwrap());
+    }
+    if hang {
+        copy_plugin_as(d, "hang-ctor", HANG.file);
+    }
+    copy_plugin_as(d, "dup-scheme", "libzz_dup_scheme.so");
+
+    let real = fs::read(plugin_file("file")).unwrap();
+    let (headers_end, load_end) = elf_extent(&real);
+    // Overwritten with zeros after its headers: the ELF pre-check passes
+    // (headers intact, length unchanged), the dynamic section is gone, and
+    // the dynamic loader crashes relocating it (SIGSEGV with glibc).
+    let mut zeroed = real.clone();
+    zeroed[headers_end..load_end].fill(0);
+    write_plugin(d, "libzeroed.so", &zeroed);
+    // Cut in the middle of its loadable segments: the pre-check must catch
+    // it before `mmap` turns it into a SIGBUS.
+    write_plugin(d, "libtruncated.so", &real[..load_end / 2]);
+    write_plugin(d, "libnotes.so", b"release notes, not a library\n");
+    dir
+}
+
+fn assert_no_signal(out: &Output) {
+    assert_eq!(out.signal, None, "the host was killed by a signal\n{out}");
+}
+
+/// The absolute paths the host was asked to probe, from `-vv` output.
+fn probed(out: &Output) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = out
+        .err
+        .lines()
+        .filter_map(|l| {
+            l.split_once("probing ")?
+                .1
+                .strip_suffix(" in a child process")
+        })
+        .map(PathBuf::from)
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn so_files(dir: &Path) -> Vec<PathBuf> {
+    dir_names(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".so"))
+        .map(|n| dir.join(n))
+        .collect()
+}
+
+fn check_reason(doc: &Value, bad: &Bad, out: &Output) {
+    let reason = rejected_reason(doc, bad.file)
+        .unwrap_or_else(|| panic!("{} not listed as rejected\n{out}", bad.file));
+    for fragment in bad.reason {
+        assert!(
+            reason.contains(fragment),
+            "{}: reason {reason:?} lacks {fragment:?}\n{out}",
+            bad.file
+        );
+    }
+    eprintln!("rejected {}: {reason}", bad.file);
+}
+
+fn loaded_names(doc: &Value) -> Vec<String> {
+    let mut names: Vec<String> = doc["plugins"]
+        .as_array()
+        .expect("a plugins array")
+        .iter()
+        .map(|p| p["name"].as_str().expect("a plugin name").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
+    let plugins = scanner_dir(true);
+    let cli = Cli::new(plugins.path());
+    let work = tempdir();
+    let store = work.path().join("store");
+    let src = work.path().join("backup.vol1");
+    fs::write(&src, b"the same run stores this").unwrap();
+
+    // The first run probes every file (the hanging one until the 10 s
+    // timeout) and still does its work.
+    let started = Instant::now();
+    let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
+    let first = started.elapsed();
+    eprintln!("first run (probes everything, one hangs): {first:.2?}");
+    assert_no_signal(&out);
+    out.ok();
+    assert_eq!(dir_names(&store), vec!["backup.vol1"], "{out}");
+    for bad in BAD.iter().chain([&HANG]) {
+        let warning = out
+            .err
+            .lines()
+            .find(|l| l.contains("not loaded") && l.contains(bad.file))
+            .unwrap_or_else(|| panic!("no warning about {}\n{out}", bad.file));
+        for fragment in bad.reason {
+            assert!(warning.contains(fragment), "{warning:?} lacks {fragment:?}");
+        }
+    }
+    assert!(
+        out.err.contains("libstowage_file.so") && out.err.contains("libzz_dup_scheme.so"),
+        "the scheme conflict warning names both files\n{out}"
+    );
+
+    // Later runs use the cached verdicts: nothing is probed again, not even
+    // the hanging file.
+    let started = Instant::now();
+    let (out, doc) = cli.clone().global(["-vv"]).run_json(["plugins"]);
+    eprintln!("second run (cached verdicts): {:.2?}", started.elapsed());
+    assert_no_signal(&out);
+    out.ok();
+    assert_eq!(probed(&out), Vec::<PathBuf>::new(), "re-probed\n{out}");
+    assert_eq!(
+        loaded_names(&doc),
+        vec!["file", "fixture-always-transient", "fixture-dup-scheme"],
+        "{out}"
+    );
+    for bad in BAD.iter().chain([&HANG]) {
+        check_reason(&doc, bad, &out);
+    }
+    assert_eq!(
+        doc["rejected"].as_array().unwrap().len(),
+        BAD.len() + 1,
+        "{out}"
+    );
+    let conflicts = doc["conflicts"].as_array().expect("a conflicts array");
+    assert_eq!(conflicts.len(), 1, "{out}");
+    let c = &conflicts[0];
+    assert_eq!(
+        (&c["handler"], &c["kind"]),
+        (&"file".into(), &"scheme".into())
+    );
+    assert!(
+        c["winner"]
+            .as_str()
+            .unwrap()
+            .ends_with("/libstowage_file.so"),
+        "{out}"
+    );
+    assert!(
+        c["loser"]
+            .as_str()
+            .unwrap()
+            .ends_with("/libzz_dup_scheme.so"),
+        "{out}"
+    );
+
+    // Text mode: one line per rejected file, with its reason; the conflict.
+    let out = cli.run(["plugins"]);
+    assert_no_signal(&out);
+    out.ok();
+    for bad in BAD.iter().chain([&HANG]) {
+        let line = out
+            .out
+            .lines()
+            .find(|l| l.starts_with("rejected: ") && l.contains(bad.file))
+            .unwrap_or_else(|| panic!("no rejected line for {}\n{out}", bad.file));
+        for fragment in bad.reason {
+            assert!(line.contains(fragment), "{line:?} lacks {fragment:?}");
+        }
+    }
+    assert!(
+        out.out
+            .lines()
+            .any(|l| l.starts_with("conflict: scheme \"file\"")
+                && l.contains("libzz_dup_scheme.so")
+                && l.ends_with("libstowage_file.so wins")),
+        "{out}"
+    );
+
+    // The good plugins keep working next to all of it.
+    let (out, doc) = cli.run_json(["ls", &file_url(&store)]);
+    out.ok();
+    assert_eq!(ls_entries(&doc), vec![("backup.vol1".to_string(), 24)]);
+    let fetched = work.path().join("fetched");
+    cli.run([
+        "get",
+        &file_url(&store),
+        "backup.vol1",
+        "-o",
+        fetched.to_str().unwrap(),
+    ])
+    .ok();
+    stowage_tests::files::assert_same_content(&src, &fetched);
+
+    // A loaded plugin that never works costs only its own retries.
+    let out = cli
+        .clone()
+        .global(["--retries", "3"])
+        .run(["ls", "transient:///anywhere"]);
+    assert_no_signal(&out);
+    out.expect_code(EXIT_BACKEND);
+    assert!(
+        out.err.contains("failed after 3 attempts")
+            && out
+                .err
+                .contains("fixture-always-transient: list is never available"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
+    let work = tempdir();
+    let store = file_url(&work.path().join("s"));
+
+    // In one directory, files load in name order: the impostor
+    // (libfixture_dup_scheme.so) comes before libstowage_file.so and wins.
+    let both = stowage_tests::plugin_dir_with(&["dup-scheme", "file"]);
+    let cli = Cli::new(both.path());
+    let (out, doc) = cli.run_json(["plugins"]);
+    out.ok();
+    let c = &doc["conflicts"][0];
+    assert!(
+        c["winner"]
+            .as_str()
+            .unwrap()
+            .ends_with("/libfixture_dup_scheme.so"),
+        "{out}"
+    );
+    assert!(
+        c["loser"]
+            .as_str()
+            .unwrap()
+            .ends_with("/libstowage_file.so"),
+        "{out}"
+    );
+    assert!(
+        out.err.contains("libfixture_dup_scheme.so") && out.err.contains("libstowage_file.so"),
+        "the warning names both files\n{out}"
+    );
+    let out = cli.run(["ls", &store]);
+    out.expect_code(EXIT_BACKEND);
+    assert!(
+        out.err
+            .contains("fixture-dup-scheme: not the real file plugin"),
+        "{out}"
+    );
+
+    // Directories come before names: the first directory wins even though
+    // the impostor's name would sort first.
+    let real = stowage_tests::plugin_dir_with(&["file"]);
+    let impostor = stowage_tests::plugin_dir_with(&["dup-scheme"]);
+    let cli = Cli::with_dirs(&[real.path(), impostor.path()]);
+    let (out, doc) = cli.run_json(["plugins"]);
+    out.ok();
+    let c = &doc["conflicts"][0];
+    assert!(
+        c["winner"]
+            .as_str()
+            .unwrap()
+            .ends_with("/libstowage_file.so"),
+        "{out}"
+    );
+    assert!(loaded_plugin(&doc, "fixture-dup-scheme").is_some(), "{out}");
+    cli.run(["ls", &store]).ok();
+}
+
+/// Sets the modification time of `path` to `t`.
+fn set_mtime(path: &Path, t: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap_or_else(|e| panic!("setting the mtime of {}: {e}", path.display()));
+}
+
+#[test]
+fn probe_verdicts_are_cached_until_the_file_changes() {
+    let plugins = scanner_dir(false);
+    let cli = Cli::new(plugins.path()).global(["-vv"]);
+    let all = so_files(plugins.path());
+    let cache_file = cli.cache_home().join("stowage/plugin-probes.json");
+    assert!(!cache_file.exists());
+
+    // First run: every file is probed, the verdicts are written.
+    let out = cli.run(["plugins"]);
+    out.ok();
+    assert_eq!(probed(&out), all, "{out}");
+    let cache: Value = serde_json::from_slice(&fs::read(&cache_file).unwrap()).unwrap();
+    assert_eq!(cache["format"], 1);
+    let entries = cache["entries"].as_object().expect("cache entries");
+    assert_eq!(entries.len(), all.len(), "{cache:#}");
+    let entry = |name: &str| &entries[plugins.path().join(name).to_str().unwrap()];
+    assert_eq!(
+        entry("libstowage_file.so")["verdict"]["accepted"]["name"],
+        "file"
+    );
+    let abort = entry("libfixture_abort_ctor.so");
+    assert!(
+        abort["verdict"]["rejected"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("SIGABRT")),
+        "{cache:#}"
+    );
+    for field in ["size", "mtime_ns", "inode", "device", "host"] {
+        assert!(!abort["key"][field].is_null(), "no {field} in {abort}");
+    }
+
+    // Second run: no child process at all.
+    let out = cli.run(["plugins"]);
+    out.ok();
+    assert_eq!(probed(&out), Vec::<PathBuf>::new(), "{out}");
+
+    // Changed files, and only they, are probed again: a new mtime (touch),
+    // a new size (appended bytes), a new inode (replaced by a copy with the
+    // same size and mtime).
+    let touched = plugins.path().join("libstowage_file.so");
+    set_mtime(&touched, SystemTime::now() + Duration::from_secs(5));
+    let grown = plugins.path().join("libfixture_bad_scheme.so");
+    let mut bytes = fs::read(&grown).unwrap();
+    bytes.extend_from_slice(b"appended");
+    fs::write(&grown, bytes).unwrap();
+    let replaced = plugins.path().join("libfixture_abort_ctor.so");
+    let mtime = fs::metadata(&replaced).unwrap().modified().unwrap();
+    let copy = plugins.path().join("abort.tmp");
+    fs::copy(&replaced, &copy).unwrap();
+    set_mtime(&copy, mtime);
+    fs::rename(&copy, &replaced).unwrap();
+    let out = cli.run_json(["plugins"]).0;
+    let mut expected = vec![touched, grown, replaced];
+    expected.sort();
+    assert_eq!(probed(&out), expected, "{out}");
+    // The new verdicts are the same (trailing bytes do not matter to ELF).
+    let doc = out.json();
+    assert!(loaded_plugin(&doc, "file").is_some(), "{out}");
+    assert!(
+        rejected_reason(&doc, "libfixture_abort_ctor.so").is_some_and(|r| r.contains("SIGABRT"))
+    );
+    assert!(rejected_reason(&doc, "libfixture_bad_scheme.so")
+        .is_some_and(|r| r.contains("Bad Scheme!")));
+
+    // --rescan probes everything again, cache or not.
+    let out = cli.run(["plugins", "--rescan"]);
+    out.ok();
+    assert_eq!(probed(&out), all, "{out}");
+    let out = cli.run(["plugins"]);
+    assert_eq!(probed(&out), Vec::<PathBuf>::new(), "{out}");
+}
+
+#[test]
+fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
+    let plugins = scanner_dir(false);
+    let all = so_files(plugins.path());
+    let work = tempdir();
+    let src = work.path().join("f");
+    fs::write(&src, b"x").unwrap();
+
+    for garbage in [
+        &b"\x00\x01 not json at all"[..],
+        b"{\"format\": 1, \"entries\": {\"/x.so\": ",
+        b"{\"format\": 1, \"entries\": 42}",
+    ] {
+        let cli = Cli::new(plugins.path()).global(["-vv"]);
+        let cache_file = cli.cache_home().join("stowage/plugin-probes.json");
+        fs::create_dir_all(cache_file.parent().unwrap()).unwrap();
+        fs::write(&cache_file, garbage).unwrap();
+
+        let store = work.path().join(format!("s{}", garbage.len()));
+        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
+        assert_no_signal(&out);
+        out.ok();
+        assert!(
+            out.err.contains("ignoring the corrupt plugin probe cache"),
+            "no warning for {garbage:?}\n{out}"
+        );
+        assert_eq!(probed(&out), all, "{out}");
+        assert_eq!(dir_names(&store), vec!["f"]);
+        // Rewritten whole, and used by the next run.
+        let cache: Value = serde_json::from_slice(&fs::read(&cache_file).unwrap())
+            .unwrap_or_else(|e| panic!("the cache was not rewritten: {e}"));
+        assert_eq!(cache["entries"].as_object().unwrap().len(), all.len());
+        let out = cli.run(["ls", &file_url(&store)]);
+        out.ok();
+        assert!(!out.err.contains("corrupt"), "{out}");
+        assert_eq!(probed(&out), Vec::<PathBuf>::new(), "{out}");
+    }
+}
+
+#[test]
+fn an_unwritable_probe_cache_is_a_warning() {
+    let plugins = scanner_dir(false);
+    let all = so_files(plugins.path());
+    let work = tempdir();
+    let src = work.path().join("f");
+    fs::write(&src, b"x").unwrap();
+    // XDG_CACHE_HOME is a regular file: the cache can be neither read nor
+    // created below it.
+    let not_a_dir = work.path().join("cache-is-a-file");
+    fs::write(&not_a_dir, b"").unwrap();
+    let cli = Cli::new(plugins.path())
+        .global(["-vv"])
+        .env("XDG_CACHE_HOME", &not_a_dir);
+    let store = work.path().join("s");
+
+    for run in 0..2 {
+        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
+        assert_no_signal(&out);
+        out.ok();
+        assert!(
+            out.err.contains("cannot write the plugin probe cache"),
+            "run {run}: no warning\n{out}"
+        );
+        // Nothing is cached, so every run probes again, and still works.
+        assert_eq!(probed(&out), all, "run {run}\n{out}");
+        assert_eq!(dir_names(&store), vec!["f"]);
+    }
+    let (out, doc) = cli.run_json(["plugins"]);
+    out.expect_code(EXIT_OK);
+    check_reason(&doc, &BAD[0], &out);
+}
+
+#[test]
+
+fn older_layout_reason_carries_the_expected_and_found_values() {
+    let plugins = stowage_tests::plugin_dir_with(&["older-layout"]);
+    let (out, doc) = Cli::new(plugins.path()).run_json(["plugins"]);
+    let reason = rejected_reason(&doc, "libfixture_older_layout.so").expect("rejected");
+    assert!(reason.contains("too many fields"), "{out}");
+    assert!(
+        !reason.contains("Expected: Found:"),
+        "values missing\n{out}"
+    );
+    assert!(reason.contains('6') && reason.contains('5'), "{out}");
+}
+
+#[test]
+
+fn a_constructor_that_forks_cannot_stall_the_scan() {
+    // The fixture's helper lives 30 s; the probe timeout is 10 s.
+    let plugins = stowage_tests::plugin_dir_with(&["file", "fork-ctor"]);
+    let cli = Cli::new(plugins.path());
+    let mut child = cli
+        .command(["--json", "plugins"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(15) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("`stowage plugins` still running after 15 s: stalled by the forked helper");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(loaded_plugin(&doc, "file").is_some());
+    assert!(rejected_reason(&doc, "libfixture_fork_ctor.so").is_some());
+}
+
+#[test]
+
+fn a_probe_that_cannot_start_is_not_cached_as_the_files_verdict() {
+    use stowage::plugin::{LoadOptions, Prober};
+    use stowage::Registry;
+
+    let plugins = stowage_tests::plugin_dir_with(&["file"]);
+    let file = plugins.path().join("libstowage_file.so");
+    let work = tempdir();
+    let cache_file = work.path().join("probes.json");
+    let prober = |program: PathBuf| Prober {
+        program,
+        args: vec!["__probe-plugin".into()],
+        timeout: Duration::from_secs(10),
+    };
+    let options = |program: PathBuf| LoadOptions {
+        prober: Some(prober(program)),
+        cache_file: Some(cache_file.clone()),
+        ..LoadOptions::default()
+    };
+
+    // The probe cannot even start (think EAGAIN from fork under a process
+    // limit): this run cannot load the file, fair enough...
+    let broken = Registry::load_files(
+        std::slice::from_ref(&file),
+        Vec::new(),
+        &options(work.path().join("no-such-program")),
+    );
+    assert!(broken.rejected()[0]
+        .reason
+        .contains("cannot start the plugin probe"));
+
+    // ...but the next run, with a working probe, must not inherit that.
+    let fixed = Registry::load_files(
+        std::slice::from_ref(&file),
+        Vec::new(),
+        &options(stowage_tests::stowage_bin()),
+    );
+    assert_eq!(fixed.rejected(), &[], "a host-side failure was cached");
+    assert_eq!(fixed.plugins().len(), 1);
+}
