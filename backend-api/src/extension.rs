@@ -7,6 +7,13 @@
 //! touches the value. A mismatch rejects that extension only: the plugin
 //! still loads. An incompatible change is a new id (`stowage.peer/2`), never a
 //! changed type under an old one.
+//!
+//! Ids of the form `stowage.NAME/N` belong to stowage itself; third-party
+//! extensions use their own domain or crate name (`org.example.quota/1`).
+//!
+//! An extension object must be `'static`: it cannot borrow from the backend
+//! that hands it out. Keep the state both need in an `Arc` inside the
+//! backend and give the extension object a clone of it.
 
 use std::ffi::c_void;
 use std::fmt;

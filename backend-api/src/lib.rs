@@ -57,8 +57,13 @@
 //! crate-type = ["cdylib"]
 //!
 //! [dependencies]
-//! stowage-backend-api = "0.1"
+//! # Until the crate is published, depend on a stowage checkout by path.
+//! stowage-backend-api = { path = "../stowage/backend-api" }
 //! ```
+//!
+//! Plugins need Rust 1.88 or newer (the crate's `rust-version`). A full
+//! tutorial, from `cargo new` to `stowage test`, is `docs/writing-a-backend.md`
+//! in the stowage repository.
 //!
 //! ```
 //! use std::path::Path;
@@ -104,8 +109,8 @@
 //!         Ok(())
 //!     }
 //!
-//!     // Optional: without it the host would fall back to `list`-free
-//!     // behaviour and skip the post-put size check.
+//!     // Optional: without it the host skips the size check after each put
+//!     // and answers `stowage stat` from a listing.
 //!     fn query(&self, name: &str) -> Result<Option<u64>> {
 //!         Ok(self.objects().get(name).map(|d| d.len() as u64))
 //!     }
@@ -156,6 +161,12 @@ pub use client::BackendHandle;
 pub use descriptor::{Descriptor, HandlerInfo};
 pub use error::{BackendError, ErrorCode, Result};
 pub use extension::{Extension, ExtensionRef, LayoutMismatch};
+
+/// The abi_stable version this ABI is built on, for extension authors: an
+/// extension's types derive `StableAbi` and use `#[sabi_trait]` from here,
+/// so they match the host's exactly (depend on `abi_stable = "0.11"` too if
+/// the derive macros need the crate by name).
+pub use abi_stable;
 
 /// Used by [`export_plugin!`]; not part of the API.
 #[doc(hidden)]

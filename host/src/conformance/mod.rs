@@ -25,7 +25,10 @@
 //! # Running the conformance checks from `cargo test`
 //!
 //! A backend author can run exactly what `stowage test` runs from their own
-//! test suite, against the `.so` their build produced:
+//! test suite, against the `.so` their build produced. `cargo test` does not
+//! build a crate's `cdylib` for its integration tests, so run `cargo build
+//! --lib` first (or from the test), and point the registry at a directory
+//! holding only that plugin (the trust check refuses group-writable files):
 //!
 //! ```no_run
 //! use std::path::PathBuf;
@@ -33,8 +36,8 @@
 //! use stowage::{Registry, SearchPath};
 //!
 //! # fn main() -> Result<(), stowage::Error> {
-//! // The directory holding the plugin's .so (and no stale copies).
-//! let plugins = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug");
+//! // The directory holding the plugin's .so (built by `cargo build --lib`).
+//! let plugins = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug");
 //! let registry = Registry::load(&SearchPath::resolve(vec![plugins]));
 //! let dir = tempfile::tempdir().expect("temporary directory");
 //! let url = format!("myscheme://{}", dir.path().display());
