@@ -35,6 +35,7 @@ mod error;
 mod names;
 pub mod plugin;
 mod retry;
+pub mod space;
 mod target;
 
 pub use backend::Backend;

@@ -161,6 +161,11 @@ pub enum Command {
     /// Retries use the checks' own policy (3 attempts, 1-10 ms), not
     /// --retries and the delays. See docs/cli.md.
     Test(crate::test_cmd::TestArgs),
+
+    /// Backup spaces: FirstAidKit's backup system on any backend (see
+    /// docs/backup-spaces.md).
+    #[command(subcommand)]
+    Space(crate::space_cmd::SpaceCommand),
 }
 
 /// `stowage iso ...`.

@@ -5,6 +5,7 @@ mod commands;
 mod iso;
 mod output;
 mod peer;
+mod space_cmd;
 mod test_cmd;
 
 use std::process::ExitCode;
@@ -105,6 +106,7 @@ fn main() -> ExitCode {
             mode,
         }) => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
         Command::Test(args) => test_cmd::test(&ctx, args),
+        Command::Space(cmd) => space_cmd::run(&ctx, cmd),
     };
     ExitCode::from(status)
 }

@@ -1,0 +1,106 @@
+//! Garbage collection: content objects no space refers to, and manifest
+//! generations that are no longer current.
+//!
+//! Runs only while this handle holds the store exclusively (no other
+//! process has it open, no other space of this handle is open, no
+//! operation in flight), so nothing can be between "uploaded" and
+//! "recorded in a manifest" while it decides what is garbage.
+
+use std::collections::{BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use super::error::{SpaceError, SpaceResult};
+use super::manifest::{load_current, ManifestName};
+use super::object::parse_blob_name;
+use super::store::StoreInner;
+
+/// What a collection removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    /// Content objects removed (no manifest referred to them).
+    pub objects_removed: u64,
+    /// Their total size.
+    pub bytes_removed: u64,
+    /// Old or unusable manifest generations removed.
+    pub manifests_removed: u64,
+    /// Content objects kept (referenced).
+    pub objects_kept: u64,
+    /// Spaces none of whose manifests could be read: while there is one,
+    /// no content object is removed (it might be that space's).
+    pub unreadable_spaces: Vec<String>,
+}
+
+/// Collects garbage in `listing` (a fresh listing of the store) and
+/// returns the report and the names removed.
+pub(crate) fn collect(
+    store: &StoreInner,
+    listing: &[(String, u64)],
+) -> SpaceResult<(GcReport, HashSet<String>)> {
+    let spaces: BTreeSet<String> = listing
+        .iter()
+        .filter_map(|(n, _)| ManifestName::parse(n).map(|m| m.space))
+        .collect();
+    let mut report = GcReport::default();
+    let mut referenced: HashSet<String> = HashSet::new();
+    let mut garbage: Vec<(String, u64, bool)> = Vec::new();
+    for space in &spaces {
+        match load_current(&store.backend, &store.temp_dir, space, listing) {
+            Ok(Some(loaded)) => {
+                for entry in loaded.manifest.entries.values() {
+                    for node in std::iter::once(&entry.root).chain(&entry.tree) {
+                        if let Some((sha, _)) = node.data.content() {
+                            referenced.insert(sha.to_string());
+                        }
+                    }
+                }
+                for stale in loaded.stale {
+                    garbage.push((stale.object(), 0, false));
+                }
+            }
+            Ok(None) => {}
+            Err(SpaceError::BadManifest { space, detail }) => {
+                log::warn!(
+                    "gc: space {space:?} is unreadable ({detail}); content objects are kept"
+                );
+                report.unreadable_spaces.push(space);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for (name, size) in listing {
+        let Some(sha) = parse_blob_name(name) else {
+            continue;
+        };
+        if referenced.contains(sha) {
+            report.objects_kept += 1;
+        } else if report.unreadable_spaces.is_empty() {
+            garbage.push((name.clone(), *size, true));
+        } else {
+            report.objects_kept += 1;
+        }
+    }
+    let names: Vec<&str> = garbage.iter().map(|(n, _, _)| n.as_str()).collect();
+    store.backend.delete_list(&names)?;
+    for (name, size, blob) in &garbage {
+        if *blob {
+            report.objects_removed += 1;
+            report.bytes_removed += size;
+            if let Some(sha) = parse_blob_name(name) {
+                store.blobs.forget(sha);
+            }
+        } else {
+            report.manifests_removed += 1;
+        }
+    }
+    if !garbage.is_empty() {
+        log::info!(
+            "gc on {}: removed {} objects ({} bytes) and {} old manifests",
+            store.url,
+            report.objects_removed,
+            report.bytes_removed,
+            report.manifests_removed
+        );
+    }
+    Ok((report, garbage.into_iter().map(|(n, _, _)| n).collect()))
+}
