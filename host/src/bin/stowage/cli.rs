@@ -15,7 +15,7 @@ Exit status:
   51  permission denied
   52  not found
   53  no space left
-  56  validation failed (stored size differs from the local file)";
+  56  validation failed (stored size differs, or a space object fails its checksum)";
 
 /// The version line: the host version and the plugin ABI it speaks.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
