@@ -8,7 +8,8 @@ use crate::abi::HostObject;
 use crate::client::BackendHandle;
 use crate::descriptor::Descriptor;
 use crate::error::{BackendError, Result};
-use crate::extension::Extension;
+use crate::ext::progress;
+use crate::extension::{Extension, ExtensionRef};
 
 /// A storage backend, written as plain Rust.
 ///
@@ -155,5 +156,38 @@ impl Host {
     /// A host-level extension by versioned id.
     pub fn extension(&self, id: &str) -> Option<Extension> {
         self.raw.extension(RStr::from_str(id)).into_option()
+    }
+
+    /// The host's progress sink (`stowage.progress/1`), if it has one.
+    /// Look it up once (at open) and keep it.
+    pub fn progress(&self) -> Option<Progress> {
+        let ext = self.extension(progress::ID)?;
+        match ext.downcast::<progress::ProgressObject>() {
+            Ok(sink) => Some(Progress { sink }),
+            Err(e) => {
+                log::debug!("the host's {} is unusable: {e}", progress::ID);
+                None
+            }
+        }
+    }
+}
+
+/// Where a plugin reports transfer progress; see
+/// [`ext::progress`](crate::ext::progress).
+pub struct Progress {
+    sink: ExtensionRef<progress::ProgressObject>,
+}
+
+impl Progress {
+    /// `done` of `total` bytes (0 when unknown) of the object being moved on
+    /// this thread.
+    pub fn report(&self, done: u64, total: u64) {
+        self.sink.report(progress::Transfer { done, total });
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
     }
 }

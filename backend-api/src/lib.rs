@@ -156,7 +156,7 @@ mod guard;
 pub mod location;
 
 pub use abi::ABI_VERSION;
-pub use author::{Backend, Host, OpenRequest, Plugin};
+pub use author::{Backend, Host, OpenRequest, Plugin, Progress};
 pub use client::BackendHandle;
 pub use descriptor::{Descriptor, HandlerInfo};
 pub use error::{BackendError, ErrorCode, Result};

@@ -34,6 +34,7 @@ pub mod conformance;
 mod error;
 mod names;
 pub mod plugin;
+pub mod progress;
 mod retry;
 pub mod space;
 mod target;

@@ -10,4 +10,5 @@
 #![allow(non_camel_case_types, non_local_definitions)]
 
 pub mod peer;
+pub mod progress;
 pub mod xorriso;

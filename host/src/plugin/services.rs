@@ -67,7 +67,11 @@ impl RawHost for HostServices {
         }
     }
 
-    fn extension(&self, _id: RStr<'_>) -> ROption<Extension> {
-        ROption::RNone
+    fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
+        if id.as_str() == stowage_backend_api::ext::progress::ID {
+            ROption::RSome(crate::progress::extension())
+        } else {
+            ROption::RNone
+        }
     }
 }

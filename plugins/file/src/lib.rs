@@ -25,9 +25,10 @@ impl Plugin for FilePlugin {
         )
     }
 
-    fn open(request: OpenRequest<'_>, _host: &Host) -> Result<Box<dyn Backend>> {
+    fn open(request: OpenRequest<'_>, host: &Host) -> Result<Box<dyn Backend>> {
         let config = config::FileConfig::from_url(request.url)?;
-        Ok(Box::new(LocalStore::new(config.dir, config.durability)))
+        let store = LocalStore::new(config.dir, config.durability).with_progress(host.progress());
+        Ok(Box::new(store))
     }
 }
 

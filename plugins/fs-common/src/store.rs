@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use stowage_backend_api::{Backend, BackendError, Result};
+use stowage_backend_api::{Backend, BackendError, Progress, Result};
 
 use crate::atomic::{copy_atomically, file_name_bytes, is_temp_name, TEMP_PREFIX};
 use crate::durability::{fsync_dir, fsync_path, syncfs_path, Durability};
@@ -23,6 +23,7 @@ use crate::durability::{fsync_dir, fsync_path, syncfs_path, Durability};
 pub struct LocalStore {
     dir: PathBuf,
     durability: Durability,
+    progress: Option<Progress>,
     /// Something was written since the last barrier.
     dirty: AtomicBool,
 }
@@ -33,7 +34,22 @@ impl LocalStore {
         Self {
             dir,
             durability,
+            progress: None,
             dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The same store, reporting transfer progress to the host (see
+    /// `stowage_backend_api::Host::progress`).
+    pub fn with_progress(mut self, progress: Option<Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn copy(&self, from: &Path, to: &Path, sync: bool) -> io::Result<u64> {
+        match &self.progress {
+            Some(p) => copy_atomically(from, to, sync, Some(&|done, total| p.report(done, total))),
+            None => copy_atomically(from, to, sync, None),
         }
     }
 
@@ -132,7 +148,7 @@ impl Backend for LocalStore {
         // Open errors on the source must not be reported as a missing store.
         fs::metadata(local).map_err(|e| Self::local_error(&e, "reading local file", local))?;
         self.ensure_dir()?;
-        copy_atomically(local, &target, self.durability == Durability::Each)
+        self.copy(local, &target, self.durability == Durability::Each)
             .map_err(|e| Self::local_error(&e, "storing", &target))?;
         self.written(&target)
     }
@@ -155,7 +171,7 @@ impl Backend for LocalStore {
                 local.display()
             )));
         }
-        copy_atomically(&source, local, false)
+        self.copy(&source, local, false)
             .map(|_| ())
             .map_err(|e| Self::local_error(&e, "writing", local))
     }

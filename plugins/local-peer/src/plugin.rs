@@ -32,14 +32,16 @@ impl Plugin for LocalPeerPlugin {
         )
     }
 
-    fn open(request: OpenRequest<'_>, _host: &Host) -> Result<Box<dyn Backend>> {
+    fn open(request: OpenRequest<'_>, host: &Host) -> Result<Box<dyn Backend>> {
         if request.as_prefix {
             return Err(BackendError::invalid_input(format!(
                 "{SCHEME} is a scheme, not a prefix"
             )));
         }
         let config = PeerConfig::from_url(request.url)?;
-        Ok(Box::new(PeerBackend::new(config)))
+        Ok(Box::new(
+            PeerBackend::new(config).with_progress(host.progress()),
+        ))
     }
 }
 
@@ -58,6 +60,12 @@ impl PeerBackend {
     pub fn new(config: PeerConfig) -> Self {
         let store = LocalStore::new(config.collect_dir.clone(), Durability::Close);
         PeerBackend { config, store }
+    }
+
+    /// The same backend, reporting transfer progress to the host.
+    pub fn with_progress(mut self, progress: Option<stowage_backend_api::Progress>) -> Self {
+        self.store = self.store.with_progress(progress);
+        self
     }
 
     /// The peer this backend was opened for.

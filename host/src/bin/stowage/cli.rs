@@ -79,6 +79,15 @@ pub enum Command {
         rescan: bool,
     },
 
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff) on stdout: `stowage man | man -l -`.
+    Man,
+
     /// Internal: load one plugin file in this process and report (the
     /// out-of-process probe).
     #[command(name = "__probe-plugin", hide = true)]

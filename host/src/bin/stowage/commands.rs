@@ -6,12 +6,15 @@ use serde_json::{json, Value};
 use stowage::{validate_name, Backend, Error, Registry, RetryPolicy};
 
 use crate::output::{display_name, error_json, exit_status, line, print_json, report_error};
+use crate::progress_bar::Bar;
 
 /// What every command needs.
 pub struct Context {
     pub registry: Registry,
     pub policy: RetryPolicy,
     pub json: bool,
+    /// Draw progress bars (stderr is a terminal and no `-q`).
+    pub progress: bool,
 }
 
 /// Collects per-item results; the exit status is the first failure's.
@@ -122,13 +125,20 @@ impl Context {
             Err(e) => return fail(&e, self.json),
         };
         let mut report = Report::new(self.json);
-        for (file, name) in jobs {
+        let sizes: Vec<u64> = jobs
+            .iter()
+            .map(|(file, _)| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))
+            .collect();
+        let bar = Bar::new(sizes.iter().sum(), self.progress);
+        for ((file, name), size) in jobs.into_iter().zip(sizes) {
             let item = json!({ "file": file, "name": name });
-            let result = if moving {
-                backend.move_in(&file, &name)
-            } else {
-                backend.put(&file, &name)
-            };
+            let result = bar.transfer(&name, size, || {
+                if moving {
+                    backend.move_in(&file, &name)
+                } else {
+                    backend.put(&file, &name)
+                }
+            });
             match result {
                 Ok(size) => {
                     let mut item = item;
@@ -144,6 +154,7 @@ impl Context {
                 Err(e) => report.failed(item, &e),
             }
         }
+        bar.finish();
         report.finish(Some(&backend))
     }
 
@@ -156,10 +167,22 @@ impl Context {
             Err(e) => return fail(&e, self.json),
         };
         let mut report = Report::new(self.json);
-        for name in names {
+        // Sizes only matter for the bar; a backend that cannot say gets a
+        // bar that moves object by object.
+        let sizes: Vec<u64> = if self.progress {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            match backend.query_list(&refs) {
+                Ok(sizes) => sizes.into_iter().map(Option::unwrap_or_default).collect(),
+                Err(_) => vec![0; names.len()],
+            }
+        } else {
+            vec![0; names.len()]
+        };
+        let bar = Bar::new(sizes.iter().sum(), self.progress);
+        for (name, size) in names.iter().zip(sizes) {
             let dest = destination(output, name, names.len() > 1);
             let item = json!({ "name": name, "path": dest });
-            match backend.get(name, &dest) {
+            match bar.transfer(name, size, || backend.get(name, &dest)) {
                 Ok(size) => {
                     let mut item = item;
                     item["size"] = json!(size);
@@ -173,6 +196,7 @@ impl Context {
                 Err(e) => report.failed(item, &e),
             }
         }
+        bar.finish();
         report.finish(Some(&backend))
     }
 

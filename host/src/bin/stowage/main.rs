@@ -5,13 +5,15 @@ mod commands;
 mod iso;
 mod output;
 mod peer;
+mod progress_bar;
 mod space_cmd;
 mod test_cmd;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use stowage::plugin::{default_cache_file, probe_main, LoadOptions, Prober};
 use stowage::{Registry, RetryPolicy, SearchPath};
 
@@ -56,8 +58,31 @@ fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let g = &cli.global;
-    if let Command::ProbePlugin { path } = &cli.command {
-        return ExitCode::from(u8::try_from(probe_main(path)).unwrap_or(1));
+    match &cli.command {
+        Command::ProbePlugin { path } => {
+            return ExitCode::from(u8::try_from(probe_main(path)).unwrap_or(1));
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "stowage", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            return match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => {
+                    let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("stowage: error: rendering the manual page: {e}");
+                    ExitCode::from(50)
+                }
+            };
+        }
+        _ => {}
     }
     init_logging(g.verbose, g.quiet);
 
@@ -78,10 +103,11 @@ fn main() -> ExitCode {
         registry,
         policy,
         json: g.json,
+        progress: !g.quiet && std::io::stderr().is_terminal(),
     };
     let status = match &cli.command {
         Command::Plugins { .. } => ctx.plugins(),
-        Command::ProbePlugin { .. } => 2,
+        Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => 2,
         Command::Ls { url } => ctx.ls(url),
         Command::Put { url, files, name } => ctx.store(url, files, name.as_deref(), false),
         Command::Mv { url, files, name } => ctx.store(url, files, name.as_deref(), true),

@@ -1,0 +1,52 @@
+//! The progress bar of multi-file and large transfers: on stderr, only when
+//! stderr is a terminal and `-q` is not given.
+
+use std::cell::Cell;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Bytes moved by a whole command. Plugins that report progress
+/// (`stowage.progress/1`) move it within an object; others move it object
+/// by object.
+pub struct Bar {
+    bar: Option<ProgressBar>,
+    completed: Cell<u64>,
+}
+
+impl Bar {
+    /// A bar for `total` bytes; drawn only when `enabled`.
+    pub fn new(total: u64, enabled: bool) -> Self {
+        let bar = enabled.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar
+        });
+        Self {
+            bar,
+            completed: Cell::new(0),
+        }
+    }
+
+    /// Runs one object's transfer of `size` bytes under the bar, labelled
+    /// `label`.
+    pub fn transfer<T>(&self, label: &str, size: u64, f: impl FnOnce() -> T) -> T {
+        let Some(bar) = &self.bar else { return f() };
+        bar.set_message(label.to_string());
+        let base = self.completed.get();
+        let result = stowage::progress::watch(&|done, _| bar.set_position(base + done), f);
+        self.completed.set(base + size);
+        bar.set_position(base + size);
+        result
+    }
+
+    /// Removes the bar from the terminal.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
