@@ -40,6 +40,14 @@ fn file_plugin_conforms() {
 }
 
 #[test]
+fn a_stacked_prefix_chain_conforms() {
+    let plugins = plugin_dir_with(&["file", "pass"]);
+    let work = tempdir();
+    let url = format!("pass+pass+file://{}", work.path().join("store").display());
+    passes_twice(&Cli::new(plugins.path()), &url);
+}
+
+#[test]
 fn local_peer_plugin_conforms() {
     let plugins = plugin_dir_with(&["local-peer"]);
     let work = tempdir();

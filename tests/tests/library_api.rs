@@ -114,8 +114,9 @@ fn transient_errors_are_retried_with_cleanup_in_between() {
     assert_eq!(c.get("retry_cleanup"), None, "{c:?}");
 }
 
-/// 8 threads × 1,000 mixed operations on distinct names through one
-/// backend handle: nothing lost, nothing corrupted.
+/// 8 threads × 1,001 mixed operations (put, query, get; delete every
+/// other object) on distinct names through one backend handle: nothing
+/// lost, nothing corrupted.
 #[test]
 fn eight_threads_share_one_backend() {
     let plugins = plugin_dir_with(&["file"]);
@@ -135,7 +136,7 @@ fn eight_threads_share_one_backend() {
             let scratch = scratch.clone();
             std::thread::spawn(move || {
                 let mut ops = 0u32;
-                for i in 0..250 {
+                for i in 0..286 {
                     let name = format!("t{t}-obj{i}");
                     let content = format!("thread {t} object {i} {}", "x".repeat(i * 7));
                     let src = scratch.join(format!("src-{t}"));
@@ -156,12 +157,12 @@ fn eight_threads_share_one_backend() {
         })
         .collect();
     let total: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(total, 8 * (250 * 3 + 125));
+    assert_eq!(total, 8 * (286 * 3 + 143));
     let mut listed = backend.list().unwrap();
     listed.sort();
     let mut expected: Vec<(String, u64)> = (0..8)
         .flat_map(|t| {
-            (0..250).step_by(2).map(move |i| {
+            (0..286).step_by(2).map(move |i| {
                 let content = format!("thread {t} object {i} {}", "x".repeat(i * 7));
                 (format!("t{t}-obj{i}"), content.len() as u64)
             })
