@@ -90,6 +90,15 @@ impl Context {
         Ok(self.registry.open(url)?.with_retry(self.policy))
     }
 
+    /// Validates every name first (nothing is opened for a bad one), then
+    /// opens `url`.
+    fn open_for(&self, url: &str, names: &[String]) -> Result<Backend, Error> {
+        for name in names {
+            validate_name(name)?;
+        }
+        self.open(url)
+    }
+
     pub fn ls(&self, url: &str) -> u8 {
         let backend = match self.open(url) {
             Ok(b) => b,
@@ -159,10 +168,7 @@ impl Context {
     }
 
     pub fn get(&self, url: &str, names: &[String], output: Option<&Path>) -> u8 {
-        if let Some(e) = names.iter().find_map(|n| validate_name(n).err()) {
-            return fail(&e, self.json);
-        }
-        let backend = match self.open(url) {
+        let backend = match self.open_for(url, names) {
             Ok(b) => b,
             Err(e) => return fail(&e, self.json),
         };
@@ -201,10 +207,7 @@ impl Context {
     }
 
     pub fn rm(&self, url: &str, names: &[String]) -> u8 {
-        if let Some(e) = names.iter().find_map(|n| validate_name(n).err()) {
-            return fail(&e, self.json);
-        }
-        let backend = match self.open(url) {
+        let backend = match self.open_for(url, names) {
             Ok(b) => b,
             Err(e) => return fail(&e, self.json),
         };
@@ -222,10 +225,7 @@ impl Context {
     }
 
     pub fn stat(&self, url: &str, names: &[String]) -> u8 {
-        if let Some(e) = names.iter().find_map(|n| validate_name(n).err()) {
-            return fail(&e, self.json);
-        }
-        let backend = match self.open(url) {
+        let backend = match self.open_for(url, names) {
             Ok(b) => b,
             Err(e) => return fail(&e, self.json),
         };

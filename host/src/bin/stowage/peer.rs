@@ -68,6 +68,15 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
+/// What a peer command works with: ownership, mode, the backend and its
+/// peer extension.
+type PeerSession = (
+    peer::Ownership,
+    Option<u32>,
+    stowage::Backend,
+    ExtensionRef<PeerObject>,
+);
+
 fn invalid(message: String) -> Error {
     Error::InvalidInput(message)
 }
@@ -101,6 +110,27 @@ impl Context {
         Ok((backend, ext))
     }
 
+    /// Parses `--owner` and `--mode` (before anything is opened), then
+    /// opens the peer.
+    fn peer_with(
+        &self,
+        url: &str,
+        owner: Option<&str>,
+        mode: Option<&str>,
+    ) -> Result<PeerSession, Error> {
+        let owner = owner
+            .map(parse_owner)
+            .transpose()
+            .map_err(|m| invalid(format!("--owner: {m}")))?
+            .unwrap_or_default();
+        let mode = mode
+            .map(parse_mode)
+            .transpose()
+            .map_err(|m| invalid(format!("--mode: {m}")))?;
+        let (backend, ext) = self.peer(url)?;
+        Ok((owner, mode, backend, ext))
+    }
+
     pub fn peer_stage(
         &self,
         url: &str,
@@ -108,15 +138,7 @@ impl Context {
         owner: Option<&str>,
         mode: Option<&str>,
     ) -> u8 {
-        let owner = match owner.map(parse_owner).transpose() {
-            Ok(o) => o.unwrap_or_default(),
-            Err(m) => return fail(&invalid(format!("--owner: {m}")), self.json),
-        };
-        let mode = match mode.map(parse_mode).transpose() {
-            Ok(m) => m,
-            Err(m) => return fail(&invalid(format!("--mode: {m}")), self.json),
-        };
-        let (backend, ext) = match self.peer(url) {
+        let (owner, mode, backend, ext) = match self.peer_with(url, owner, mode) {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
@@ -215,15 +237,7 @@ impl Context {
         owner: Option<&str>,
         mode: Option<&str>,
     ) -> u8 {
-        let owner = match owner.map(parse_owner).transpose() {
-            Ok(o) => o.unwrap_or_default(),
-            Err(m) => return fail(&invalid(format!("--owner: {m}")), self.json),
-        };
-        let mode = match mode.map(parse_mode).transpose() {
-            Ok(m) => m,
-            Err(m) => return fail(&invalid(format!("--mode: {m}")), self.json),
-        };
-        let (backend, ext) = match self.peer(url) {
+        let (owner, mode, backend, ext) = match self.peer_with(url, owner, mode) {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
