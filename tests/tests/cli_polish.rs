@@ -104,3 +104,35 @@ fn the_progress_bar_shows_on_a_terminal_only() {
     );
     assert!(shown.contains("MiB/100.00 MiB"), "{shown}");
 }
+
+#[test]
+fn space_backups_show_progress_on_a_terminal() {
+    if !require_tool("script") {
+        return;
+    }
+    let plugins = plugin_dir_with(&["file"]);
+    let work = tempdir();
+    let tree = work.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    for i in 0..4 {
+        write_data(&tree.join(format!("f{i}")), 8 << 20, i);
+    }
+    let store = work.path().join("store");
+    let args = format!(
+        "space backup file://{} s1 {}",
+        store.display(),
+        tree.display()
+    );
+    let shown = on_a_terminal(plugins.path(), work.path(), &args);
+    assert!(shown.contains("MiB/32.00 MiB"), "{shown}");
+    let out = Cli::new(plugins.path()).run(
+        format!(
+            "space backup file://{} s2 {}",
+            store.display(),
+            tree.display()
+        )
+        .split(' '),
+    );
+    out.ok();
+    assert!(!out.err.contains("MiB/"), "{out}");
+}

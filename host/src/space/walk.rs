@@ -191,17 +191,23 @@ fn fingerprint(path: &Path) -> SpaceResult<(Fingerprint, Meta)> {
 
 /// Stores the content of every file in `scanned`, on up to `workers`
 /// threads, and fills in sizes and checksums. Stops at the first error.
+/// `progress(done, total)` hears the bytes of files stored so far, from any
+/// of the worker threads.
 pub fn store_all(
     backend: &Backend,
     blobs: &BlobCache,
     scanned: &mut [Scanned],
     workers: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> SpaceResult<()> {
     let jobs: Vec<(usize, PathBuf, Fingerprint)> = scanned
         .iter()
         .enumerate()
         .filter_map(|(i, s)| s.file.as_ref().map(|(p, f)| (i, p.clone(), *f)))
         .collect();
+    let total: u64 = jobs.iter().map(|(_, _, f)| f.size()).sum();
+    let done = std::sync::atomic::AtomicU64::new(0);
+    progress(0, total);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<(usize, Stored)>> = Mutex::new(Vec::with_capacity(jobs.len()));
@@ -218,10 +224,14 @@ pub fn store_all(
                     return;
                 };
                 match store_file(backend, blobs, path, *seen) {
-                    Ok(stored) => results
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push((*index, stored)),
+                    Ok(stored) => {
+                        let now = done.fetch_add(seen.size(), Ordering::Relaxed) + seen.size();
+                        progress(now, total);
+                        results
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((*index, stored));
+                    }
                     Err(e) => {
                         stop.store(true, Ordering::Relaxed);
                         first_error

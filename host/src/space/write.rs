@@ -45,6 +45,21 @@ impl Space {
         path: impl AsRef<Path>,
         name: Option<&str>,
     ) -> SpaceResult<BackupReport> {
+        self.backup_path_reporting(path, name, &|_, _| {})
+    }
+
+    /// [`Space::backup_path`], telling `progress(done, total)` how many
+    /// bytes of file content are stored so far (called from worker
+    /// threads).
+    ///
+    /// # Errors
+    /// As [`Space::backup_path`].
+    pub fn backup_path_reporting(
+        &self,
+        path: impl AsRef<Path>,
+        name: Option<&str>,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> SpaceResult<BackupReport> {
         let origin = absolute(path.as_ref())?;
         let name = match name {
             Some(n) => n.to_string(),
@@ -70,6 +85,7 @@ impl Space {
             &self.store.blobs,
             &mut scanned,
             self.store.workers,
+            progress,
         ) {
             self.garbage.store(true, Ordering::Relaxed);
             return Err(e);

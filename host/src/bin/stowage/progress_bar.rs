@@ -18,11 +18,7 @@ impl Bar {
     pub fn new(total: u64, enabled: bool) -> Self {
         let bar = enabled.then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
+            bar.set_style(style());
             bar
         });
         Self {
@@ -49,4 +45,43 @@ impl Bar {
             bar.finish_and_clear();
         }
     }
+}
+
+/// A bar that worker threads move (space backups store files in
+/// parallel): `set(done, total)` from any thread.
+pub struct SharedBar {
+    bar: Option<ProgressBar>,
+}
+
+impl SharedBar {
+    /// A bar labelled `label`; drawn only when `enabled`.
+    pub fn new(enabled: bool, label: &str) -> Self {
+        let bar = enabled.then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(style());
+            bar.set_message(label.to_string());
+            bar
+        });
+        Self { bar }
+    }
+
+    /// `done` of `total` bytes.
+    pub fn set(&self, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+
+    /// Removes the bar from the terminal.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn style() -> ProgressStyle {
+    ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
 }

@@ -14,6 +14,7 @@ use stowage::space::{iso8601, BackupStore, Data, Space, SpaceError, SpaceInfo};
 
 use crate::commands::Context;
 use crate::output::{display_name, exit_status, line, print_json};
+use crate::progress_bar::SharedBar;
 
 /// `stowage space ...`.
 #[derive(Subcommand, Debug)]
@@ -225,7 +226,7 @@ pub fn run(ctx: &Context, cmd: &SpaceCommand) -> u8 {
             return out.finish();
         }
     };
-    if let Err(e) = dispatch(&store, cmd, &mut out) {
+    if let Err(e) = dispatch(&store, cmd, &mut out, ctx.progress) {
         out.failed(&e);
     }
     if let Err(e) = store.close() {
@@ -234,14 +235,19 @@ pub fn run(ctx: &Context, cmd: &SpaceCommand) -> u8 {
     out.finish()
 }
 
-fn dispatch(store: &BackupStore, cmd: &SpaceCommand, out: &mut Out) -> Result<(), SpaceError> {
+fn dispatch(
+    store: &BackupStore,
+    cmd: &SpaceCommand,
+    out: &mut Out,
+    progress: bool,
+) -> Result<(), SpaceError> {
     match cmd {
         SpaceCommand::List { .. } => list(store, out),
         SpaceCommand::Backup {
             space, paths, name, ..
         } => {
             let s = store.space(space, true)?;
-            backup(&s, paths, name.as_deref(), out);
+            backup(&s, paths, name.as_deref(), out, progress);
             s.close()
         }
         SpaceCommand::BackupValue {
@@ -406,10 +412,13 @@ fn list(store: &BackupStore, out: &mut Out) -> Result<(), SpaceError> {
     Ok(())
 }
 
-fn backup(s: &Space, paths: &[PathBuf], name: Option<&str>, out: &mut Out) {
+fn backup(s: &Space, paths: &[PathBuf], name: Option<&str>, out: &mut Out, progress: bool) {
     let mut items = Vec::new();
     for path in paths {
-        match s.backup_path(path, name) {
+        let bar = SharedBar::new(progress, &path.display().to_string());
+        let result = s.backup_path_reporting(path, name, &|done, total| bar.set(done, total));
+        bar.finish();
+        match result {
             Ok(r) => {
                 out.text(&format!(
                     "backed up {} as {}: {} files, {} directories, {} symlinks, {} bytes",
