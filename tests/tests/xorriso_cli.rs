@@ -160,3 +160,43 @@ fn seven_zip_reads_what_the_plugin_wrote() {
         b"unicode and spaces"
     );
 }
+
+#[test]
+fn iso_info_and_compact_through_the_cli() {
+    if !tools() {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso", "file"]);
+    let cli = Cli::new(plugins.path());
+    let work = tempdir();
+    let image = work.path().join("b.iso");
+    let url = format!("xorriso://{}?volid=BACKUP_1", image.display());
+    let big = work.path().join("big");
+    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
+    let small = work.path().join("small");
+    std::fs::write(&small, b"stays").unwrap();
+    cli.run(["put", &url, big.to_str().unwrap(), small.to_str().unwrap()])
+        .ok();
+    cli.run(["rm", &url, "big"]).ok();
+
+    let (out, info) = cli.run_json(["iso", "info", &url]);
+    out.ok();
+    assert_eq!(info["sessions"], 2, "{info}");
+    assert_eq!(info["volume_id"], "BACKUP_1");
+    assert_eq!(info["pending_changes"], 0);
+    let before = std::fs::metadata(&image).unwrap().len();
+    assert!(before > 3 << 20, "deleting hides, it frees nothing");
+
+    let (out, report) = cli.run_json(["iso", "compact", &url]);
+    out.ok();
+    let after = std::fs::metadata(&image).unwrap().len();
+    assert_eq!(report["bytes_before"], before);
+    assert_eq!(report["bytes_after"], after);
+    assert!(after < 1 << 20, "the hidden 3 MiB are gone: {after} bytes");
+    assert_eq!(isoinfo_read(&image, "/small"), b"stays");
+
+    // Other backends have no ISO extension.
+    let out = cli.run(["iso", "info", &format!("file://{}", work.path().display())]);
+    out.expect_code(EXIT_BACKEND);
+    assert!(out.err.contains("stowage.xorriso/1"), "{out}");
+}
