@@ -33,23 +33,24 @@ pub(crate) fn fresh_prefix_empty(ctx: &Ctx<'_, '_>) -> Verdict {
 }
 
 /// A URL for a fresh subdirectory of the location, for the schemes whose
-/// URL path is a local directory.
+/// URL path is a local directory. Built on the text, not through a URL
+/// parser: `file://Rel/dir` is a relative path whose case must survive.
 pub(crate) fn derive_absent_url(url: &str, token: &str) -> Option<String> {
     let target = Target::parse(url).ok()?;
     let scheme = target.handlers().last()?;
-    if !matches!(scheme.as_str(), "file" | "local-peer") {
+    if !matches!(scheme.as_str(), "file" | "local-peer") || url.contains('#') {
         return None;
     }
-    let mut parsed = url::Url::parse(url).ok()?;
-    if parsed.fragment().is_some() {
-        return None;
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut derived = format!("{}/{token}absent", base.trim_end_matches('/'));
+    if let Some(query) = query {
+        derived.push('?');
+        derived.push_str(query);
     }
-    parsed
-        .path_segments_mut()
-        .ok()?
-        .pop_if_empty()
-        .push(&format!("{token}absent"));
-    Some(parsed.to_string())
+    Some(derived)
 }
 
 pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Verdict {
@@ -254,6 +255,11 @@ mod tests {
         assert_eq!(
             derive_absent_url("wrap+file:///tmp/x", t).as_deref(),
             Some("wrap+file:///tmp/x/stowage-conf-0123abcd-absent")
+        );
+        assert_eq!(
+            derive_absent_url("file://Rel/Dir", t).as_deref(),
+            Some("file://Rel/Dir/stowage-conf-0123abcd-absent"),
+            "a relative path keeps its case"
         );
         assert_eq!(derive_absent_url("xorriso:///tmp/a.iso:/d", t), None);
         assert_eq!(derive_absent_url("memory://x", t), None);
