@@ -35,36 +35,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
-RUNS=${BENCH_RUNS:-5}
-
-echo "building release binaries..." >&2
-(cd "$ROOT" && cargo build --release --quiet -p stowage -p stowage-file)
-BIN=$TARGET/release/stowage
-
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d -p "$BENCH_DIR" stowage-bench.XXXXXX)
-else
-    WORK=$(mktemp -d -p /var/tmp stowage-bench.XXXXXX)
-fi
-trap 'rm -rf "$WORK"' EXIT
-
-# Only the file plugin, whatever else sits next to the binary.
-PLUGINS=$WORK/plugins
-mkdir -p "$PLUGINS"
-cp "$TARGET/release/libstowage_file.so" "$PLUGINS/"
-STOWAGE=("$BIN" --plugin-dir "$PLUGINS" -q)
-# A private plugin probe cache, warmed once (untimed): the timed runs measure
-# the steady state, not the first-time probe of the plugin file.
-export XDG_CACHE_HOME=$WORK/cache
-"${STOWAGE[@]}" plugins >/dev/null
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup stowage-bench 5
 
 if [[ -x /usr/bin/time ]]; then HAVE_TIME=1; else HAVE_TIME=0; fi
-
-now_ns() { date +%s%N; }
 
 # stow ARGS...: runs stowage (under GNU time when available, appending its
 # peak RSS in KiB to $WORK/rss.log; a variable would not survive the
@@ -80,19 +55,6 @@ stow() {
 
 # The largest RSS logged so far, in KiB.
 peak_rss_kb() { sort -n "$WORK/rss.log" 2>/dev/null | tail -n 1 || echo 0; }
-
-# run_timed CMD...: runs CMD (a program or a function) after an untimed
-# sync, prints the elapsed seconds.
-run_timed() {
-    sync
-    local t0 t1
-    t0=$(now_ns)
-    "$@" >/dev/null
-    t1=$(now_ns)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
-}
-
-median() { printf '%s\n' "$@" | sort -g | sed -n "$(((${#} + 1) / 2))p"; }
 
 # bench_pair SETUP BASE STOW: RUNS rounds of (SETUP; time BASE; SETUP;
 # time STOW), interleaved so that drift in the machine's state hits both

@@ -33,41 +33,11 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
-RUNS=${BENCH_RUNS:-3}
-
-echo "building release binaries..." >&2
-(cd "$ROOT" && cargo build --release --quiet -p stowage -p stowage-file)
-BIN=$TARGET/release/stowage
-
-if [[ -n ${BENCH_DIR:-} ]]; then
-    mkdir -p "$BENCH_DIR"
-    WORK=$(mktemp -d -p "$BENCH_DIR" stowage-spaces-bench.XXXXXX)
-else
-    WORK=$(mktemp -d -p /var/tmp stowage-spaces-bench.XXXXXX)
-fi
-trap 'rm -rf "$WORK"' EXIT
-
-PLUGINS=$WORK/plugins
-mkdir -p "$PLUGINS"
-cp "$TARGET/release/libstowage_file.so" "$PLUGINS/"
-export XDG_CACHE_HOME=$WORK/cache
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_setup stowage-spaces-bench 3
 export STOWAGE_LOCK_DIR=$WORK/locks
-STOWAGE=("$BIN" --plugin-dir "$PLUGINS" -q)
-"${STOWAGE[@]}" plugins >/dev/null
 
-now_ns() { date +%s%N; }
-run_timed() {
-    sync
-    local t0 t1
-    t0=$(now_ns)
-    "$@" >/dev/null
-    t1=$(now_ns)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", (b - a) / 1e9 }'
-}
-median() { printf '%s\n' "$@" | sort -g | sed -n "$(((${#} + 1) / 2))p"; }
 tree_bytes() { du -sb --apparent-size "$1" | cut -f1; }
 store_bytes() { du -sb --apparent-size "$1" | cut -f1; }
 
