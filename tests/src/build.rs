@@ -74,7 +74,7 @@ pub fn build_plugins() -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            "stowage",
+            "stowage-cli",
             "-p",
             "stowage-file",
             "-p",

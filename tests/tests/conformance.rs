@@ -1,10 +1,10 @@
 //! The conformance kit against every real plugin: through `stowage test`
-//! (what CI and operators run) and through `stowage::conformance` from a
+//! (what CI and operators run) and through `stowage_conformance` from a
 //! test, as a backend author would.
 
-use stowage::conformance::{self, Options, Outcome};
 use stowage::plugin::LoadOptions;
 use stowage::{Registry, SearchPath};
+use stowage_conformance::{self as conformance, Options, Outcome};
 use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli};
 
 /// Runs `stowage test URL` twice (hygiene: the second run must pass too)

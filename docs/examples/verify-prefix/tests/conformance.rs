@@ -11,9 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stowage::conformance::{self, Options, Outcome};
-use stowage::plugin::LoadOptions;
-use stowage::{Registry, SearchPath};
+use stowage_conformance::{self as conformance, LoadOptions, Options, Outcome, Registry, SearchPath};
 
 /// Builds the library of this package and returns its path. `cargo test`
 /// does not build a `cdylib` for integration tests (they cannot link it),

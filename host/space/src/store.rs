@@ -1,0 +1,316 @@
+//! `BackupStore`: one backend URL holding any number of spaces.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::error::{SpaceError, SpaceResult};
+use super::gc::{collect, GcReport};
+use super::lock::{holder, lock_path, FileLock};
+use super::manifest::{load_current, Manifest, ManifestName};
+use super::object::BlobCache;
+use super::space::{Mode, Space};
+use super::validate_space_name;
+use stowage::{Backend, Registry};
+
+/// How long opening a store waits for a garbage collection to finish.
+const STORE_WAIT: Duration = Duration::from_secs(60);
+
+/// What [`BackupStore::spaces`] says about one space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpaceInfo {
+    /// The space name.
+    pub name: String,
+    /// Whether it survives `close`.
+    pub persistent: bool,
+    /// Its manifest generation.
+    pub generation: u64,
+    /// Named backups in it.
+    pub entries: usize,
+    /// Distinct content objects it refers to.
+    pub objects: usize,
+    /// Total size of its files and values, in bytes.
+    pub size: u64,
+    /// Creation time (Unix seconds).
+    pub created: u64,
+    /// Time of the last change (Unix seconds).
+    pub modified: u64,
+}
+
+impl SpaceInfo {
+    pub(crate) fn of(m: &Manifest) -> Self {
+        let mut objects = BTreeSet::new();
+        let mut size = 0;
+        for entry in m.entries.values() {
+            for node in std::iter::once(&entry.root).chain(&entry.tree) {
+                if let Some((sha, len)) = node.data.content() {
+                    size += len;
+                    if len > 0 {
+                        objects.insert(sha);
+                    }
+                }
+            }
+        }
+        Self {
+            name: m.space.clone(),
+            persistent: m.persistent,
+            generation: m.generation,
+            entries: m.entries.len(),
+            objects: objects.len(),
+            size,
+            created: m.created,
+            modified: m.modified,
+        }
+    }
+}
+
+/// Shared by a store and its spaces.
+pub(crate) struct StoreInner {
+    pub backend: Backend,
+    /// The URL, credentials removed; also the lock key.
+    pub url: String,
+    pub temp_dir: PathBuf,
+    pub blobs: BlobCache,
+    /// Held shared for the store's life; exclusive only during gc.
+    store_lock: FileLock,
+    /// Space operations hold it shared; gc exclusively.
+    pub ops: RwLock<()>,
+    /// Spaces open through this store, by name.
+    pub open: Mutex<HashMap<String, bool>>,
+    pub workers: usize,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl StoreInner {
+    /// Runs `f` on a fresh listing with the store to ourselves: no other
+    /// process holds it, no space of this handle is open other than
+    /// `except`, no operation in flight. `Ok(None)` when that is not so.
+    pub fn exclusively<T>(
+        &self,
+        except: Option<&str>,
+        f: impl FnOnce(&[(String, u64)]) -> SpaceResult<T>,
+    ) -> SpaceResult<Option<T>> {
+        let others_open = || {
+            locked(&self.open)
+                .keys()
+                .any(|name| Some(name.as_str()) != except)
+        };
+        // Checked first so that a hopeless attempt does not make other
+        // threads' operations wait for the write lock.
+        if others_open() {
+            return Ok(None);
+        }
+        let _no_ops = self
+            .ops
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if others_open() {
+            return Ok(None);
+        }
+        let lock_err = |e: std::io::Error| SpaceError::StoreBusy {
+            url: self.url.clone(),
+            detail: format!("store lock: {e}"),
+        };
+        if !self.store_lock.try_upgrade(STORE_WAIT).map_err(lock_err)? {
+            return Ok(None);
+        }
+        let result = self
+            .backend
+            .list()
+            .map_err(SpaceError::from)
+            .and_then(|l| f(&l));
+        self.store_lock
+            .relock_shared(STORE_WAIT)
+            .map_err(lock_err)?;
+        result.map(Some)
+    }
+
+    /// Garbage collection when the store is ours alone; errors are logged.
+    pub fn collect_quietly(&self, except: Option<&str>) {
+        match self.exclusively(except, |listing| collect(self, listing)) {
+            Ok(Some(_)) => {}
+            Ok(None) => log::debug!("gc on {} skipped: the store is in use", self.url),
+            Err(e) => log::warn!("gc on {} failed: {e}", self.url),
+        }
+    }
+}
+
+/// A backup store: every space kept in one backend.
+///
+/// Content objects are shared between the store's spaces (equal content is
+/// stored once). `Send + Sync`; spaces opened from it keep it alive.
+pub struct BackupStore {
+    inner: Arc<StoreInner>,
+}
+
+impl std::fmt::Debug for BackupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackupStore")
+            .field("url", &self.inner.url)
+            .finish()
+    }
+}
+
+impl BackupStore {
+    /// Opens the backend at `url` (default retry policy) as a store.
+    ///
+    /// # Errors
+    /// The URL cannot be opened; a garbage collection holds the store for
+    /// over a minute ([`SpaceError::StoreBusy`]).
+    pub fn open(registry: &Registry, url: &str) -> SpaceResult<Self> {
+        Self::with_backend(registry.open(url)?)
+    }
+
+    /// A store over an already open backend.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open`].
+    pub fn with_backend(backend: Backend) -> SpaceResult<Self> {
+        let url = backend.url();
+        let path = lock_path(&url, None);
+        let busy = |detail: String| SpaceError::StoreBusy {
+            url: url.clone(),
+            detail,
+        };
+        let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)
+            .map_err(|e| busy(format!("lock file {}: {e}", path.display())))?
+            .ok_or_else(|| busy("a garbage collection holds it".to_string()))?;
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        Ok(Self {
+            inner: Arc::new(StoreInner {
+                backend,
+                url,
+                temp_dir: std::env::temp_dir(),
+                blobs: BlobCache::default(),
+                store_lock,
+                ops: RwLock::new(()),
+                open: Mutex::new(HashMap::new()),
+                workers: workers.clamp(2, 8),
+            }),
+        })
+    }
+
+    /// The URL, credentials removed.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// Opens space `name` for writing, creating it when absent
+    /// (FirstAidKit's `getBackup(id, persistent)`).
+    ///
+    /// # Errors
+    /// An invalid name; the space is open elsewhere ([`SpaceError::InUse`]);
+    /// it exists with the other persistence setting
+    /// ([`SpaceError::PersistenceMismatch`]); its manifest is unreadable.
+    pub fn space(&self, name: &str, persistent: bool) -> SpaceResult<Space> {
+        Space::open(self.inner.clone(), name, Mode::Create(persistent))
+    }
+
+    /// Opens an existing space for writing, with its stored persistence
+    /// (for revert, or tools that should not create spaces).
+    ///
+    /// # Errors
+    /// As [`BackupStore::space`], and [`SpaceError::NoSuchSpace`].
+    pub fn open_space(&self, name: &str) -> SpaceResult<Space> {
+        Space::open(self.inner.clone(), name, Mode::Existing)
+    }
+
+    /// Opens an existing space for reading: restores, verify, listing.
+    /// Readers share a space; a writer excludes them. Closing a read-only
+    /// handle never removes the space.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open_space`].
+    pub fn open_space_read_only(&self, name: &str) -> SpaceResult<Space> {
+        Space::open(self.inner.clone(), name, Mode::ReadOnly)
+    }
+
+    /// Every space in the store, sorted by name.
+    ///
+    /// # Errors
+    /// The backend fails, or a space's manifests are all unusable.
+    pub fn spaces(&self) -> SpaceResult<Vec<SpaceInfo>> {
+        // A writer may replace a manifest between our listing and our read.
+        let mut attempts = 0;
+        'again: loop {
+            attempts += 1;
+            let listing = self.inner.backend.list()?;
+            let names: BTreeSet<String> = listing
+                .iter()
+                .filter_map(|(n, _)| ManifestName::parse(n).map(|m| m.space))
+                .collect();
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                match load_current(&self.inner.backend, &self.inner.temp_dir, &name, &listing) {
+                    Ok(Some(loaded)) => out.push(SpaceInfo::of(&loaded.manifest)),
+                    Ok(None) => {}
+                    Err(SpaceError::BadManifest { .. }) if attempts < 3 => continue 'again,
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(out);
+        }
+    }
+
+    /// Removes space `name` and everything in it (its content objects go
+    /// with the next garbage collection, at once when the store is ours
+    /// alone).
+    ///
+    /// # Errors
+    /// As [`BackupStore::open_space`].
+    pub fn drop_space(&self, name: &str) -> SpaceResult<()> {
+        validate_space_name(name)?;
+        self.open_space(name)?.discard()
+    }
+
+    /// Removes content objects that no space refers to and old manifest
+    /// generations.
+    ///
+    /// # Errors
+    /// [`SpaceError::StoreBusy`] when a space is open (here or in another
+    /// process); backend errors.
+    pub fn gc(&self) -> SpaceResult<GcReport> {
+        let inner = &self.inner;
+        match inner.exclusively(None, |listing| collect(inner, listing))? {
+            Some((report, _)) => Ok(report),
+            None => Err(SpaceError::StoreBusy {
+                url: inner.url.clone(),
+                detail: "garbage collection needs it alone, but it is open elsewhere \
+                         (spaces of this handle, or other handles or processes)"
+                    .to_string(),
+            }),
+        }
+    }
+
+    /// Ends the backend session (its durability barrier). Spaces should be
+    /// closed first; one still open keeps working until it is closed, but
+    /// its later writes are not covered by this barrier.
+    ///
+    /// # Errors
+    /// The backend's close fails.
+    pub fn close(&self) -> SpaceResult<()> {
+        if !locked(&self.inner.open).is_empty() {
+            log::warn!("closing store {} with spaces still open", self.inner.url);
+        }
+        Ok(self.inner.backend.close()?)
+    }
+}
+
+/// The `InUse` error for a space whose lock is held elsewhere.
+pub(crate) fn in_use(url: &str, space: &str) -> SpaceError {
+    SpaceError::InUse {
+        space: space.to_string(),
+        holder: holder(&lock_path(url, Some(space))),
+    }
+}
