@@ -129,8 +129,9 @@ impl BackendError {
         )
     }
 
-    /// Maps an I/O error: EACCES/EPERM → permission denied, ENOENT → not
-    /// found, ENOSPC/EDQUOT → no space, EINVAL/ENAMETOOLONG → invalid input,
+    /// Maps an I/O error: EACCES/EPERM/EROFS → permission denied,
+    /// ENOENT/ENOTDIR → not found, ENOSPC/EDQUOT/EFBIG → no space,
+    /// EINVAL/ENAMETOOLONG/EISDIR → invalid input,
     /// EINTR/EAGAIN/EIO-free transient kinds → transient; anything else
     /// generic. `context` says what was being done, e.g. `"writing /x/y"`.
     pub fn from_io(err: &io::Error, context: impl fmt::Display) -> Self {
@@ -139,9 +140,11 @@ impl BackendError {
             libc_errno::EACCES | libc_errno::EPERM | libc_errno::EROFS => {
                 ErrorCode::PERMISSION_DENIED
             }
-            libc_errno::ENOENT => ErrorCode::NOT_FOUND,
-            libc_errno::ENOSPC | libc_errno::EDQUOT => ErrorCode::NO_SPACE,
-            libc_errno::EINVAL | libc_errno::ENAMETOOLONG => ErrorCode::INVALID_INPUT,
+            libc_errno::ENOENT | libc_errno::ENOTDIR => ErrorCode::NOT_FOUND,
+            libc_errno::ENOSPC | libc_errno::EDQUOT | libc_errno::EFBIG => ErrorCode::NO_SPACE,
+            libc_errno::EINVAL | libc_errno::ENAMETOOLONG | libc_errno::EISDIR => {
+                ErrorCode::INVALID_INPUT
+            }
             libc_errno::EINTR | libc_errno::EAGAIN | libc_errno::ETIMEDOUT => ErrorCode::TRANSIENT,
             _ => match err.kind() {
                 io::ErrorKind::NotFound => ErrorCode::NOT_FOUND,
@@ -217,6 +220,9 @@ impl std::error::Error for BackendError {}
 mod libc_errno {
     pub const EPERM: i32 = 1;
     pub const ENOENT: i32 = 2;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const EFBIG: i32 = 27;
     pub const EINTR: i32 = 4;
     pub const EAGAIN: i32 = 11;
     pub const EACCES: i32 = 13;

@@ -106,6 +106,21 @@ pub struct QueryParams {
 }
 
 impl QueryParams {
+    /// Removes and returns parameter `key`, refusing it when given more
+    /// than once.
+    ///
+    /// # Errors
+    /// Invalid input naming the repeated key.
+    pub fn take_unique(&mut self, key: &str) -> Result<Option<String>> {
+        if self.left.iter().filter(|(k, _)| k == key).count() > 1 {
+            return Err(BackendError::invalid_input(format!(
+                "{}: URL parameter {key:?} given more than once",
+                self.scheme
+            )));
+        }
+        Ok(self.take(key))
+    }
+
     /// Removes and returns parameter `key` (the last one if repeated).
     pub fn take(&mut self, key: &str) -> Option<String> {
         let mut found = None;
@@ -153,7 +168,13 @@ impl QueryParams {
     }
 }
 
-fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
+/// Splits a query (the text after `?`) into percent-decoded `key=value`
+/// pairs, in order; a pair without `=` has an empty value.
+///
+/// # Errors
+/// Invalid input for bad percent-encoding or a key or value that is not
+/// UTF-8.
+pub fn parse_query(q: &str) -> Result<Vec<(String, String)>> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| {
@@ -243,6 +264,12 @@ mod tests {
         );
         let err = p.finish().unwrap_err();
         assert!(err.message().contains("unknown URL parameter(s): b"));
+        let mut p = PathUrl::parse("file:///x?a=1&a=2").unwrap().params();
+        assert!(p
+            .take_unique("a")
+            .unwrap_err()
+            .message()
+            .contains("more than once"));
         let mut p = PathUrl::parse("file:///x?fsync=bad").unwrap().params();
         assert!(p.take_choice("fsync", &["none"]).is_err());
     }

@@ -206,3 +206,44 @@ extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
 }
+
+/// `--owner` and `--mode` go through the one parser the plugin uses too
+/// (`stowage-peer-ext`): a signed mode is refused, and `USER:` takes the
+/// user's login group, as chown(1) does.
+#[test]
+fn owner_and_mode_follow_the_shared_parser() {
+    let (_p, cli) = setup();
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    std::fs::create_dir(&collect).unwrap();
+    let url = format!("local-peer://Host1{}", collect.display());
+    let out = cli.run(["peer", "mark-staged", &url, "--mode", "+640"]);
+    out.expect_code(EXIT_INVALID);
+    assert!(out.all_text().contains("\"+640\""), "{}", out.all_text());
+    assert!(!collect.join("cback.stage").exists());
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: giving files to another user needs root");
+        return;
+    }
+    cli.run(["peer", "mark-staged", &url, "--owner", "nobody:"])
+        .ok();
+    let meta = std::fs::metadata(collect.join("cback.stage")).unwrap();
+    let nobody = user_ids("nobody");
+    assert_eq!((meta.uid(), meta.gid()), nobody);
+}
+
+/// (uid, login gid) of `name` from the user database, through `id`.
+fn user_ids(name: &str) -> (u32, u32) {
+    let id = |flag: &str| -> u32 {
+        let out = std::process::Command::new("id")
+            .args([flag, name])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (id("-u"), id("-g"))
+}

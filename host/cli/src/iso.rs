@@ -1,10 +1,11 @@
 //! `stowage iso ...`: what only an ISO store can do, through the
-//! `stowage.xorriso/1` extension.
+//! `stowage.xorriso/1` extension, through its safe client
+//! ([`stowage_xorriso_ext::Xorriso`]).
 
 use serde_json::json;
 use stowage::Error;
-use stowage_backend_api::ext::xorriso::{self, XorrisoObject};
-use stowage_backend_api::{BackendError, ExtensionRef};
+use stowage_backend_api::BackendError;
+use stowage_xorriso_ext::Xorriso;
 
 use crate::commands::{fail, Context};
 use crate::output::{line, print_json};
@@ -20,10 +21,9 @@ fn backend_error(op: &'static str, url: String, source: BackendError) -> Error {
 }
 
 impl Context {
-    fn iso(&self, url: &str) -> Result<(stowage::Backend, ExtensionRef<XorrisoObject>), Error> {
+    fn iso(&self, url: &str) -> Result<(stowage::Backend, Xorriso), Error> {
         let backend = self.registry.open(url)?.with_retry(self.policy);
-        let ext = backend
-            .extension_as::<XorrisoObject>(xorriso::ID)
+        let ext = Xorriso::lookup(|id| backend.extension_as(id))
             .map_err(|e| Error::InvalidInput(format!("{}: {e}", backend.url())))?
             .ok_or_else(|| {
                 backend_error(
@@ -43,17 +43,17 @@ impl Context {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
-        let info = match ext.info().into_result() {
+        let info = match ext.info() {
             Ok(i) => i,
             Err(e) => return fail(&backend_error("info", backend.url(), e), self.json),
         };
         if self.json {
             print_json(&json!({
-                "medium": info.medium.as_str(),
+                "medium": info.medium,
                 "sessions": info.sessions,
                 "used_bytes": info.used_bytes,
                 "free_bytes": info.free_bytes,
-                "volume_id": info.volume_id.as_str(),
+                "volume_id": info.volume_id,
                 "pending_changes": info.pending_changes,
             }));
         } else {
@@ -76,7 +76,7 @@ impl Context {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
-        let report = match ext.compact().into_result() {
+        let report = match ext.compact() {
             Ok(r) => r,
             Err(e) => return fail(&backend_error("compact", backend.url(), e), self.json),
         };

@@ -1,81 +1,22 @@
 //! `stowage peer ...`: Cedar Backup's peer operations through the
-//! `stowage.peer/1` extension.
+//! `stowage.peer/1` extension, through its safe client
+//! ([`stowage_peer_ext::Peer`]). `--owner` and `--mode` are parsed by the
+//! extension crate, the one parser the plugin uses too.
 
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use abi_stable::std_types::{ROption, RSlice, RStr};
 use serde_json::json;
 use stowage::Error;
-use stowage_backend_api::ext::peer::{self, PeerObject};
-use stowage_backend_api::{BackendError, ExtensionRef};
+use stowage_backend_api::BackendError;
+use stowage_peer_ext::{parse_mode, Ownership, Peer};
 
 use crate::commands::{fail, Context};
 use crate::output::{display_name, error_json, exit_status, line, print_json, report_error};
 
-/// Parses `USER:GROUP`, `UID:GID`, `USER` or `:GROUP`; names resolve
-/// through the system's user and group databases.
-pub fn parse_owner(spec: &str) -> Result<peer::Ownership, String> {
-    let (user, group) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let uid = match user {
-        "" => None,
-        u if u.bytes().all(|b| b.is_ascii_digit()) => Some(
-            u.parse::<u32>()
-                .map_err(|e| format!("bad uid {u:?}: {e}"))?,
-        ),
-        u => Some(
-            nix::unistd::User::from_name(u)
-                .map_err(|e| format!("looking up user {u:?}: {e}"))?
-                .ok_or_else(|| format!("no such user: {u:?}"))?
-                .uid
-                .as_raw(),
-        ),
-    };
-    let gid = match group {
-        None | Some("") => None,
-        Some(g) if g.bytes().all(|b| b.is_ascii_digit()) => Some(
-            g.parse::<u32>()
-                .map_err(|e| format!("bad gid {g:?}: {e}"))?,
-        ),
-        Some(g) => Some(
-            nix::unistd::Group::from_name(g)
-                .map_err(|e| format!("looking up group {g:?}: {e}"))?
-                .ok_or_else(|| format!("no such group: {g:?}"))?
-                .gid
-                .as_raw(),
-        ),
-    };
-    if uid.is_none() && gid.is_none() {
-        return Err(format!("{spec:?} names neither a user nor a group"));
-    }
-    Ok(peer::Ownership {
-        uid: uid.into(),
-        gid: gid.into(),
-    })
-}
-
-/// Parses an octal mode such as `0640` or `640`.
-pub fn parse_mode(text: &str) -> Result<u32, String> {
-    let mode =
-        u32::from_str_radix(text, 8).map_err(|_| format!("{text:?} is not an octal mode"))?;
-    if mode > 0o7777 {
-        return Err(format!("{text:?} is larger than 07777"));
-    }
-    Ok(mode)
-}
-
 /// What a peer command works with: ownership, mode, the backend and its
 /// peer extension.
-type PeerSession = (
-    peer::Ownership,
-    Option<u32>,
-    stowage::Backend,
-    ExtensionRef<PeerObject>,
-);
+type PeerSession = (Ownership, Option<u32>, stowage::Backend, Peer);
 
 fn invalid(message: String) -> Error {
     Error::InvalidInput(message)
@@ -93,10 +34,9 @@ fn from_backend(op: &'static str, url: &str, e: BackendError) -> Error {
 
 impl Context {
     /// Opens `url` and fetches its peer extension.
-    fn peer(&self, url: &str) -> Result<(stowage::Backend, ExtensionRef<PeerObject>), Error> {
+    fn peer(&self, url: &str) -> Result<(stowage::Backend, Peer), Error> {
         let backend = self.registry.open(url)?.with_retry(self.policy);
-        let ext = backend
-            .extension_as::<PeerObject>(peer::ID)
+        let ext = Peer::lookup(|id| backend.extension_as(id))
             .map_err(|e| invalid(format!("{}: {e}", backend.url())))?
             .ok_or_else(|| Error::Backend {
                 op: "peer",
@@ -119,7 +59,7 @@ impl Context {
         mode: Option<&str>,
     ) -> Result<PeerSession, Error> {
         let owner = owner
-            .map(parse_owner)
+            .map(Ownership::parse)
             .transpose()
             .map_err(|m| invalid(format!("--owner: {m}")))?
             .unwrap_or_default();
@@ -142,26 +82,21 @@ impl Context {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
-        let target_bytes = target.as_os_str().as_bytes();
-        let report = match ext
-            .stage(RSlice::from_slice(target_bytes), owner, ROption::from(mode))
-            .into_result()
-        {
+        let report = match ext.stage(target, owner, mode) {
             Ok(r) => r,
             Err(e) => return fail(&from_backend("stage", &backend.url(), e), self.json),
         };
-        let name = |n: &[u8]| OsStr::from_bytes(n).to_string_lossy().into_owned();
+        let name = |n: &OsStr| n.to_string_lossy().into_owned();
         let error = report
             .error
             .clone()
-            .into_option()
             .map(|e| from_backend("stage", &backend.url(), e));
         if self.json {
             let mut doc = json!({
                 "copied": report.copied,
                 "bytes": report.bytes,
                 "staged": report.staged.iter().map(|s| json!({"name": name(&s.name), "bytes": s.bytes})).collect::<Vec<_>>(),
-                "skipped": report.skipped.iter().map(|s| json!({"name": name(&s.name), "reason": s.reason.as_str()})).collect::<Vec<_>>(),
+                "skipped": report.skipped.iter().map(|s| json!({"name": name(&s.name), "reason": s.reason})).collect::<Vec<_>>(),
                 "failed": report.failed.iter().map(|f| json!({"name": name(&f.name), "code": exit_status(f.error.code()), "message": f.error.message()})).collect::<Vec<_>>(),
             });
             if let Some(e) = &error {
@@ -210,10 +145,7 @@ impl Context {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
-        match ext
-            .check_collect_indicator(RStr::from_str(indicator))
-            .into_result()
-        {
+        match ext.check_collect_indicator(indicator) {
             Ok(present) => {
                 if self.json {
                     print_json(&json!({ "indicator": indicator, "present": present }));
@@ -241,10 +173,7 @@ impl Context {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };
-        match ext
-            .write_stage_indicator(RStr::from_str(indicator), owner, ROption::from(mode))
-            .into_result()
-        {
+        match ext.write_stage_indicator(indicator, owner, mode) {
             Ok(()) => {
                 if self.json {
                     print_json(&json!({ "indicator": indicator, "written": true }));
@@ -262,22 +191,6 @@ impl Context {
 mod tests {
     use super::*;
     use stowage::ErrorCode;
-
-    #[test]
-    fn owners_and_modes() {
-        let o = parse_owner("0:0").unwrap();
-        assert_eq!((o.uid, o.gid), (ROption::RSome(0), ROption::RSome(0)));
-        let o = parse_owner("root").unwrap();
-        assert_eq!((o.uid, o.gid), (ROption::RSome(0), ROption::RNone));
-        let o = parse_owner(":root").unwrap();
-        assert_eq!(o.gid, ROption::RSome(0));
-        assert!(parse_owner("no-such-user-xyz:root").is_err());
-        assert!(parse_owner(":").is_err());
-        assert_eq!(parse_mode("0640"), Ok(0o640));
-        assert_eq!(parse_mode("755"), Ok(0o755));
-        assert!(parse_mode("0999").is_err());
-        assert!(parse_mode("17777").is_err());
-    }
 
     #[test]
     fn unknown_error_codes_exit_50() {

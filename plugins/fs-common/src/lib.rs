@@ -12,10 +12,14 @@
 //! * durability follows a [`Durability`] policy; the default makes a whole
 //!   batch durable with one `syncfs` at close instead of one `fsync` per file.
 
+#![deny(missing_docs)]
+
 mod atomic;
 mod durability;
+mod kind;
 mod store;
 
 pub use atomic::{copy_atomically, is_temp_name, temp_path_beside, TEMP_PREFIX};
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
+pub use kind::ErrorKind;
 pub use store::{LocalStore, STALE_TEMPORARY_AGE};

@@ -5,13 +5,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use stowage_fs_common::TEMP_PREFIX;
+use stowage_fs_common::temp_path_beside;
 
 use crate::error::PeerError;
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A freshly created temporary file; deleted on drop unless
 /// [`TempFile::persist`] renamed it.
@@ -21,19 +18,15 @@ pub(crate) struct TempFile {
 }
 
 impl TempFile {
-    /// Creates `dir/.stowage-partial-<tag>-<pid>-<n>` with `O_CREAT|O_EXCL`
-    /// (so a symlink or an existing file there is never opened) and the
-    /// given creation mode (further masked by the umask). The prefix is
-    /// `stowage_fs_common::TEMP_PREFIX`, so every stowage component (and
-    /// [`crate::stage()`]) recognises a leftover as a temporary file. The
-    /// name does not derive from the final name, so it cannot exceed
-    /// `NAME_MAX`.
+    /// Creates a fresh random temporary name of `stowage_fs_common` beside
+    /// `dir/tag` with `O_CREAT|O_EXCL` (so a symlink or an existing file
+    /// there is never opened) and the given creation mode (further masked by
+    /// the umask). Every stowage component (and [`crate::stage()`])
+    /// recognises a leftover as a temporary file.
     pub(crate) fn create(dir: &Path, tag: &str, mode: u32) -> Result<Self, PeerError> {
-        let pid = std::process::id();
         let mut attempts = 0;
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let path = dir.join(format!("{TEMP_PREFIX}{tag}-{pid}-{n}"));
+            let path = temp_path_beside(&dir.join(tag));
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -99,7 +92,5 @@ impl Drop for TempFile {
 
 /// Flushes a directory's entries (new names, renames) to disk.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), PeerError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(PeerError::io("flush to disk directory", dir))
+    stowage_fs_common::fsync_dir(dir).map_err(PeerError::io("flush to disk directory", dir))
 }

@@ -1,13 +1,13 @@
 //! The peer's configuration and its URL form
 //! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.
 
-use std::ffi::OsString;
 use std::fmt;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::str::FromStr;
 
 use serde::Serialize;
+use stowage_backend_api::location::PathUrl;
 
 use crate::error::PeerError;
 
@@ -15,7 +15,7 @@ use crate::error::PeerError;
 pub const SCHEME: &str = "local-peer";
 
 /// Cedar Backup's `ignoreFailureMode`: how loudly a peer that is not ready
-/// (no collect indicator) is reported by the stage action (reference §8).
+/// (no collect indicator) is reported by the stage action .
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IgnoreFailure {
@@ -50,7 +50,7 @@ impl IgnoreFailure {
     /// informational) by the stage action, given the peer's mode, whether
     /// this is a full run and whether today is the configured start of the
     /// week. The peer is skipped either way; this only picks the log level,
-    /// as in Cedar (reference §8).
+    /// as in Cedar .
     pub fn not_ready_is_error(mode: Option<Self>, full_run: bool, start_of_week: bool) -> bool {
         let weekly_day = full_run || start_of_week;
         match mode {
@@ -133,65 +133,30 @@ impl PeerConfig {
     /// escape is refused rather than taken literally.
     pub fn from_url(url: &str) -> Result<Self, PeerError> {
         let bad = |reason: &str| PeerError::invalid("URL", url, reason);
-        let prefix = format!("{SCHEME}://");
-        let rest = match url.get(..prefix.len()) {
-            Some(p) if p.eq_ignore_ascii_case(&prefix) => &url[prefix.len()..],
-            _ => return Err(bad("expected local-peer://NAME/absolute/collect/dir")),
-        };
-        if rest.contains('#') {
-            return Err(bad("a fragment (#...) is not allowed"));
+        let parsed = PathUrl::parse(url).map_err(|e| bad(e.message()))?;
+        if parsed.scheme != SCHEME {
+            return Err(bad("expected local-peer://NAME/absolute/collect/dir"));
         }
-        let (rest, query) = match rest.split_once('?') {
-            Some((r, q)) => (r, Some(q)),
-            None => (rest, None),
-        };
-        let (raw_name, raw_path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        if raw_name.is_empty() {
-            return Err(bad("the peer name (the part after //) is empty"));
-        }
-        if raw_path.is_empty() {
-            return Err(bad(
-                "no collect directory: expected an absolute path after the peer name",
-            ));
-        }
-        let name = String::from_utf8(percent_decode("peer name", raw_name)?).map_err(|_| {
-            PeerError::invalid("peer name", raw_name, "does not decode to valid UTF-8")
-        })?;
-        let collect_dir = PathBuf::from(OsString::from_vec(percent_decode(
-            "collect directory",
-            raw_path,
-        )?));
-
-        let mut ignore_failure = None;
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (raw_key, raw_value) = pair
-                .split_once('=')
-                .ok_or_else(|| PeerError::invalid("query parameter", pair, "expected key=value"))?;
-            let key = decode_utf8("query parameter", raw_key)?;
-            let value = decode_utf8("ignore_failure", raw_value)?;
-            match key.as_str() {
-                "ignore_failure" => {
-                    if ignore_failure.is_some() {
-                        return Err(PeerError::invalid(
-                            "query parameter",
-                            key,
-                            "given more than once",
-                        ));
-                    }
-                    ignore_failure = Some(value.parse::<IgnoreFailure>()?);
-                }
-                _ => {
-                    return Err(PeerError::invalid(
-                        "query parameter",
-                        key,
-                        "unknown parameter (the only one is ignore_failure)",
-                    ))
-                }
+        match parsed.raw_location().split_once('/') {
+            None if parsed.raw_location().is_empty() => {
+                return Err(bad("the peer name (the part after //) is empty"))
             }
+            None => {
+                return Err(bad(
+                    "no collect directory: expected an absolute path after the peer name",
+                ))
+            }
+            Some(("", _)) => return Err(bad("the peer name (the part after //) is empty")),
+            Some(_) => {}
         }
+        let (name, collect_dir) = parsed.authority_and_path().map_err(|e| bad(e.message()))?;
+        let mut params = parsed.params();
+        let ignore_failure = params
+            .take_unique("ignore_failure")
+            .map_err(|e| bad(e.message()))?
+            .map(|v| v.parse::<IgnoreFailure>())
+            .transpose()?;
+        params.finish().map_err(|e| bad(e.message()))?;
         PeerConfig::new(name, collect_dir, ignore_failure)
     }
 
@@ -258,51 +223,6 @@ fn normalise_collect_dir(path: &Path) -> Result<PathBuf, PeerError> {
         return Err(bad("must not contain a .. component"));
     }
     Ok(path.components().collect())
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes `%XX` escapes to raw bytes; a `%` not followed by two hex digits
-/// is an error.
-fn percent_decode(what: &str, s: &str) -> Result<Vec<u8>, PeerError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = bytes.get(i + 1).copied().and_then(hex_value);
-            let lo = bytes.get(i + 2).copied().and_then(hex_value);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                }
-                _ => {
-                    return Err(PeerError::invalid(
-                        what,
-                        s,
-                        "malformed percent-escape (expected % and two hex digits)",
-                    ))
-                }
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-fn decode_utf8(what: &str, s: &str) -> Result<String, PeerError> {
-    String::from_utf8(percent_decode(what, s)?)
-        .map_err(|_| PeerError::invalid(what, s, "does not decode to valid UTF-8"))
 }
 
 fn percent_encode(bytes: &[u8], keep_slash: bool) -> String {
@@ -431,7 +351,10 @@ mod tests {
         err("local-peer://p/c?ignore_failure=ALL");
         err("local-peer://p/c?ignore_failure=");
         let e = err("local-peer://p/c?mode=all");
-        assert!(e.to_string().contains("\"mode\""), "{e}");
+        assert!(
+            e.to_string().contains("unknown URL parameter(s): mode"),
+            "{e}"
+        );
         err("local-peer://p/c?ignore_failure");
         err("local-peer://p/c?ignore_failure=all&ignore_failure=none");
     }

@@ -1,56 +1,17 @@
 //! Typed errors of the local-peer operations.
 //!
-//! Cedar Backup raised bare `ValueError`/`OSError` with message text only
-//! (reference §12.14). Every failure here is a [`PeerError`] variant with a
+//! Cedar Backup raised bare `ValueError`/`OSError` with message text only. Every failure here is a [`PeerError`] variant with a
 //! stable [`ErrorKind`], the OS error number when there is one, and a message
 //! that names the path and what was wrong with it.
 
 use std::io;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use stowage_backend_api::BackendError;
+pub use stowage_fs_common::ErrorKind;
+use stowage_peer_ext::{InvalidSpec, Ownership};
 
-use crate::ownership::Ownership;
 use crate::report::StageReport;
-
-/// The class of an error, stable across releases and mapped one-to-one onto
-/// the plugin ABI's error codes by the glue layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Anything without a more precise class (I/O errors, nothing to stage).
-    Generic,
-    /// `EACCES`/`EPERM`, or ownership that only root may set.
-    PermissionDenied,
-    /// `ENOENT`, or a directory that must exist and does not.
-    NotFound,
-    /// `ENOSPC`/`EDQUOT`.
-    NoSpace,
-    /// A bad URL, name, mode, user, group or path argument.
-    InvalidInput,
-}
-
-impl ErrorKind {
-    /// Classifies an I/O error by its errno first, then by its
-    /// [`io::ErrorKind`] when it carries no OS error number.
-    pub fn from_io(err: &io::Error) -> Self {
-        if let Some(errno) = err.raw_os_error() {
-            return match errno {
-                libc::EACCES | libc::EPERM => ErrorKind::PermissionDenied,
-                libc::ENOENT => ErrorKind::NotFound,
-                libc::ENOSPC | libc::EDQUOT => ErrorKind::NoSpace,
-                _ => ErrorKind::Generic,
-            };
-        }
-        match err.kind() {
-            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-            io::ErrorKind::NotFound => ErrorKind::NotFound,
-            io::ErrorKind::StorageFull => ErrorKind::NoSpace,
-            io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
-            _ => ErrorKind::Generic,
-        }
-    }
-}
 
 /// Every error of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +182,35 @@ impl PeerError {
 /// The error of [`crate::stage()`]; the same type as every other operation's.
 pub type StageError = PeerError;
 
+impl From<InvalidSpec> for PeerError {
+    fn from(e: InvalidSpec) -> Self {
+        PeerError::InvalidInput {
+            what: e.what.to_string(),
+            value: e.value,
+            reason: e.reason,
+        }
+    }
+}
+
+/// Same message, never retryable. An error from a system call goes through
+/// [`BackendError::from_io`], which keeps its errno and classifies it; any
+/// other error gets the code of its [`ErrorKind`] and no errno (a failed
+/// stage's errnos stay in its report).
+impl From<PeerError> for BackendError {
+    fn from(err: PeerError) -> Self {
+        match &err {
+            PeerError::Io { op, path, source } => {
+                BackendError::from_io(source, format!("cannot {op} {path:?}"))
+            }
+            PeerError::Copy { from, to, source } => {
+                BackendError::from_io(source, format!("cannot copy {from:?} to {to:?}"))
+            }
+            _ => BackendError::new(err.kind().code(), err.to_string()),
+        }
+        .with_retryable(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,23 +224,10 @@ mod tests {
     }
 
     #[test]
-    fn errno_mapping() {
+    fn io_errors_keep_errno_and_class() {
         assert_eq!(os(libc::EACCES).kind(), ErrorKind::PermissionDenied);
-        assert_eq!(os(libc::EPERM).kind(), ErrorKind::PermissionDenied);
-        assert_eq!(os(libc::ENOENT).kind(), ErrorKind::NotFound);
-        assert_eq!(os(libc::ENOSPC).kind(), ErrorKind::NoSpace);
-        assert_eq!(os(libc::EDQUOT).kind(), ErrorKind::NoSpace);
-        assert_eq!(os(libc::EIO).kind(), ErrorKind::Generic);
         assert_eq!(os(libc::EIO).os_error(), Some(libc::EIO));
         assert!(!os(libc::EIO).retryable());
-    }
-
-    #[test]
-    fn io_kind_fallback_without_errno() {
-        let e = io::Error::new(io::ErrorKind::PermissionDenied, "no");
-        assert_eq!(ErrorKind::from_io(&e), ErrorKind::PermissionDenied);
-        let e = io::Error::other("no");
-        assert_eq!(ErrorKind::from_io(&e), ErrorKind::Generic);
     }
 
     #[test]

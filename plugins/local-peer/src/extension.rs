@@ -1,19 +1,14 @@
-//! `stowage.peer/1`: the peer operations across the ABI.
+//! `stowage.peer/1`: the peer operations offered across the ABI, through
+//! the extension crate's safe [`PeerService`].
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
-use stowage_backend_api::ext::peer::{self, PeerV1, PeerV1_TO};
-use stowage_backend_api::extension::guarded;
 use stowage_backend_api::{BackendError, Extension};
+use stowage_peer_ext::{
+    FailedEntry, Ownership, PeerService, SkippedEntry, StageOutcome, StagedFile,
+};
 
 use crate::config::PeerConfig;
-use crate::error::PeerError;
-use crate::ownership::Ownership;
-use crate::plugin::error_code;
 use crate::report::StageReport;
 
 /// The extension object: the peer's configuration, nothing else, so it can
@@ -24,98 +19,78 @@ struct PeerOps {
 
 /// The extension for `config`.
 pub(crate) fn peer_extension(config: &PeerConfig) -> Extension {
-    let object: peer::PeerObject = PeerV1_TO::from_value(
-        PeerOps {
-            config: config.clone(),
-        },
-        TD_Opaque,
-    );
-    Extension::new(object)
+    stowage_peer_ext::serve(PeerOps {
+        config: config.clone(),
+    })
 }
 
-fn ownership(owner: peer::Ownership) -> Option<Ownership> {
-    let o = Ownership {
-        uid: owner.uid.into_option(),
-        gid: owner.gid.into_option(),
-    };
-    (!o.is_empty()).then_some(o)
+fn ownership(owner: Ownership) -> Option<Ownership> {
+    (!owner.is_empty()).then_some(owner)
 }
 
-fn report_for_abi(report: &StageReport, error: Option<BackendError>) -> peer::StageReport {
-    peer::StageReport {
+fn outcome(report: &StageReport, error: Option<BackendError>) -> StageOutcome {
+    StageOutcome {
         copied: report.copied as u64,
         bytes: report.bytes,
         staged: report
             .staged
             .iter()
-            .map(|s| peer::StagedFile {
-                name: s.name.as_bytes().into(),
+            .map(|s| StagedFile {
+                name: s.name.as_os_str().to_os_string(),
                 bytes: s.bytes,
             })
             .collect(),
         skipped: report
             .skipped
             .iter()
-            .map(|s| peer::SkippedEntry {
-                name: s.name.as_bytes().into(),
-                reason: s.reason.to_string().into(),
+            .map(|s| SkippedEntry {
+                name: s.name.as_os_str().to_os_string(),
+                reason: s.reason.to_string(),
             })
             .collect(),
         failed: report
             .failed
             .iter()
-            .map(|f| peer::FailedEntry {
-                name: f.name.as_bytes().into(),
-                error: BackendError::new(error_code(f.kind), f.message.clone()),
+            .map(|f| FailedEntry {
+                name: f.name.as_os_str().to_os_string(),
+                error: BackendError::new(f.kind.code(), f.message.clone()),
             })
             .collect(),
-        error: error.into(),
+        error,
     }
 }
 
-impl PeerV1 for PeerOps {
+impl PeerService for PeerOps {
     fn stage(
         &self,
-        target_dir: RSlice<'_, u8>,
-        owner: peer::Ownership,
-        mode: ROption<u32>,
-    ) -> RResult<peer::StageReport, BackendError> {
-        guarded("stage", || {
-            let target = Path::new(OsStr::from_bytes(target_dir.as_slice()));
-            match self
-                .config
-                .stage(target, ownership(owner), mode.into_option())
-            {
-                Ok(report) => Ok(report_for_abi(&report, None)),
-                Err(e) => match e.report() {
-                    Some(report) => {
-                        let report = report.clone();
-                        Ok(report_for_abi(&report, Some(BackendError::from(e))))
-                    }
-                    None => Err(BackendError::from(e)),
-                },
-            }
-        })
+        target_dir: &Path,
+        owner: Ownership,
+        mode: Option<u32>,
+    ) -> Result<StageOutcome, BackendError> {
+        match self.config.stage(target_dir, ownership(owner), mode) {
+            Ok(report) => Ok(outcome(&report, None)),
+            Err(e) => match e.report() {
+                Some(report) => {
+                    let report = report.clone();
+                    Ok(outcome(&report, Some(BackendError::from(e))))
+                }
+                None => Err(BackendError::from(e)),
+            },
+        }
     }
 
-    fn check_collect_indicator(&self, name: RStr<'_>) -> RResult<bool, BackendError> {
-        guarded("check_collect_indicator", || {
-            self.config
-                .check_collect_indicator(Some(name.as_str()))
-                .map_err(BackendError::from)
-        })
+    fn check_collect_indicator(&self, name: &str) -> Result<bool, BackendError> {
+        Ok(self.config.check_collect_indicator(Some(name))?)
     }
 
     fn write_stage_indicator(
         &self,
-        name: RStr<'_>,
-        owner: peer::Ownership,
-        mode: ROption<u32>,
-    ) -> RResult<(), BackendError> {
-        guarded("write_stage_indicator", || {
-            self.config
-                .write_stage_indicator(Some(name.as_str()), ownership(owner), mode.into_option())
-                .map_err(|e: PeerError| BackendError::from(e))
-        })
+        name: &str,
+        owner: Ownership,
+        mode: Option<u32>,
+    ) -> Result<(), BackendError> {
+        Ok(self
+            .config
+            .write_stage_indicator(Some(name), ownership(owner), mode)?)
     }
 }

@@ -85,9 +85,9 @@ pub fn write_stage_indicator(
     if let Some(mode) = mode {
         check_mode(mode)?;
     }
-    crate::stage::require_dir("collect directory", collect_dir)?;
+    crate::dir::require_dir("collect directory", collect_dir)?;
     if let Some(ownership) = &ownership {
-        ownership.ensure_permitted(collect_dir)?;
+        crate::ownership::ensure_permitted(ownership, collect_dir)?;
     }
     let target = collect_dir.join(name);
     let temp = TempFile::create(collect_dir, "indicator", 0o666)?;

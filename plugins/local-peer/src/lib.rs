@@ -15,6 +15,7 @@
 
 mod atomic;
 mod config;
+mod dir;
 mod error;
 mod extension;
 mod indicator;
@@ -31,6 +32,6 @@ pub use indicator::{
     DEFAULT_COLLECT_INDICATOR, DEFAULT_INDICATORS, DEFAULT_STAGE_INDICATOR,
 };
 pub use ownership::{parse_mode, Ownership, MAX_MODE};
-pub use plugin::{error_code, LocalPeerPlugin, PeerBackend};
+pub use plugin::{LocalPeerPlugin, PeerBackend};
 pub use report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageReport, StagedFile};
 pub use stage::stage;

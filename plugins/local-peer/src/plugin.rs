@@ -9,12 +9,11 @@
 use std::path::Path;
 
 use stowage_backend_api::{
-    export_plugin, Backend, BackendError, Descriptor, ErrorCode, Host, OpenRequest, Plugin, Result,
+    export_plugin, Backend, BackendError, Descriptor, Host, OpenRequest, Plugin, Result,
 };
 use stowage_fs_common::{Durability, LocalStore};
 
 use crate::config::{PeerConfig, SCHEME};
-use crate::error::{ErrorKind, PeerError};
 
 /// The plugin's registration.
 pub struct LocalPeerPlugin;
@@ -116,46 +115,16 @@ impl Backend for PeerBackend {
     }
 
     fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
-        (id == stowage_backend_api::ext::peer::ID)
-            .then(|| crate::extension::peer_extension(&self.config))
-    }
-}
-
-/// The ABI code of an error kind.
-pub fn error_code(kind: ErrorKind) -> ErrorCode {
-    match kind {
-        ErrorKind::Generic => ErrorCode::GENERIC,
-        ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
-        ErrorKind::NotFound => ErrorCode::NOT_FOUND,
-        ErrorKind::NoSpace => ErrorCode::NO_SPACE,
-        ErrorKind::InvalidInput => ErrorCode::INVALID_INPUT,
-    }
-}
-
-/// Same message, never retryable. An error from a system call goes through
-/// [`BackendError::from_io`], which keeps its errno and classifies it (the
-/// same classes as [`PeerError::kind`], plus a few the ABI adds, such as
-/// `EROFS` → permission denied); any other error gets the code of its
-/// [`ErrorKind`] and no errno (a failed stage's errnos stay in its report).
-impl From<PeerError> for BackendError {
-    fn from(err: PeerError) -> Self {
-        match &err {
-            PeerError::Io { op, path, source } => {
-                BackendError::from_io(source, format!("cannot {op} {path:?}"))
-            }
-            PeerError::Copy { from, to, source } => {
-                BackendError::from_io(source, format!("cannot copy {from:?} to {to:?}"))
-            }
-            _ => BackendError::new(error_code(err.kind()), err.to_string()),
-        }
-        .with_retryable(false)
+        (id == stowage_peer_ext::ID).then(|| crate::extension::peer_extension(&self.config))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ErrorKind, PeerError};
     use std::fs;
+    use stowage_backend_api::ErrorCode;
 
     #[test]
     fn descriptor_names_the_scheme() {
@@ -194,12 +163,7 @@ mod tests {
         });
         assert_eq!(e.code(), ErrorCode::NOT_FOUND);
         assert_eq!(e.os_error(), 0);
-        for (kind, code) in [
-            (ErrorKind::Generic, ErrorCode::GENERIC),
-            (ErrorKind::NoSpace, ErrorCode::NO_SPACE),
-        ] {
-            assert_eq!(error_code(kind), code);
-        }
+        assert_eq!(ErrorKind::NoSpace.code(), ErrorCode::NO_SPACE);
     }
 
     #[test]

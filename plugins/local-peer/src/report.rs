@@ -93,6 +93,10 @@ pub(crate) fn serialize_path<S: Serializer>(path: &Path, serializer: S) -> Resul
     serializer.serialize_str(&path.to_string_lossy())
 }
 
+fn serialize_kind<S: Serializer>(kind: &ErrorKind, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(kind.as_str())
+}
+
 /// Why an entry of the collect directory was not staged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -147,6 +151,7 @@ pub struct SkippedEntry {
 pub struct FailedEntry {
     #[serde(flatten)]
     pub name: EntryName,
+    #[serde(serialize_with = "serialize_kind")]
     pub kind: ErrorKind,
     /// The OS error number, if the failure came from a system call.
     pub os_error: Option<i32>,

@@ -15,7 +15,7 @@
 //! - names are joined as raw OS bytes (Cedar rewrote `\` to `/`).
 
 use std::ffi::OsString;
-use std::fs::{self, File, FileTimes, Metadata, OpenOptions, Permissions};
+use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -24,6 +24,7 @@ use std::path::Path;
 use stowage_fs_common::is_temp_name;
 
 use crate::atomic::{sync_dir, TempFile};
+use crate::dir::require_dir;
 use crate::error::PeerError;
 use crate::indicator::validate_indicator_name;
 use crate::ownership::{check_mode, Ownership};
@@ -86,7 +87,7 @@ pub fn stage(
     }
     let ownership = ownership.filter(|o| !o.is_empty());
     if let Some(ownership) = &ownership {
-        ownership.ensure_permitted(target_dir)?;
+        crate::ownership::ensure_permitted(ownership, target_dir)?;
     }
 
     let entries = scan(collect_dir)?;
@@ -143,30 +144,6 @@ pub fn stage(
         })
     } else {
         Ok(report)
-    }
-}
-
-/// Stats `path` following symlinks and requires a directory.
-pub(crate) fn require_dir(what: &'static str, path: &Path) -> Result<Metadata, PeerError> {
-    match fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(meta),
-        Ok(_) => Err(PeerError::NotADirectory {
-            what,
-            path: path.to_path_buf(),
-        }),
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
-        {
-            Err(PeerError::DirectoryNotFound {
-                what,
-                path: path.to_path_buf(),
-            })
-        }
-        Err(e) => Err(PeerError::Io {
-            op: "access",
-            path: path.to_path_buf(),
-            source: e,
-        }),
     }
 }
 

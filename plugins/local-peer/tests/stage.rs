@@ -348,10 +348,12 @@ fn per_file_failure_is_reported_and_the_rest_staged() {
     assert_eq!(report.failed.len(), 1);
     let f = &report.failed[0];
     assert_eq!(f.name, "b");
-    assert_eq!(f.kind, ErrorKind::Generic);
+    // EISDIR is invalid input in the project's one errno classification
+    // (`BackendError::from_io`).
+    assert_eq!(f.kind, ErrorKind::InvalidInput);
     assert_eq!(f.os_error, Some(libc::EISDIR));
     assert!(f.message.contains("/target/b"), "{}", f.message);
-    assert_eq!(err.kind(), ErrorKind::Generic);
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.os_error(), Some(libc::EISDIR));
     assert!(!err.retryable());
     let msg = err.to_string();

@@ -11,6 +11,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
+use stowage_backend_api::location::{parse_query, percent_decode};
+
 use crate::error::{Error, Result};
 use crate::quote;
 
@@ -196,7 +198,7 @@ impl Config {
         if dev.is_empty() {
             return Err(bad("no image file or device path"));
         }
-        let dev = percent_decode(dev).map_err(|r| bad(&r))?;
+        let dev = percent_decode(dev).map_err(|e| bad(e.message()))?;
         if dev.contains(&0) {
             return Err(bad("the path contains a NUL byte"));
         }
@@ -214,7 +216,7 @@ impl Config {
         let iso_dir = match dir {
             None => "/".to_string(),
             Some(d) => {
-                let d = percent_decode(d).map_err(|r| bad(&r))?;
+                let d = percent_decode(d).map_err(|e| bad(e.message()))?;
                 let d = String::from_utf8(d)
                     .map_err(|_| bad("the ISO directory is not valid UTF-8"))?;
                 normalize_iso_dir(&d).map_err(|r| bad(&r))?
@@ -227,12 +229,7 @@ impl Config {
         let mut batch = None;
         let mut batch_bytes = None;
         let mut seen: Vec<String> = Vec::new();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = String::from_utf8(percent_decode(k).map_err(|r| bad(&r))?)
-                .map_err(|_| bad("a query key is not valid UTF-8"))?;
-            let v = String::from_utf8(percent_decode(v).map_err(|r| bad(&r))?)
-                .map_err(|_| bad(&format!("the value of {k} is not valid UTF-8")))?;
+        for (k, v) in parse_query(query.unwrap_or("")).map_err(|e| bad(e.message()))? {
             if seen.contains(&k) {
                 return Err(bad(&format!("query key {k:?} given twice")));
             }
@@ -499,28 +496,6 @@ fn parse_size(v: &str) -> Option<u64> {
         .ok()?
         .checked_mul(mul)
         .filter(|&n| n >= 1)
-}
-
-/// Decode `%HH` sequences; a `%` not followed by two hex digits is an error.
-pub fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("bad percent escape at byte {i} of {s:?}"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -8,28 +8,8 @@
 use std::io;
 use std::path::PathBuf;
 
-/// Stable error categories, mirrored by the host's ABI error codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// Anything not covered below (duplicity code 50).
-    Generic,
-    /// The medium, a local file or a directory is not accessible (51).
-    PermissionDenied,
-    /// The object (or the local file, or the drive) does not exist (52).
-    NotFound,
-    /// The medium or a local filesystem is full (53).
-    NoSpace,
-    /// A bad URL, setting or name.
-    InvalidInput,
-    /// The operation is impossible for this target (e.g. compacting a disc).
-    Unsupported,
-    /// Worth retrying after `retry_cleanup` (the xorriso process died).
-    Transient,
-    /// A check failed: size mismatch, MD5 mismatch, wrong volume id (56).
-    ValidationFailed,
-    /// Another backend (in this or another process) holds the medium.
-    InUse,
-}
+use stowage_backend_api::BackendError;
+pub use stowage_fs_common::ErrorKind;
 
 /// Everything that can go wrong in the xorriso backend.
 #[derive(Debug, thiserror::Error)]
@@ -218,23 +198,29 @@ impl Error {
     }
 }
 
-/// Category of a local I/O error.
+/// Category of a local I/O error: the project's one classification.
 pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) => ErrorKind::NotFound,
-        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => ErrorKind::PermissionDenied,
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG) => ErrorKind::NoSpace,
-        Some(libc::EISDIR) | Some(libc::EINVAL) | Some(libc::ENAMETOOLONG) => {
-            ErrorKind::InvalidInput
+    ErrorKind::from_io(e)
+}
+
+/// Same message, code from [`Error::kind`], retryable flag from [`Error::retryable`]; an
+/// OS error keeps its errno through [`BackendError::from_io`] (with our kind's code, which
+/// can be more precise than the errno's).
+pub fn to_abi(err: Error) -> BackendError {
+    let code = err.kind().code();
+    let retryable = err.retryable();
+    let out = match (&err, err.raw_os_error()) {
+        (Error::Io { context, source }, Some(_)) => {
+            let e = BackendError::from_io(source, context);
+            if e.code() == code {
+                e
+            } else {
+                BackendError::new(code, err.to_string())
+            }
         }
-        Some(libc::EINTR) => ErrorKind::Transient,
-        _ => match e.kind() {
-            io::ErrorKind::NotFound => ErrorKind::NotFound,
-            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
-            io::ErrorKind::Interrupted => ErrorKind::Transient,
-            _ => ErrorKind::Generic,
-        },
-    }
+        _ => BackendError::new(code, err.to_string()),
+    };
+    out.with_retryable(retryable)
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
-//! `stowage.xorriso/1`: `info` and `compact` across the ABI.
+//! `stowage.xorriso/1`: `info` and `compact` offered across the ABI, through
+//! the extension crate's safe [`XorrisoService`].
 //!
 //! The extension object holds a weak reference to the backend: it never keeps a closed or
 //! dropped backend (and its lock on the medium) alive.
 
 use std::sync::{Arc, Weak};
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RString};
-use stowage_backend_api::ext::xorriso::{self, XorrisoV1, XorrisoV1_TO};
-use stowage_backend_api::extension::guarded;
 use stowage_backend_api::{BackendError, Extension};
+use stowage_xorriso_ext::{CompactReport, MediumInfo, XorrisoService};
 
 use crate::backend::XorrisoBackend;
-use crate::plugin::to_abi;
+use crate::error::to_abi;
 
 struct XorrisoOps {
     backend: Weak<XorrisoBackend>,
@@ -20,9 +18,7 @@ struct XorrisoOps {
 
 /// The extension for `backend`.
 pub(crate) fn xorriso_extension(backend: Weak<XorrisoBackend>) -> Extension {
-    let object: xorriso::XorrisoObject =
-        XorrisoV1_TO::from_value(XorrisoOps { backend }, TD_Opaque);
-    Extension::new(object)
+    stowage_xorriso_ext::serve(XorrisoOps { backend })
 }
 
 impl XorrisoOps {
@@ -33,29 +29,25 @@ impl XorrisoOps {
     }
 }
 
-impl XorrisoV1 for XorrisoOps {
-    fn info(&self) -> RResult<xorriso::IsoInfo, BackendError> {
-        guarded("info", || {
-            let b = self.backend()?;
-            let i = b.info().map_err(to_abi)?;
-            Ok(xorriso::IsoInfo {
-                medium: RString::from(b.config().target.display()),
-                sessions: i.sessions,
-                used_bytes: i.used_bytes,
-                free_bytes: i.free_bytes,
-                volume_id: RString::from(i.volume_id.unwrap_or_default()),
-                pending_changes: i.pending_changes as u64,
-            })
+impl XorrisoService for XorrisoOps {
+    fn info(&self) -> Result<MediumInfo, BackendError> {
+        let b = self.backend()?;
+        let i = b.info().map_err(to_abi)?;
+        Ok(MediumInfo {
+            medium: b.config().target.display(),
+            sessions: i.sessions,
+            used_bytes: i.used_bytes,
+            free_bytes: i.free_bytes,
+            volume_id: i.volume_id.unwrap_or_default(),
+            pending_changes: i.pending_changes as u64,
         })
     }
 
-    fn compact(&self) -> RResult<xorriso::CompactReport, BackendError> {
-        guarded("compact", || {
-            let s = self.backend()?.compact().map_err(to_abi)?;
-            Ok(xorriso::CompactReport {
-                bytes_before: s.old_bytes,
-                bytes_after: s.new_bytes,
-            })
+    fn compact(&self) -> Result<CompactReport, BackendError> {
+        let s = self.backend()?.compact().map_err(to_abi)?;
+        Ok(CompactReport {
+            bytes_before: s.old_bytes,
+            bytes_after: s.new_bytes,
         })
     }
 }

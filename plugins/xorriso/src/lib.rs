@@ -21,5 +21,5 @@ pub use config::{
     CommitPolicy, Config, EnvSettings, Target, WriteSpeed, DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_CHANGES, MAX_VOLID_BYTES,
 };
-pub use error::{Error, ErrorKind, Result};
-pub use plugin::{error_code, to_abi, XorrisoPlugin};
+pub use error::{to_abi, Error, ErrorKind, Result};
+pub use plugin::XorrisoPlugin;

@@ -183,9 +183,12 @@ pub fn check_size(name: &str, expected: u64, actual: u64) -> Result<()> {
     }
 }
 
+/// Flushes a directory's entries to disk, best effort: the data itself is
+/// already durable, and a failure here must not turn a finished write into
+/// an error.
 pub fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    if let Err(e) = stowage_fs_common::fsync_dir(dir) {
+        log::debug!("cannot flush directory {}: {e}", dir.display());
     }
 }
 

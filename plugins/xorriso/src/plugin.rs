@@ -8,12 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stowage_backend_api::{
-    export_plugin, Backend, BackendError, Descriptor, ErrorCode, Extension, Host, OpenRequest,
-    Plugin, Result,
+    export_plugin, Backend, BackendError, Descriptor, Extension, Host, OpenRequest, Plugin, Result,
 };
 
 use crate::backend::XorrisoBackend;
-use crate::error::{Error, ErrorKind};
+use crate::error::to_abi;
 
 /// The plugin's registration.
 pub struct XorrisoPlugin;
@@ -94,49 +93,16 @@ impl Backend for AbiBackend {
     }
 
     fn extension(&self, id: &str) -> Option<Extension> {
-        (id == stowage_backend_api::ext::xorriso::ID)
+        (id == stowage_xorriso_ext::ID)
             .then(|| crate::extension::xorriso_extension(Arc::downgrade(&self.0)))
     }
-}
-
-/// The ABI code of an error kind.
-pub fn error_code(kind: ErrorKind) -> ErrorCode {
-    match kind {
-        ErrorKind::Generic => ErrorCode::GENERIC,
-        ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
-        ErrorKind::NotFound => ErrorCode::NOT_FOUND,
-        ErrorKind::NoSpace => ErrorCode::NO_SPACE,
-        ErrorKind::InvalidInput => ErrorCode::INVALID_INPUT,
-        ErrorKind::Unsupported => ErrorCode::UNSUPPORTED,
-        ErrorKind::Transient => ErrorCode::TRANSIENT,
-        ErrorKind::ValidationFailed => ErrorCode::VALIDATION_FAILED,
-        ErrorKind::InUse => ErrorCode::IN_USE,
-    }
-}
-
-/// Same message, code from [`Error::kind`], retryable flag from [`Error::retryable`]; an
-/// OS error keeps its errno through [`BackendError::from_io`] (with our kind's code, which
-/// can be more precise than the errno's).
-pub fn to_abi(err: Error) -> BackendError {
-    let code = error_code(err.kind());
-    let retryable = err.retryable();
-    let out = match (&err, err.raw_os_error()) {
-        (Error::Io { context, source }, Some(_)) => {
-            let e = BackendError::from_io(source, context);
-            if e.code() == code {
-                e
-            } else {
-                BackendError::new(code, err.to_string())
-            }
-        }
-        _ => BackendError::new(code, err.to_string()),
-    };
-    out.with_retryable(retryable)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
+    use stowage_backend_api::ErrorCode;
 
     fn loud_skip(what: &str) {
         use std::io::Write;
@@ -201,15 +167,16 @@ mod tests {
         );
         let e = Backend::get(&b, "y", &d.path().join("o")).unwrap_err();
         assert_eq!(e.code(), ErrorCode::NOT_FOUND);
-        let ext = Backend::extension(&b, stowage_backend_api::ext::xorriso::ID).unwrap();
-        let ops = ext
-            .downcast::<stowage_backend_api::ext::xorriso::XorrisoObject>()
-            .unwrap();
-        let info = ops.info().into_result().unwrap();
+        let ops = stowage_xorriso_ext::Xorriso::lookup(|id| {
+            Backend::extension(&b, id).map(|e| e.downcast()).transpose()
+        })
+        .unwrap()
+        .unwrap();
+        let info = ops.info().unwrap();
         assert_eq!(info.pending_changes, 1);
         assert_eq!(info.sessions, 0);
         Backend::close(&b).unwrap();
-        let e = ops.info().into_result().unwrap_err();
+        let e = ops.info().unwrap_err();
         assert!(e.message().contains("closed"), "{}", e.message());
         assert!(Backend::extension(&b, "stowage.other/1").is_none());
     }

@@ -1,9 +1,10 @@
-//! `stowage.peer/1`: Cedar Backup's peer operations on a collect directory.
+//! The types that cross the ABI under `stowage.peer/1`, frozen: Cedar Backup's
+//! peer operations on a collect directory. Callers use [`crate::Peer`] instead.
 
 use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec};
 use abi_stable::{sabi_trait, StableAbi};
 
-use crate::error::BackendError;
+use stowage_backend_api::BackendError;
 
 /// The id of this extension.
 pub const ID: &str = "stowage.peer/1";

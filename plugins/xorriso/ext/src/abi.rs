@@ -1,9 +1,10 @@
-//! `stowage.xorriso/1`: what only an ISO 9660 store can tell or do.
+//! The types that cross the ABI under `stowage.xorriso/1`, frozen: what only an ISO
+//! 9660 store can tell or do. Callers use [`crate::Xorriso`] instead.
 
 use abi_stable::std_types::{RBox, RResult, RString};
 use abi_stable::{sabi_trait, StableAbi};
 
-use crate::error::BackendError;
+use stowage_backend_api::BackendError;
 
 /// The id of this extension.
 pub const ID: &str = "stowage.xorriso/1";
