@@ -1,3 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
 //! The `file` plugin: objects are regular files in a local directory.
 //!
 //! The storage rules live in `stowage-fs-common` (shared with `local-peer`);

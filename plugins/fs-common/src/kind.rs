@@ -31,6 +31,19 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::Generic,
+        ErrorKind::PermissionDenied,
+        ErrorKind::NotFound,
+        ErrorKind::NoSpace,
+        ErrorKind::InvalidInput,
+        ErrorKind::Unsupported,
+        ErrorKind::Transient,
+        ErrorKind::ValidationFailed,
+        ErrorKind::InUse,
+    ];
+
     /// The ABI code of this kind.
     pub fn code(self) -> ErrorCode {
         match self {
@@ -63,19 +76,10 @@ impl ErrorKind {
 
     /// The kind of an ABI code; codes without a kind are [`ErrorKind::Generic`].
     pub fn of_code(code: ErrorCode) -> Self {
-        [
-            ErrorKind::PermissionDenied,
-            ErrorKind::NotFound,
-            ErrorKind::NoSpace,
-            ErrorKind::InvalidInput,
-            ErrorKind::Unsupported,
-            ErrorKind::Transient,
-            ErrorKind::ValidationFailed,
-            ErrorKind::InUse,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
-        .unwrap_or(ErrorKind::Generic)
+        Self::ALL
+            .into_iter()
+            .find(|k| k.code() == code)
+            .unwrap_or(ErrorKind::Generic)
     }
 
     /// Classifies an I/O error the way [`BackendError::from_io`] does (its
@@ -92,17 +96,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_errnos_classify() {
-        for kind in [
-            ErrorKind::Generic,
-            ErrorKind::PermissionDenied,
-            ErrorKind::NotFound,
-            ErrorKind::NoSpace,
-            ErrorKind::InvalidInput,
-            ErrorKind::Unsupported,
-            ErrorKind::Transient,
-            ErrorKind::ValidationFailed,
-            ErrorKind::InUse,
-        ] {
+        for kind in ErrorKind::ALL {
             assert_eq!(ErrorKind::of_code(kind.code()), kind);
         }
         let os = |errno| ErrorKind::from_io(&io::Error::from_raw_os_error(errno));

@@ -30,6 +30,7 @@ pub enum IgnoreFailure {
 }
 
 impl IgnoreFailure {
+    /// Every mode, in the order the documentation lists them.
     pub const ALL: [IgnoreFailure; 4] = [
         IgnoreFailure::None,
         IgnoreFailure::All,
@@ -37,6 +38,7 @@ impl IgnoreFailure {
         IgnoreFailure::Weekly,
     ];
 
+    /// The mode as written in the URL.
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoreFailure::None => "none",
@@ -98,6 +100,7 @@ pub struct PeerConfig {
     /// The absolute collect directory, normalised lexically (repeated `/`,
     /// `.` components and a trailing `/` removed).
     pub collect_dir: PathBuf,
+    /// Cedar's `ignoreFailureMode` for this peer, if set.
     pub ignore_failure: Option<IgnoreFailure>,
 }
 

@@ -21,36 +21,59 @@ pub enum PeerError {
     /// `value` is the rejected text.
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidInput {
+        /// What the value or path is (for the message).
         what: String,
+        /// The rejected text.
         value: String,
+        /// Why it was refused.
         reason: String,
     },
 
     /// A path argument that must be absolute was relative.
     #[error("{what} {path:?} must be an absolute path")]
-    NotAbsolute { what: &'static str, path: PathBuf },
+    NotAbsolute {
+        /// What the value or path is (for the message).
+        what: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// A directory that must exist does not (`ENOENT`, or a path component
     /// is not a directory).
     #[error("{what} {path:?} does not exist")]
-    DirectoryNotFound { what: &'static str, path: PathBuf },
+    DirectoryNotFound {
+        /// What the value or path is (for the message).
+        what: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// A path that must be a directory (or a symlink to one) is something
     /// else.
     #[error("{what} {path:?} is not a directory")]
-    NotADirectory { what: &'static str, path: PathBuf },
+    NotADirectory {
+        /// What the value or path is (for the message).
+        what: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// The staging target resolves to the collect directory itself.
     #[error("target directory {target_dir:?} is the collect directory {collect_dir:?}")]
     SameDirectory {
+        /// The collect directory.
         collect_dir: PathBuf,
+        /// The target directory.
         target_dir: PathBuf,
     },
 
     /// A path expected to be a regular file turned out to be something else
     /// (a directory, a FIFO, ...) when it was opened.
     #[error("{path:?} is not a regular file")]
-    NotRegularFile { path: PathBuf },
+    NotRegularFile {
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// Ownership was requested that the current (non-root) user cannot set.
     /// Detected before anything is written.
@@ -59,16 +82,22 @@ pub enum PeerError {
          only root may give files away or use a group it is not a member of"
     )]
     OwnershipNotPermitted {
+        /// The path concerned.
         path: PathBuf,
+        /// The ownership requested.
         ownership: Ownership,
+        /// The effective uid of this process.
         euid: u32,
     },
 
     /// An operating-system call failed on `path`.
     #[error("cannot {op} {path:?}: {source}")]
     Io {
+        /// The operation that failed.
         op: &'static str,
+        /// The path concerned.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -77,8 +106,11 @@ pub enum PeerError {
     /// next to `to`).
     #[error("cannot copy {from:?} to {to:?}: {source}")]
     Copy {
+        /// The file being read.
         from: PathBuf,
+        /// The file being written.
         to: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -90,7 +122,10 @@ pub enum PeerError {
         "nothing to stage: no regular file to copy in collect directory {:?} ({} entries skipped)",
         .report.collect_dir, .report.skipped.len()
     )]
-    NothingToStage { report: Box<StageReport> },
+    NothingToStage {
+        /// What was staged, skipped and failed.
+        report: Box<StageReport>,
+    },
 
     /// At least one file could not be staged. The others were staged (each
     /// one completely or not at all); the report says which is which.
@@ -103,7 +138,10 @@ pub enum PeerError {
         .report.staged.len(),
         .report.failed.first().map(|f| f.message.as_str()).unwrap_or("?")
     )]
-    StageFailed { report: Box<StageReport> },
+    StageFailed {
+        /// What was staged, skipped and failed.
+        report: Box<StageReport>,
+    },
 }
 
 impl PeerError {

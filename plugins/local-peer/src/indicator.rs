@@ -1,5 +1,6 @@
 //! Collect and stage indicators: the empty files a peer and the master use
-//! to coordinate (reference §6, §7, §12.1, §12.2, §12.13).
+//! to coordinate: the peer writes the collect indicator when its collect
+//! run is done, the master writes the stage indicator once it has staged.
 
 use std::fs::{self, Permissions};
 use std::io;

@@ -1,3 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
 //! stowage plugin for Cedar Backup's `LocalPeer`: a peer whose collect
 //! directory is on the local filesystem, addressed as
 //! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.

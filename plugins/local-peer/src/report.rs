@@ -1,4 +1,4 @@
-//! The per-entry result of a stage (reference §12.3): what was staged,
+//! The per-entry result of a stage (Cedar returned only a count): what was staged,
 //! skipped and why, and what failed.
 //!
 //! Names are kept as raw OS bytes ([`EntryName`]). In JSON a name is written
@@ -21,14 +21,17 @@ use crate::error::ErrorKind;
 pub struct EntryName(OsString);
 
 impl EntryName {
+    /// A name from its OS bytes.
     pub fn new(name: impl Into<OsString>) -> Self {
         EntryName(name.into())
     }
 
+    /// The name as an OS string.
     pub fn as_os_str(&self) -> &OsStr {
         &self.0
     }
 
+    /// The name's raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
     }
@@ -130,6 +133,7 @@ impl fmt::Display for SkipReason {
 /// A file copied into the target directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StagedFile {
+    /// The name concerned.
     #[serde(flatten)]
     pub name: EntryName,
     /// Bytes copied.
@@ -139,8 +143,10 @@ pub struct StagedFile {
 /// An entry left alone on purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedEntry {
+    /// The name concerned.
     #[serde(flatten)]
     pub name: EntryName,
+    /// Why it was refused.
     pub reason: SkipReason,
 }
 
@@ -149,8 +155,10 @@ pub struct SkippedEntry {
 /// before is untouched).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedEntry {
+    /// The name concerned.
     #[serde(flatten)]
     pub name: EntryName,
+    /// The error class.
     #[serde(serialize_with = "serialize_kind")]
     pub kind: ErrorKind,
     /// The OS error number, if the failure came from a system call.
@@ -164,16 +172,21 @@ pub struct FailedEntry {
 /// byte order of the names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StageReport {
+    /// The collect directory.
     #[serde(serialize_with = "serialize_path")]
     pub collect_dir: PathBuf,
+    /// The target directory.
     #[serde(serialize_with = "serialize_path")]
     pub target_dir: PathBuf,
     /// Number of files copied (`staged.len()`); Cedar's return value.
     pub copied: usize,
     /// Total bytes copied.
     pub bytes: u64,
+    /// Each file copied, in name order.
     pub staged: Vec<StagedFile>,
+    /// Each entry left alone, in name order.
     pub skipped: Vec<SkippedEntry>,
+    /// Each file that failed, in name order.
     pub failed: Vec<FailedEntry>,
 }
 

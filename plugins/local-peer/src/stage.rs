@@ -1,5 +1,6 @@
 //! Staging: copying the regular files of a peer's collect directory into a
-//! local target directory (reference §3–§5, §11, §12).
+//! local target directory, as Cedar Backup's `stagePeer` did, with the
+//! differences listed below.
 //!
 //! What differs from Cedar's `stagePeer`:
 //! - the directory is scanned first and the names sorted (byte order);

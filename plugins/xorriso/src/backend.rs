@@ -9,7 +9,7 @@
 //! * if xorriso dies, nothing is lost: `retry_cleanup` (or the next operation) starts a new
 //!   process, which loads the last good session, and the pending changes are sent again at the
 //!   next commit;
-//! * a failed commit is rolled back: the process is killed (it is poisoned, reference §10),
+//! * a failed commit is rolled back: the process is killed (it is poisoned: it would commit the failed changes with the next session),
 //!   for image files the first 64 KiB (the superblock with the commit point, block 16) and the
 //!   length are restored, and a fresh process is started. The pending changes stay pending,
 //!   except the ones of the call that triggered the commit, which fails as a whole.
@@ -65,13 +65,16 @@ pub struct IsoInfo {
     pub volume_id: Option<String>,
     /// Changes not yet committed, and the bytes of their staged copies.
     pub pending_changes: usize,
+    /// Bytes of the changes not committed yet.
     pub pending_bytes: u64,
 }
 
 /// What [`XorrisoBackend::compact`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompactStats {
+    /// Image size before.
     pub old_bytes: u64,
+    /// Image size after.
     pub new_bytes: u64,
 }
 

@@ -18,7 +18,8 @@ use crate::quote;
 
 /// Pending changes that trigger a commit in batch mode (`?batch=N` overrides).
 ///
-/// A commit costs at least 0.1 s plus a rewritten directory tree (reference §2, §11), so
+/// A commit costs at least 0.1 s plus a rewritten directory tree (every session
+/// records the whole tree again), so
 /// a large batch keeps a backup run to one or a few sessions; duplicity puts one volume
 /// (default 200 MB) per change, so 1000 changes rarely trigger before `close`. The byte
 /// limit below usually triggers first.
@@ -86,13 +87,20 @@ pub enum CommitPolicy {
     /// `?commit=each`: every put, move and delete is committed before it returns.
     Each,
     /// Default: commit at `close`, or when this many changes or staged bytes are pending.
-    Batch { max_changes: usize, max_bytes: u64 },
+    Batch {
+        /// Commit after this many changes.
+        max_changes: usize,
+        /// Commit after this many bytes.
+        max_bytes: u64,
+    },
 }
 
 /// `XORRISO_WRITE_SPEED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteSpeed {
+    /// The drive's slowest speed (the default): the most reliable burn.
     Min,
+    /// The drive's fastest speed.
     Max,
 }
 
@@ -108,9 +116,13 @@ impl WriteSpeed {
 /// The raw `XORRISO_*` environment values (an empty value counts as unset).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvSettings {
+    /// `XORRISO_PATH`: the xorriso program to run.
     pub xorriso_path: Option<OsString>,
+    /// `XORRISO_WRITE_SPEED`: `min` or `max`.
     pub write_speed: Option<String>,
+    /// `XORRISO_ASSERT_VOLID`: the volume id the medium must have.
     pub assert_volid: Option<String>,
+    /// `XORRISO_ARGS`: extra xorriso arguments.
     pub args: Option<String>,
 }
 
@@ -138,18 +150,23 @@ impl EnvSettings {
 pub struct Config {
     /// The URL as given (xorriso URLs carry no credentials).
     pub url: String,
+    /// The medium (xorriso drive address).
     pub target: Target,
     /// Absolute directory inside the ISO tree, normalised: `/` or `/a/b` (no trailing `/`).
     pub iso_dir: String,
     /// Volume id for a new (blank) medium.
     pub volid: Option<String>,
+    /// When changes are committed.
     pub commit: CommitPolicy,
     /// The xorriso executable: a bare name is looked up in `PATH` at spawn time.
     pub xorriso: PathBuf,
     /// Whether `xorriso` came from `XORRISO_PATH` (for error messages).
     pub xorriso_from_env: bool,
+    /// `XORRISO_WRITE_SPEED`: `min` or `max`.
     pub write_speed: WriteSpeed,
+    /// `XORRISO_ASSERT_VOLID`: the volume id the medium must have.
     pub assert_volid: Option<String>,
+    /// Extra xorriso arguments, split like a shell.
     pub extra_args: Vec<String>,
 }
 
@@ -330,7 +347,7 @@ impl Config {
         })
     }
 
-    /// Arguments of the xorriso process (reference §5), ending in `-dialog on`. The drive is
+    /// Arguments of the xorriso process (packet dialog mode), ending in `-dialog on`. The drive is
     /// acquired later, in the dialog ([`Config::load_commands`]), so that problems with
     /// `XORRISO_ARGS` and with the medium are reported separately.
     pub fn start_args(&self) -> Vec<String> {

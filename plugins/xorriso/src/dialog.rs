@@ -1,4 +1,4 @@
-//! The persistent xorriso process and its packet protocol (reference §5).
+//! The persistent xorriso process and its packet protocol.
 //!
 //! One `xorriso … -dialog on` child per backend. Every batch of commands is followed by
 //! `-print_mark @@END-<n>@@`, and the reply is everything up to that mark, so each reply is
@@ -14,11 +14,14 @@
 //! its own process group so a Ctrl-C at the terminal does not kill it in the middle of a
 //! commit; the host's orderly shutdown (or our `Drop`) ends it.
 
+mod executable;
+mod message;
+mod packet;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -27,193 +30,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Severity of a problem event, ordered from harmless to worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Debug,
-    Update,
-    Note,
-    Hint,
-    Warning,
-    Sorry,
-    Mishap,
-    Failure,
-    Fatal,
-    Abort,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Debug => "DEBUG",
-            Severity::Update => "UPDATE",
-            Severity::Note => "NOTE",
-            Severity::Hint => "HINT",
-            Severity::Warning => "WARNING",
-            Severity::Sorry => "SORRY",
-            Severity::Mishap => "MISHAP",
-            Severity::Failure => "FAILURE",
-            Severity::Fatal => "FATAL",
-            Severity::Abort => "ABORT",
-        })
-    }
-}
-
-impl Severity {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "DEBUG" => Severity::Debug,
-            "UPDATE" => Severity::Update,
-            "NOTE" => Severity::Note,
-            "HINT" => Severity::Hint,
-            "WARNING" => Severity::Warning,
-            "SORRY" => Severity::Sorry,
-            "MISHAP" => Severity::Mishap,
-            "FAILURE" => Severity::Failure,
-            "FATAL" => Severity::Fatal,
-            "ABORT" => Severity::Abort,
-            _ => return None,
-        })
-    }
-}
-
-/// One problem event from the info channel, e.g. `libisofs: MISHAP : File … Filling with 0s.`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub source: String,
-    pub severity: Severity,
-    pub text: String,
-}
-
-impl std::fmt::Display for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.source, self.severity, self.text)
-    }
-}
-
-/// Parse an info payload as a problem event
-/// (`^(xorriso|libisofs|libburn|libisoburn)\s*: SEVERITY : text`).
-pub fn parse_message(payload: &str) -> Option<Message> {
-    let (source, rest) = payload.split_once(':')?;
-    let source = source.trim_end();
-    if !["xorriso", "libisofs", "libburn", "libisoburn"].contains(&source) {
-        return None;
-    }
-    let rest = rest.strip_prefix(' ')?;
-    let (sev, text) = rest.split_once(" : ")?;
-    let severity = Severity::parse(sev)?;
-    // The message text may end in an encoded newline ("\n" as two characters).
-    let text = text.trim_end().trim_end_matches("\\n").trim().to_string();
-    Some(Message {
-        source: source.to_string(),
-        severity,
-        text,
-    })
-}
-
-/// Everything xorriso printed for one batch of commands.
-#[derive(Debug, Clone, Default)]
-pub struct Reply {
-    /// Complete result lines (`R` channel).
-    pub results: Vec<String>,
-    /// Problem events (`I` lines with a severity).
-    pub messages: Vec<Message>,
-    /// Other info lines (drive and media status), prompts removed.
-    pub info: Vec<String>,
-    /// Set if the process ended before the mark arrived: how it ended.
-    pub exited: Option<String>,
-}
-
-impl Reply {
-    /// The worst severity among the messages.
-    pub fn worst(&self) -> Option<Severity> {
-        self.messages.iter().map(|m| m.severity).max()
-    }
-
-    /// Messages at or above `min`.
-    pub fn at_least(&self, min: Severity) -> impl Iterator<Item = &Message> {
-        self.messages.iter().filter(move |m| m.severity >= min)
-    }
-
-    /// The worst message, the last one among equals (for error texts).
-    pub fn worst_message(&self) -> Option<&Message> {
-        self.messages.iter().rev().max_by_key(|m| m.severity)
-    }
-
-    /// All messages at or above `min`, joined for an error text.
-    pub fn problem_text(&self, min: Severity) -> String {
-        let v: Vec<String> = self.at_least(min).map(|m| m.to_string()).collect();
-        v.join("; ")
-    }
-}
-
-#[derive(Debug)]
-struct Packet {
-    channel: u8,
-    newline: bool,
-    payload: String,
-}
-
-fn parse_packet(line: &[u8]) -> Option<Packet> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    if line.len() < 4 || line[1] != b':' {
-        return None;
-    }
-    let channel = line[0];
-    let rest = &line[2..];
-    let colon = rest.iter().position(|&b| b == b':')?;
-    let flags: u32 = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
-    let payload = &rest[colon + 1..];
-    let payload = payload.strip_prefix(b" ").unwrap_or(payload);
-    Some(Packet {
-        channel,
-        newline: flags & 1 == 1,
-        payload: String::from_utf8_lossy(payload).into_owned(),
-    })
-}
-
-fn is_prompt_noise(p: &str) -> bool {
-    let t = p.trim();
-    t.is_empty() || t.starts_with("====") || t == "enter option and arguments :"
-}
-
-/// Find the xorriso executable: `XORRISO_PATH` (checked, named in errors) or `xorriso` in `PATH`.
-pub fn resolve_executable(exe: &Path, from_env: bool) -> Result<PathBuf> {
-    let bad = |reason: &str| Error::BadXorrisoPath {
-        path: exe.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    if exe.components().count() > 1 || exe.is_absolute() {
-        let m = std::fs::metadata(exe).map_err(|e| {
-            if from_env {
-                bad(&e.to_string())
-            } else {
-                Error::XorrisoNotInstalled
-            }
-        })?;
-        if m.is_dir() {
-            return Err(bad("it is a directory"));
-        }
-        if m.permissions().mode() & 0o111 == 0 {
-            return Err(bad("it is not executable"));
-        }
-        return Ok(exe.to_path_buf());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let cand = dir.join(exe);
-        if let Ok(m) = std::fs::metadata(&cand) {
-            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
-                return Ok(cand);
-            }
-        }
-    }
-    if from_env {
-        Err(bad("no such program in PATH"))
-    } else {
-        Err(Error::XorrisoNotInstalled)
-    }
-}
+pub use executable::resolve_executable;
+pub use message::{parse_message, Message, Reply, Severity};
+use packet::{is_prompt_noise, parse_packet, Packet};
 
 /// A running `xorriso -dialog on` process.
 pub struct Dialog {
@@ -423,7 +242,8 @@ impl Dialog {
         }
     }
 
-    /// Kill the process at once (after a failed commit it is poisoned, reference §10).
+    /// Kill the process at once (after a failed commit it is poisoned: xorriso
+    /// keeps the failed changes pending and would commit them with the next session).
     pub fn kill(mut self) {
         self.stdin.take();
         let _ = self.child.kill();
@@ -483,60 +303,5 @@ fn drain_stderr(stderr: impl Read, tail: Arc<Mutex<VecDeque<String>>>) {
             }
             t.push_back(line);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages() {
-        let m = parse_message(
-            "libisoburn: WARNING : No ISO 9660 image at LBA 0. Creating blank image.",
-        )
-        .unwrap();
-        assert_eq!(m.source, "libisoburn");
-        assert_eq!(m.severity, Severity::Warning);
-        assert!(m.text.starts_with("No ISO 9660 image"));
-        let m =
-            parse_message(r#"libisofs: MISHAP : File "/x" can't be opened. Filling with 0s.\n"#)
-                .unwrap();
-        assert_eq!(m.severity, Severity::Mishap);
-        assert!(m.text.ends_with("0s."), "{}", m.text);
-        let m = parse_message("libburn : FAILURE : Premature end of input").unwrap();
-        assert_eq!(m.severity, Severity::Failure);
-        assert!(
-            parse_message("xorriso : aborting : -abort_on 'MISHAP' encountered 'FAILURE'")
-                .is_none()
-        );
-        assert!(parse_message("Added to ISO image: file '/a'='/b'").is_none());
-        assert!(Severity::Mishap > Severity::Sorry && Severity::Failure > Severity::Mishap);
-    }
-
-    #[test]
-    fn missing_executables() {
-        let e = resolve_executable(Path::new("no-such-xorriso-4711"), false).unwrap_err();
-        assert!(matches!(e, Error::XorrisoNotInstalled), "{e}");
-        assert_eq!(e.kind(), crate::ErrorKind::NotFound);
-        let e = resolve_executable(Path::new("no-such-xorriso-4711"), true).unwrap_err();
-        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
-        assert!(e.to_string().contains("no-such-xorriso-4711"), "{e}");
-        let e = resolve_executable(Path::new("/etc/passwd"), true).unwrap_err();
-        assert!(e.to_string().contains("not executable"), "{e}");
-        let e = resolve_executable(Path::new("/tmp"), true).unwrap_err();
-        assert!(e.to_string().contains("directory"), "{e}");
-    }
-
-    #[test]
-    fn packets() {
-        let p = parse_packet(b"R:1: File data lba:  0 , 1 , 1 , 6 , '/a'\n").unwrap();
-        assert_eq!(p.channel, b'R');
-        assert!(p.newline);
-        assert_eq!(p.payload, "File data lba:  0 , 1 , 1 , 6 , '/a'");
-        let p = parse_packet(b"M:0: @@END-3@@\n").unwrap();
-        assert_eq!(p.channel, b'M');
-        assert!(!p.newline);
-        assert!(parse_packet(b"xorriso 1.5.4 : RockRidge\n").is_none());
     }
 }

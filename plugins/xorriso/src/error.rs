@@ -16,23 +16,41 @@ pub use stowage_fs_common::ErrorKind;
 pub enum Error {
     /// The URL could not be understood.
     #[error("invalid xorriso URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// An environment variable or URL parameter has a value we refuse.
     #[error("invalid setting {name}={value:?}: {reason}")]
     InvalidSetting {
+        /// The name concerned.
         name: String,
+        /// The rejected text.
         value: String,
+        /// Why it was refused.
         reason: String,
     },
 
     /// An object name the ISO filesystem cannot hold faithfully.
     #[error("invalid object name {name:?}: {reason}")]
-    InvalidName { name: String, reason: String },
+    InvalidName {
+        /// The name concerned.
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// `XORRISO_PATH` names something that is not an executable.
     #[error("XORRISO_PATH={path:?} is not usable: {reason}")]
-    BadXorrisoPath { path: PathBuf, reason: String },
+    BadXorrisoPath {
+        /// The path concerned.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// No `xorriso` in `PATH` and no `XORRISO_PATH`.
     #[error(
@@ -43,7 +61,9 @@ pub enum Error {
     /// The xorriso process could not be started.
     #[error("cannot start {path:?}: {source}")]
     Spawn {
+        /// The path concerned.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -51,8 +71,11 @@ pub enum Error {
     /// The xorriso process ended while we talked to it (retryable: `retry_cleanup` respawns it).
     #[error("the xorriso process for {target} died during {during} ({status}){last}")]
     XorrisoDied {
+        /// The medium (xorriso drive address).
         target: String,
+        /// What the dialog was doing.
         during: String,
+        /// How the process ended.
         status: String,
         /// The last problem message it printed, prefixed with ": ", or empty.
         last: String,
@@ -61,88 +84,140 @@ pub enum Error {
     /// xorriso reported a problem event of severity SORRY or worse (or a refused WARNING).
     #[error("xorriso {op} on {target} failed: {message}")]
     Xorriso {
+        /// The operation that failed.
         op: String,
+        /// The medium (xorriso drive address).
         target: String,
+        /// The error class.
         kind: ErrorKind,
+        /// The message, as given.
         message: String,
     },
 
     /// The object does not exist in the backup directory.
     #[error("{name:?} not found in {location}")]
-    NotFound { name: String, location: String },
+    NotFound {
+        /// The name concerned.
+        name: String,
+        /// Where it was looked for.
+        location: String,
+    },
 
     /// The optical drive named in the URL does not exist.
     #[error("optical drive {path:?} does not exist")]
-    NoDrive { path: PathBuf },
+    NoDrive {
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// Another backend holds the lock on the medium.
     #[error(
         "{path:?} is in use by another stowage xorriso backend (in this or another process); it holds an exclusive lock on it"
     )]
-    InUse { path: PathBuf },
+    InUse {
+        /// The path concerned.
+        path: PathBuf,
+    },
 
     /// The target exists but is not an ISO 9660 image; it is never overwritten.
     #[error(
         "{path:?} exists and is not an ISO 9660 image ({size} bytes): refusing to use it as a backup medium (it would be overwritten)"
     )]
-    NotIso { path: PathBuf, size: u64 },
+    NotIso {
+        /// The path concerned.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
 
     /// The medium's volume id does not match `XORRISO_ASSERT_VOLID`.
     #[error(
         "volume id mismatch on {target}: XORRISO_ASSERT_VOLID requires {expected:?} but the medium has {found:?}"
     )]
     VolidMismatch {
+        /// The medium (xorriso drive address).
         target: String,
+        /// What was expected.
         expected: String,
+        /// What was found.
         found: String,
     },
 
     /// The medium cannot be written.
     #[error("{path:?} is read-only ({reason}); only list, query and get work on it")]
-    ReadOnly { path: PathBuf, reason: String },
+    ReadOnly {
+        /// The path concerned.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// A file came back with the wrong size.
     #[error("{what}: expected {expected} bytes, got {actual}")]
     SizeMismatch {
+        /// What the value or path is (for the message).
         what: String,
+        /// What was expected.
         expected: u64,
+        /// What was found.
         actual: u64,
     },
 
     /// A local I/O error, with what we were doing.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
 
     /// The operation does not exist for this kind of target.
     #[error("{op} is not supported: {reason}")]
-    Unsupported { op: String, reason: String },
+    Unsupported {
+        /// The operation that failed.
+        op: String,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// The backend was closed.
     #[error("the xorriso backend for {target} is closed")]
-    Closed { target: String },
+    Closed {
+        /// The medium (xorriso drive address).
+        target: String,
+    },
 
     /// xorriso said something we did not expect.
     #[error("unexpected xorriso output during {op}: {detail}")]
-    Protocol { op: String, detail: String },
+    Protocol {
+        /// The operation that failed.
+        op: String,
+        /// What was unexpected.
+        detail: String,
+    },
 
     /// Staged copies were changed or removed behind our back; those puts were dropped.
     #[error(
         "staged copies were changed or removed by someone else, so these puts were dropped and are NOT stored (put them again): {details}"
     )]
-    StagingTampered { details: String },
+    StagingTampered {
+        /// Which staged files differ and how.
+        details: String,
+    },
 
     /// A commit failed and the pending changes could not be kept.
     #[error(
         "{source}; {lost} pending change(s) were discarded and are NOT on the medium: {names}"
     )]
     ChangesLost {
+        /// The underlying error.
         #[source]
         source: Box<Error>,
+        /// How many changes were lost.
         lost: usize,
+        /// The names of the lost changes.
         names: String,
     },
 }

@@ -1,3 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
 //! stowage plugin: backups on ISO 9660 image files and optical discs, driven through a
 //! persistent `xorriso` dialog process (see `README.md` for URLs, settings and semantics).
 //!

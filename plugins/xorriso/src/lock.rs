@@ -1,4 +1,5 @@
-//! Exclusive lock on the medium for a backend's lifetime (reference §9).
+//! Exclusive lock on the medium for a backend's lifetime: xorriso itself does not
+//! stop two writers from appending sessions to one image at once.
 //!
 //! xorriso does not lock image files: two processes committing to one image both "succeed"
 //! and the second overwrites the first's session. We take `flock(LOCK_EX | LOCK_NB)` on the

@@ -6,7 +6,8 @@
 //! treated as a blank medium and overwritten at the first commit. [`HeadBackup`] saves what
 //! a commit may change in an existing image file (its first 64 KiB, holding the commit
 //! point at block 16, and its length) so a failed commit can be undone exactly.
-//! [`classify`] maps xorriso's problem events to error kinds (reference §8).
+//! [`classify`] maps xorriso's problem events (`FAILURE`, `SORRY`, ... with their message
+//! texts) to error kinds.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -215,7 +216,7 @@ pub fn only_missing_path(reply: &Reply) -> bool {
     any
 }
 
-/// Map xorriso problem events to an error kind (reference §8). `died`: the process ended.
+/// Map xorriso problem events to an error kind. `died`: the process ended.
 pub fn classify(messages: &[Message], died: bool) -> ErrorKind {
     let bad: Vec<&Message> = messages
         .iter()

@@ -1,6 +1,6 @@
 //! Escaping names into xorriso commands and decoding names out of its replies.
 //!
-//! xorriso runs with `-backslash_codes on` (reference §6): every argument we send is
+//! xorriso runs with `-backslash_codes on` (escapes such as `\n` are decoded in arguments and encoded in output): every argument we send is
 //! single-quoted and every byte outside 0x21..=0x7E, plus `'`, `"` and `\`, is written as
 //! `\xHH`, so no name can split a dialog line, open a continuation prompt or be taken for an
 //! option. Names in result lines come back shell-quoted (`'…'`, an embedded `'` as

@@ -1,7 +1,7 @@
 //! Parsers for xorriso's result and status lines.
 //!
 //! Listing uses `-find DIR -maxdepth 1 -type f -exec report_lba --`, whose lines are
-//! `File data lba: xt , startlba , blocks , filesize , 'path'` (reference §13): split at the
+//! `File data lba: xt , startlba , blocks , filesize , 'path'` (xorriso's `-report_lba`): split at the
 //! first four commas, the rest is the shell-quoted path. A file larger than 4 GiB has one line
 //! per extent. xorriso 1.5.4 (`Xorriso_report_lba` → `Xorriso__start_end_lbas`, which sets
 //! `*size = iso_file_get_size(file)`) prints the size of the *whole file* on every extent

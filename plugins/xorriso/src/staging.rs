@@ -1,6 +1,7 @@
 //! Private, stable copies of put sources, kept until the commit that stores them succeeds.
 //!
-//! xorriso's `-map` only records a path; the content is read at commit time (reference §4).
+//! xorriso's `-map` only records a path; the content is read at commit time, not when
+//! the file is mapped.
 //! A source changed before the commit would store the new content, and a deleted one a
 //! zero-filled file. So every put first copies its source here, and `-map` points at the
 //! copy. How the copy is made:
