@@ -1,79 +1,106 @@
 //! Copy-then-rename: the only way content reaches a final name.
 
-use std::ffi::{OsStr, OsString};
-use std::fs;
-use std::io;
-use std::os::fd::AsRawFd;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-/// Names starting with this are in-flight temporary files: never listed,
-/// never accepted as object names.
-pub const TEMP_PREFIX: &str = ".stowage-partial-";
+use rustix::fs::{openat, Mode, OFlags, CWD};
 
-/// Whether `name` is one of our temporary names.
-pub fn is_temp_name(name: &[u8]) -> bool {
-    name.starts_with(TEMP_PREFIX.as_bytes())
+use crate::temp::{temp_name, TempFile};
+
+/// Which side of a copy failed, so that the message names the right file.
+#[derive(Debug)]
+pub enum CopyError {
+    /// Opening or reading the source failed.
+    Source(io::Error),
+    /// Creating, writing, flushing or renaming the destination failed.
+    Target(io::Error),
 }
 
-/// A fresh hidden temporary path in the same directory as `target`, so that
-/// the final `rename` stays on one filesystem and is atomic. The target's
-/// file name is kept in it for whoever finds a leftover after a crash.
+impl CopyError {
+    /// The underlying error.
+    pub fn io(&self) -> &io::Error {
+        match self {
+            CopyError::Source(e) | CopyError::Target(e) => e,
+        }
+    }
+}
+
+/// A fresh hidden temporary path in the same directory as `target` (see
+/// [`temp_name`]), for callers that must name the file before creating it.
 pub fn temp_path_beside(target: &Path) -> PathBuf {
     let dir = target.parent().unwrap_or(Path::new("."));
-    let mut name = OsString::from(TEMP_PREFIX);
-    name.push(format!("{:016x}-", rand::random::<u64>()));
-    // Keep the whole temporary name within NAME_MAX (255 bytes).
     let base = target.file_name().map(OsStr::as_bytes).unwrap_or(b"");
-    let room = 255usize.saturating_sub(name.len());
-    name.push(OsStr::from_bytes(&base[..base.len().min(room)]));
-    dir.join(name)
+    dir.join(temp_name(base))
+}
+
+/// Opens `path` as a directory descriptor.
+pub(crate) fn open_dir(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    Ok(openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// Copies `source` to `target` through a temporary file beside `target`:
 /// `target` either keeps its old content or has the complete new one, never
-/// a part. With `sync`, the temporary file is synced before the rename.
-/// `progress` receives `(done, total)` as the copy advances. Returns the
-/// number of bytes copied.
+/// a part. With `sync`, the data is synced before the rename. `progress`
+/// receives `(done, total)` as the copy advances. Returns the number of
+/// bytes copied.
 ///
-/// The copy is `copy_file_range` (in-kernel, no user-space buffer, reflinks
-/// where the filesystem offers them), through `std::fs::copy` when nobody
-/// watches and in 16 MiB steps when somebody does.
+/// The new file is created with mode `0666` less the umask, as `cp` and
+/// `open(2)` make new files: never the source's mode, so a private umask
+/// keeps a copy of a world-readable file private.
+///
+/// # Errors
+/// [`CopyError::Source`] when the source cannot be opened or read,
+/// [`CopyError::Target`] when the copy cannot be written; the target is
+/// then untouched and no temporary file is left.
 pub fn copy_atomically(
     source: &Path,
     target: &Path,
     sync: bool,
     progress: Option<&dyn Fn(u64, u64)>,
-) -> io::Result<u64> {
-    let temp = temp_path_beside(target);
-    let result = (|| {
-        let bytes = match progress {
-            None => fs::copy(source, &temp)?,
-            Some(report) => copy_reporting(source, &temp, report)?,
-        };
-        if sync {
-            fs::File::open(&temp)?.sync_all()?;
+) -> Result<u64, CopyError> {
+    let mut input = File::open(source).map_err(CopyError::Source)?;
+    let total = input.metadata().map_err(CopyError::Source)?.len();
+    let name = target.file_name().ok_or_else(|| {
+        CopyError::Target(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the destination has no file name",
+        ))
+    })?;
+    let dir = open_dir(target.parent().unwrap_or(Path::new("."))).map_err(CopyError::Target)?;
+    let temp =
+        TempFile::create_in(dir.as_fd(), name.as_bytes(), 0o666).map_err(CopyError::Target)?;
+    let report = |done| {
+        if let Some(p) = progress {
+            p(done, total)
         }
-        fs::rename(&temp, target)?;
-        Ok(bytes)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    };
+    report(0);
+    let bytes = copy_data(&mut input, temp.file(), &report)?;
+    temp.persist(name, sync).map_err(CopyError::Target)?;
+    Ok(bytes)
 }
 
-/// What `std::fs::copy` does (content and permission bits), in steps that
-/// are reported.
-fn copy_reporting(source: &Path, target: &Path, report: &dyn Fn(u64, u64)) -> io::Result<u64> {
+/// Copies the rest of `input` into `output`: `copy_file_range` (in-kernel,
+/// reflinks where the filesystem offers them) in 16 MiB steps, each one
+/// reported. When it fails, the rest goes through plain reads and writes,
+/// which also tells which side the failure is on.
+fn copy_data(input: &mut File, mut output: &File, report: &dyn Fn(u64)) -> Result<u64, CopyError> {
     const STEP: usize = 16 << 20;
-    let mut input = fs::File::open(source)?;
-    let meta = input.metadata()?;
-    let total = meta.len();
-    let mut output = fs::File::create(target)?;
-    output.set_permissions(meta.permissions())?;
     let mut done: u64 = 0;
-    report(0, total);
     loop {
         // SAFETY: both descriptors are open for the duration of the call;
         // null offsets mean "use and advance the file positions".
@@ -88,25 +115,25 @@ fn copy_reporting(source: &Path, target: &Path, report: &dyn Fn(u64, u64)) -> io
             )
         };
         if n < 0 {
-            let err = io::Error::last_os_error();
-            let unsupported = matches!(
-                err.raw_os_error(),
-                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
-            );
-            if done == 0 && unsupported {
-                // Not between these filesystems: let std pick (splice or
-                // read/write) for the rest.
-                let n = io::copy(&mut input, &mut output)?;
-                report(n, total);
-                return Ok(n);
-            }
-            return Err(err);
+            break;
         }
         if n == 0 {
             return Ok(done);
         }
         done += n as u64;
-        report(done, total);
+        report(done);
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(done),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Source(e)),
+        };
+        output.write_all(&buf[..n]).map_err(CopyError::Target)?;
+        done += n as u64;
+        report(done);
     }
 }
 
@@ -120,30 +147,32 @@ pub(crate) fn file_name_bytes(path: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::temp::is_temp_name;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn temp_names_are_hidden_and_bounded() {
+    fn temp_paths_are_hidden_and_bounded() {
         let long = "x".repeat(255);
         let t = temp_path_beside(&Path::new("/d").join(&long));
         assert_eq!(t.parent(), Some(Path::new("/d")));
         let name = file_name_bytes(&t);
         assert!(is_temp_name(&name));
         assert!(name.len() <= 255);
-        assert_ne!(
-            temp_path_beside(Path::new("/d/a")),
-            temp_path_beside(Path::new("/d/a"))
-        );
     }
 
     #[test]
-    fn copy_replaces_whole_file() {
+    fn copy_replaces_whole_file_with_a_new_files_mode() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         let dst = dir.path().join("dst");
         fs::write(&src, b"new content").unwrap();
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(&dst, b"old").unwrap();
         assert_eq!(copy_atomically(&src, &dst, true, None).unwrap(), 11);
         assert_eq!(fs::read(&dst).unwrap(), b"new content");
+        // Not the source's 0755: at most 0666 (less the umask).
+        assert_eq!(fs::metadata(&dst).unwrap().permissions().mode() & 0o111, 0);
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 2, "no temporary file is left behind");
     }
@@ -174,12 +203,17 @@ mod tests {
     }
 
     #[test]
-    fn failed_copy_leaves_target_alone() {
+    fn failed_copy_names_its_side_and_leaves_target_alone() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("dst");
         fs::write(&dst, b"old").unwrap();
-        assert!(copy_atomically(&dir.path().join("missing"), &dst, false, None).is_err());
+        let e = copy_atomically(&dir.path().join("missing"), &dst, false, None).unwrap_err();
+        assert!(matches!(e, CopyError::Source(_)), "{e:?}");
+        let src = dir.path().join("src");
+        fs::write(&src, b"x").unwrap();
+        let e = copy_atomically(&src, &dir.path().join("no/such/dir/x"), false, None).unwrap_err();
+        assert!(matches!(e, CopyError::Target(_)), "{e:?}");
         assert_eq!(fs::read(&dst).unwrap(), b"old");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

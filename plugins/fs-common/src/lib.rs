@@ -18,8 +18,10 @@ mod atomic;
 mod durability;
 mod kind;
 mod store;
+mod temp;
 
-pub use atomic::{copy_atomically, is_temp_name, temp_path_beside, TEMP_PREFIX};
+pub use atomic::{copy_atomically, temp_path_beside, CopyError};
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
 pub use kind::ErrorKind;
 pub use store::{LocalStore, STALE_TEMPORARY_AGE};
+pub use temp::{is_generated_temp_name, is_temp_name, temp_name, TempFile, TEMP_PREFIX};

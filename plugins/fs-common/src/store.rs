@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use stowage_backend_api::{Backend, BackendError, Progress, Result};
 
-use crate::atomic::{copy_atomically, file_name_bytes, is_temp_name, TEMP_PREFIX};
+use crate::atomic::{copy_atomically, file_name_bytes, CopyError};
 use crate::durability::{fsync_dir, fsync_path, syncfs_path, Durability};
+use crate::temp::{is_generated_temp_name, is_temp_name, TEMP_PREFIX};
 
 /// Objects are the regular files directly inside `dir`.
 ///
@@ -46,7 +47,7 @@ impl LocalStore {
         self
     }
 
-    fn copy(&self, from: &Path, to: &Path, sync: bool) -> io::Result<u64> {
+    fn copy(&self, from: &Path, to: &Path, sync: bool) -> std::result::Result<u64, CopyError> {
         match &self.progress {
             Some(p) => copy_atomically(from, to, sync, Some(&|done, total| p.report(done, total))),
             None => copy_atomically(from, to, sync, None),
@@ -111,21 +112,27 @@ pub const STALE_TEMPORARY_AGE: Duration = Duration::from_secs(3600);
 
 impl LocalStore {
     /// Removes temporary files left by puts that died, so a killed run
-    /// does not leave hidden garbage behind for ever. Best effort: errors
-    /// are logged, never returned.
+    /// does not leave hidden garbage behind for ever. Only files this
+    /// program made are candidates: a name of exactly the generated shape
+    /// ([`is_generated_temp_name`]), a regular file (not followed if a
+    /// symlink), owned by the effective user, untouched for longer than
+    /// [`STALE_TEMPORARY_AGE`]. Best effort: errors are logged, never
+    /// returned.
     fn sweep_stale_temporaries(&self) {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return;
         };
         let now = SystemTime::now();
+        let me = rustix::process::geteuid().as_raw();
         for entry in entries.flatten() {
-            if !is_temp_name(entry.file_name().as_bytes()) {
+            if !is_generated_temp_name(entry.file_name().as_bytes()) {
                 continue;
             }
+            // DirEntry::metadata does not follow symlinks.
             let stale = entry
                 .metadata()
                 .ok()
-                .filter(|m| m.is_file())
+                .filter(|m| m.is_file() && m.uid() == me)
                 .and_then(|m| m.modified().ok())
                 .and_then(|t| now.duration_since(t).ok())
                 .is_some_and(|age| age > STALE_TEMPORARY_AGE);
@@ -149,7 +156,10 @@ impl Backend for LocalStore {
         fs::metadata(local).map_err(|e| Self::local_error(&e, "reading local file", local))?;
         self.ensure_dir()?;
         self.copy(local, &target, self.durability == Durability::Each)
-            .map_err(|e| Self::local_error(&e, "storing", &target))?;
+            .map_err(|e| match e {
+                CopyError::Source(e) => Self::local_error(&e, "reading local file", local),
+                CopyError::Target(e) => Self::local_error(&e, "storing", &target),
+            })?;
         self.written(&target)
     }
 
@@ -173,7 +183,10 @@ impl Backend for LocalStore {
         }
         self.copy(&source, local, false)
             .map(|_| ())
-            .map_err(|e| Self::local_error(&e, "writing", local))
+            .map_err(|e| match e {
+                CopyError::Source(e) => Self::local_error(&e, "reading", &source),
+                CopyError::Target(e) => Self::local_error(&e, "writing", local),
+            })
     }
 
     fn list(&self) -> Result<Vec<(String, u64)>> {
@@ -274,23 +287,72 @@ impl Backend for LocalStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn close_sweeps_only_stale_temporaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::new(dir.path().to_path_buf(), Durability::None);
-        let stale = dir.path().join(format!("{TEMP_PREFIX}dead-put"));
-        let live = dir.path().join(format!("{TEMP_PREFIX}live-put"));
-        fs::write(&stale, b"half").unwrap();
-        fs::write(&live, b"in progress").unwrap();
+    fn age(path: &Path) {
         let old = SystemTime::now() - STALE_TEMPORARY_AGE - Duration::from_secs(60);
         fs::File::options()
             .write(true)
-            .open(&stale)
+            .open(path)
             .unwrap()
             .set_modified(old)
             .unwrap();
+    }
+
+    /// Only stale files of exactly the generated shape, owned by us, go; a
+    /// user's similarly named file, a live temporary file and another
+    /// user's file of the generated shape stay.
+    #[test]
+    fn close_sweeps_only_our_stale_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf(), Durability::None);
+        let stale = dir.path().join(crate::temp::temp_name(b"dead-put"));
+        let live = dir.path().join(crate::temp::temp_name(b"live-put"));
+        let users = dir.path().join(format!("{TEMP_PREFIX}notes"));
+        let foreign = dir.path().join(crate::temp::temp_name(b"someone-else"));
+        for (path, data) in [
+            (&stale, &b"half"[..]),
+            (&live, b"in progress"),
+            (&users, b"keep me"),
+            (&foreign, b"not ours"),
+        ] {
+            fs::write(path, data).unwrap();
+        }
+        age(&stale);
+        age(&users);
+        age(&foreign);
+        let running_as_root = rustix::process::geteuid().is_root();
+        if running_as_root {
+            // 65534: nobody.
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        }
         store.close().unwrap();
         assert!(!stale.exists());
         assert!(live.exists());
+        assert_eq!(fs::read(&users).unwrap(), b"keep me");
+        assert_eq!(foreign.exists(), running_as_root);
+    }
+
+    /// Objects get 0666 less the umask, never the source's mode, and a
+    /// get likewise; reading a local file that cannot be read names it.
+    #[test]
+    fn new_files_follow_the_umask_and_errors_name_the_local_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().join("store"), Durability::None);
+        let src = dir.path().join("src");
+        fs::write(&src, b"x").unwrap();
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o777)).unwrap();
+        store.put(&src, "obj").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&dir.path().join("store/obj")) & 0o111, 0);
+        let back = dir.path().join("back");
+        store.get("obj", &back).unwrap();
+        assert_eq!(mode(&back) & 0o111, 0);
+        let missing = dir.path().join("missing");
+        let e = store.put(&missing, "obj2").unwrap_err();
+        assert!(
+            e.message().contains(&missing.display().to_string()),
+            "{}",
+            e.message()
+        );
     }
 }

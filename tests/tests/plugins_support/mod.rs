@@ -1,0 +1,77 @@
+//! Shared by the `plugins_*` tests: running the `stowage` command (or any
+//! program) as another user, the way an attacker or an unprivileged user
+//! would.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+/// uid/gid 65534: `nobody`/`nogroup` on Debian and most distributions.
+pub const NOBODY: u32 = 65534;
+
+/// Whether the test runs as root; when not, a loud skip (or a failure with
+/// `STOWAGE_REQUIRE_TOOLS` set), since acting as another user needs root.
+pub fn require_root(what: &str) -> bool {
+    if rustix_free_geteuid() == 0 {
+        return true;
+    }
+    if std::env::var_os("STOWAGE_REQUIRE_TOOLS").is_some() {
+        panic!("{what} needs root, and STOWAGE_REQUIRE_TOOLS is set");
+    }
+    eprintln!("\n*** SKIPPED: {what} needs root (it acts as the user nobody) ***\n");
+    false
+}
+
+fn rustix_free_geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// `cmd` run as `nobody:nogroup` without supplementary groups, through
+/// `setpriv`, with the same arguments and environment.
+pub fn as_nobody(cmd: &Command) -> Command {
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
+/// `chmod MODE PATH`.
+pub fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+}
+
+/// `chown nobody:nogroup PATH`.
+pub fn give_to_nobody(path: &Path) {
+    std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
+        .unwrap_or_else(|e| panic!("chown nobody {}: {e}", path.display()));
+}
+
+/// The text of a finished command's stdout and stderr.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Whether `name` contains `needle` (for readable assertions on OS strings).
+pub fn contains(haystack: &str, needle: impl AsRef<OsStr>) -> bool {
+    haystack.contains(needle.as_ref().to_string_lossy().as_ref())
+}
