@@ -89,16 +89,20 @@ pub fn copy_atomically(
         }
     };
     report(0);
-    let bytes = copy_data(&mut input, temp.file(), &report)?;
+    let bytes = copy_file_data(&mut input, temp.file(), &report)?;
     temp.persist(name, sync).map_err(CopyError::Target)?;
     Ok(bytes)
 }
 
-/// Copies the rest of `input` into `output`: `copy_file_range` (in-kernel,
+/// Copies the rest of `input` into `output` and returns the bytes copied: `copy_file_range` (in-kernel,
 /// reflinks where the filesystem offers them) in 16 MiB steps, each one
 /// reported. When it fails, the rest goes through plain reads and writes,
 /// which also tells which side the failure is on.
-fn copy_data(input: &mut File, mut output: &File, report: &dyn Fn(u64)) -> Result<u64, CopyError> {
+pub fn copy_file_data(
+    input: &mut File,
+    mut output: &File,
+    report: &dyn Fn(u64),
+) -> Result<u64, CopyError> {
     const STEP: usize = 16 << 20;
     let mut done: u64 = 0;
     loop {

@@ -15,12 +15,14 @@
 #![deny(missing_docs)]
 
 mod atomic;
+mod dirs;
 mod durability;
 mod kind;
 mod store;
 mod temp;
 
-pub use atomic::{copy_atomically, temp_path_beside, CopyError};
+pub use atomic::{copy_atomically, copy_file_data, temp_path_beside, CopyError};
+pub use dirs::open_dir_resolved;
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
 pub use kind::ErrorKind;
 pub use store::{LocalStore, STALE_TEMPORARY_AGE};

@@ -102,6 +102,9 @@ pub struct PeerConfig {
     pub collect_dir: PathBuf,
     /// Cedar's `ignoreFailureMode` for this peer, if set.
     pub ignore_failure: Option<IgnoreFailure>,
+    /// `?allow_hardlinks=yes`: stage files with more than one hard link too
+    /// (refused by default).
+    pub allow_hardlinks: bool,
 }
 
 impl PeerConfig {
@@ -123,16 +126,18 @@ impl PeerConfig {
             name,
             collect_dir,
             ignore_failure,
+            allow_hardlinks: false,
         })
     }
 
-    /// Parses `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.
+    /// Parses `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE&allow_hardlinks=yes]`.
     ///
     /// The scheme is matched case-insensitively. The name is everything up
     /// to the first `/` after `//` (percent-decoded, case kept); the rest,
-    /// percent-decoded to raw bytes, is the collect directory. The only query
-    /// parameter is `ignore_failure` (`none`, `all`, `daily`, `weekly`);
-    /// unknown or repeated keys and fragments are refused. A malformed `%`
+    /// percent-decoded to raw bytes, is the collect directory. The query
+    /// parameters are `ignore_failure` (`none`, `all`, `daily`, `weekly`)
+    /// and `allow_hardlinks` (`yes`, `no`); unknown or repeated keys and
+    /// fragments are refused. A malformed `%`
     /// escape is refused rather than taken literally.
     pub fn from_url(url: &str) -> Result<Self, PeerError> {
         let bad = |reason: &str| PeerError::invalid("URL", url, reason);
@@ -159,8 +164,14 @@ impl PeerConfig {
             .map_err(|e| bad(e.message()))?
             .map(|v| v.parse::<IgnoreFailure>())
             .transpose()?;
+        let allow_hardlinks = params
+            .take_choice("allow_hardlinks", &["yes", "no"])
+            .map_err(|e| bad(e.message()))?
+            .is_some_and(|v| v == "yes");
         params.finish().map_err(|e| bad(e.message()))?;
-        PeerConfig::new(name, collect_dir, ignore_failure)
+        let mut config = PeerConfig::new(name, collect_dir, ignore_failure)?;
+        config.allow_hardlinks = allow_hardlinks;
+        Ok(config)
     }
 
     /// The canonical URL of this configuration (percent-encoded; parses back
@@ -171,9 +182,16 @@ impl PeerConfig {
             percent_encode(self.name.as_bytes(), false),
             percent_encode(self.collect_dir.as_os_str().as_bytes(), true)
         );
+        let mut params = Vec::new();
         if let Some(mode) = self.ignore_failure {
-            url.push_str("?ignore_failure=");
-            url.push_str(mode.as_str());
+            params.push(format!("ignore_failure={mode}"));
+        }
+        if self.allow_hardlinks {
+            params.push("allow_hardlinks=yes".to_string());
+        }
+        if !params.is_empty() {
+            url.push('?');
+            url.push_str(&params.join("&"));
         }
         url
     }
@@ -309,6 +327,7 @@ mod tests {
             "local-peer://Peer/a/b",
             "local-peer://my%20peer/srv/back%20up/donn%C3%A9es?ignore_failure=weekly",
             "local-peer://p/srv/%FF%25x",
+            "local-peer://p/c?ignore_failure=all&allow_hardlinks=yes",
         ] {
             let c = ok(url);
             assert_eq!(c.to_url(), url);

@@ -1,31 +1,37 @@
-//! Checks on the directories the peer operations work in.
+//! Opening the directories the peer operations work in: once, by
+//! descriptor, through `stowage_fs_common::open_dir_resolved` (symlinks
+//! followed only when root or the running user owns them).
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use stowage_fs_common::open_dir_resolved;
 
 use crate::error::PeerError;
 
-/// Stats `path` following symlinks and requires a directory.
-pub(crate) fn require_dir(what: &'static str, path: &Path) -> Result<Metadata, PeerError> {
-    match fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(meta),
-        Ok(_) => Err(PeerError::NotADirectory {
-            what,
-            path: path.to_path_buf(),
-        }),
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
-        {
-            Err(PeerError::DirectoryNotFound {
+/// Opens the absolute directory `path` (`what` names it in errors).
+pub(crate) fn open_dir(what: &'static str, path: &Path) -> Result<OwnedFd, PeerError> {
+    open_dir_resolved(path).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOTDIR) if fs::metadata(path).is_ok_and(|m| !m.is_dir()) => {
+            PeerError::NotADirectory {
                 what,
                 path: path.to_path_buf(),
-            })
+            }
         }
-        Err(e) => Err(PeerError::Io {
-            op: "access",
+        Some(libc::ENOENT | libc::ENOTDIR) => PeerError::DirectoryNotFound {
+            what,
+            path: path.to_path_buf(),
+        },
+        _ if e.kind() == io::ErrorKind::NotFound => PeerError::DirectoryNotFound {
+            what,
+            path: path.to_path_buf(),
+        },
+        _ => PeerError::Io {
+            op: "open",
             path: path.to_path_buf(),
             source: e,
-        }),
-    }
+        },
+    })
 }

@@ -75,6 +75,28 @@ pub enum PeerError {
         path: PathBuf,
     },
 
+    /// A file of the collect directory has more than one hard link: it may
+    /// be any file of the filesystem made to look like the peer's, so it is
+    /// not copied unless hard links are allowed.
+    #[error(
+        "{path:?} has {links} hard links; refusing to stage it \
+         (allow_hardlinks=yes, or --allow-hardlinks, stages such files)"
+    )]
+    HardLinked {
+        /// The file.
+        path: PathBuf,
+        /// Its number of hard links.
+        links: u64,
+    },
+
+    /// A file changed while it was copied, twice in a row: its copy would
+    /// be a mix of old and new content, so it is not staged.
+    #[error("{path:?} changed while it was being staged (twice); not staged")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// Ownership was requested that the current (non-root) user cannot set.
     /// Detected before anything is written.
     #[error(
@@ -154,7 +176,10 @@ impl PeerError {
             | PeerError::SameDirectory { .. }
             | PeerError::NotRegularFile { .. } => ErrorKind::InvalidInput,
             PeerError::DirectoryNotFound { .. } => ErrorKind::NotFound,
-            PeerError::OwnershipNotPermitted { .. } => ErrorKind::PermissionDenied,
+            PeerError::OwnershipNotPermitted { .. } | PeerError::HardLinked { .. } => {
+                ErrorKind::PermissionDenied
+            }
+            PeerError::Changed { .. } => ErrorKind::ValidationFailed,
             PeerError::Io { source, .. } | PeerError::Copy { source, .. } => {
                 ErrorKind::from_io(source)
             }

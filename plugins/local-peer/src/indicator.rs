@@ -2,12 +2,15 @@
 //! to coordinate: the peer writes the collect indicator when its collect
 //! run is done, the master writes the stage indicator once it has staged.
 
-use std::fs::{self, Permissions};
-use std::io;
-use std::os::unix::fs::{fchown, PermissionsExt};
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::atomic::{sync_dir, TempFile};
+use rustix::fs::{fchmod, fchown, statat, AtFlags, FileType, Gid, Mode, Uid};
+use rustix::io::Errno;
+use stowage_fs_common::TempFile;
+
+use crate::dir::open_dir;
 use crate::error::PeerError;
 use crate::ownership::{check_mode, Ownership};
 
@@ -49,18 +52,20 @@ pub fn validate_indicator_name(name: &str) -> Result<(), PeerError> {
 /// Cedar answered `False`.
 pub fn check_collect_indicator(collect_dir: &Path, name: &str) -> Result<bool, PeerError> {
     validate_indicator_name(name)?;
-    let path = collect_dir.join(name);
-    match fs::symlink_metadata(&path) {
-        Ok(meta) => Ok(meta.file_type().is_file()),
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR) =>
-        {
-            Ok(false)
+    let dir = match open_dir("collect directory", collect_dir) {
+        Ok(dir) => dir,
+        Err(PeerError::DirectoryNotFound { .. } | PeerError::NotADirectory { .. }) => {
+            return Ok(false)
         }
+        Err(e) => return Err(e),
+    };
+    match statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(FileType::from_raw_mode(st.st_mode) == FileType::RegularFile),
+        Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(PeerError::Io {
             op: "look for the collect indicator",
-            path,
-            source: e,
+            path: collect_dir.join(name),
+            source: e.into(),
         }),
     }
 }
@@ -68,14 +73,15 @@ pub fn check_collect_indicator(collect_dir: &Path, name: &str) -> Result<bool, P
 /// Writes the empty stage indicator `name` into `collect_dir`.
 ///
 /// The collect directory must exist and be a directory (or a symlink to
-/// one). Ownership that the current user cannot set is refused before
-/// anything is written. The indicator is created atomically: an empty
-/// temporary file gets the ownership (`chown`) and then `mode` (`chmod`;
-/// without it, `0666` less the umask, as `open(2)` makes it), is flushed to
-/// disk and renamed over `name`. An existing indicator is therefore
-/// *replaced* by a new empty file (Cedar truncated it in place); a symlink of
-/// that name is replaced, not written through; a directory of that name is
-/// an error and is left alone.
+/// one that root or the running user owns). Ownership that the current
+/// user cannot set is refused before anything is written. The indicator is
+/// created atomically: an empty temporary file, created `0600` (with
+/// `mode`) or `0666` less the umask (without), gets the ownership
+/// (`fchown`) and then `mode` (`fchmod`), is flushed to disk and renamed
+/// over `name`. It never exists with wider permissions than asked for. An
+/// existing indicator is therefore *replaced* by a new empty file (Cedar
+/// truncated it in place); a symlink of that name is replaced, not written
+/// through; a directory of that name is an error and is left alone.
 pub fn write_stage_indicator(
     collect_dir: &Path,
     name: &str,
@@ -86,23 +92,34 @@ pub fn write_stage_indicator(
     if let Some(mode) = mode {
         check_mode(mode)?;
     }
-    crate::dir::require_dir("collect directory", collect_dir)?;
+    let dir = open_dir("collect directory", collect_dir)?;
     if let Some(ownership) = &ownership {
         crate::ownership::ensure_permitted(ownership, collect_dir)?;
     }
     let target = collect_dir.join(name);
-    let temp = TempFile::create(collect_dir, "indicator", 0o666)?;
+    let io = |op| PeerError::io(op, target.clone());
+    let temp = TempFile::create_in(
+        dir.as_fd(),
+        name.as_bytes(),
+        if mode.is_some() { 0o600 } else { 0o666 },
+    )
+    .map_err(PeerError::io("create a temporary file in", collect_dir))?;
     if let Some(o) = ownership.filter(|o| !o.is_empty()) {
-        fchown(temp.file(), o.uid, o.gid)
-            .map_err(PeerError::io("change the owner of", temp.path()))?;
+        fchown(
+            temp.file(),
+            o.uid.map(Uid::from_raw),
+            o.gid.map(Gid::from_raw),
+        )
+        .map_err(|e| io("change the owner of")(e.into()))?;
     }
     if let Some(mode) = mode {
-        temp.file()
-            .set_permissions(Permissions::from_mode(mode))
-            .map_err(PeerError::io("change the mode of", temp.path()))?;
+        fchmod(temp.file(), Mode::from_raw_mode(mode))
+            .map_err(|e| io("change the mode of")(e.into()))?;
     }
-    temp.persist(&target)?;
-    sync_dir(collect_dir)
+    temp.persist(OsStr::new(name), true)
+        .map_err(io("rename a temporary file to"))?;
+    rustix::fs::fsync(&dir)
+        .map_err(|e| PeerError::io("flush to disk directory", collect_dir)(e.into()))
 }
 
 #[cfg(test)]

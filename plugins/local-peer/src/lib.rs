@@ -16,8 +16,8 @@
 //! `stowage-fs-common`; the peer operations cross the ABI as the
 //! `stowage.peer/1` extension.
 
-mod atomic;
 mod config;
+mod copy;
 mod dir;
 mod error;
 mod extension;
@@ -37,4 +37,4 @@ pub use indicator::{
 pub use ownership::{parse_mode, Ownership, MAX_MODE};
 pub use plugin::{LocalPeerPlugin, PeerBackend};
 pub use report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageReport, StagedFile};
-pub use stage::stage;
+pub use stage::{stage, stage_with};

@@ -11,23 +11,25 @@ use crate::indicator::{
 };
 use crate::ownership::Ownership;
 use crate::report::StageReport;
-use crate::stage::stage;
+use crate::stage::stage_with;
 
 impl PeerConfig {
     /// [`stage()`] from this peer's collect directory, skipping the default
-    /// indicators (`cback.collect`, `cback.stage`).
+    /// indicators (`cback.collect`, `cback.stage`), with hard-linked files
+    /// allowed when the configuration says so.
     pub fn stage(
         &self,
         target_dir: &Path,
         ownership: Option<Ownership>,
         mode: Option<u32>,
     ) -> Result<StageReport, PeerError> {
-        stage(
+        stage_with(
             &self.collect_dir,
             target_dir,
             ownership,
             mode,
             DEFAULT_INDICATORS,
+            self.allow_hardlinks,
         )
     }
 

@@ -6,26 +6,32 @@
 //! - the directory is scanned first and the names sorted (byte order);
 //! - symlinks, subdirectories, other non-regular entries and indicator files
 //!   are skipped and reported instead of aborting the stage part-way;
-//! - each file goes to a hidden temporary file in the target directory that
-//!   gets ownership, mode and the source's mtime, is flushed to disk and is
-//!   renamed over the final name: no torn file is ever visible and a symlink
-//!   at the target name is replaced, not written through;
+//! - both directories are opened once and everything happens relative to
+//!   their descriptors; a symlink on their paths is followed only when root
+//!   or the running user owns it, so the peer's user cannot redirect a
+//!   stage by swapping a directory for a symlink;
+//! - each file is copied as `copy.rs` describes: a private temporary file
+//!   that gets ownership, mode and the source's mtime on its descriptor,
+//!   is flushed and renamed over the final name; a file with more than one
+//!   hard link is refused unless allowed, a file that keeps changing while
+//!   it is copied fails; no torn or too widely readable file is ever
+//!   visible, and a symlink at the target name is replaced, not written
+//!   through;
 //! - a file that cannot be staged is reported and the others are still
 //!   staged; ownership the caller may not set is refused before anything is
 //!   copied;
 //! - names are joined as raw OS bytes (Cedar rewrote `\` to `/`).
 
-use std::ffi::OsString;
-use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
-use std::io;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{fchown, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use rustix::fs::{fstat, Dir, FileType};
 use stowage_fs_common::is_temp_name;
 
-use crate::atomic::{sync_dir, TempFile};
-use crate::dir::require_dir;
+use crate::copy::{copy_entry, CopyRules, StageDirs};
+use crate::dir::open_dir;
 use crate::error::PeerError;
 use crate::indicator::validate_indicator_name;
 use crate::ownership::{check_mode, Ownership};
@@ -40,9 +46,11 @@ use crate::report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageRepor
 /// Then: the indicator names and `mode` are valid, the two directories are
 /// not the same, and `ownership` is one the current user may set.
 ///
-/// Each staged file gets `ownership` (`chown`), then `mode` (`chmod`; without
-/// it the source's permission bits, including setuid/setgid/sticky), and the
-/// source's modification time. Entries named like one of `indicators` are
+/// Each staged file gets `ownership` (`fchown`), then `mode` (`fchmod`;
+/// without it the source's permission bits, including setuid/setgid/sticky),
+/// and the source's modification time. A file with more than one hard link
+/// fails (see [`stage_with`] to allow them); so does one that changed
+/// twice while it was copied. Entries named like one of `indicators` are
 /// skipped whatever their type. Stowage's in-flight temporary files
 /// (`.stowage-partial-*`: a put into the collect directory in progress, or
 /// the leftover of an interrupted one) are skipped as `Temporary`.
@@ -60,6 +68,20 @@ pub fn stage(
     mode: Option<u32>,
     indicators: &[&str],
 ) -> Result<StageReport, PeerError> {
+    stage_with(collect_dir, target_dir, ownership, mode, indicators, false)
+}
+
+/// [`stage()`], copying files with several hard links too when
+/// `allow_hardlinks` is set (the `allow_hardlinks=yes` URL parameter,
+/// `stowage peer stage --allow-hardlinks`).
+pub fn stage_with(
+    collect_dir: &Path,
+    target_dir: &Path,
+    ownership: Option<Ownership>,
+    mode: Option<u32>,
+    indicators: &[&str],
+    allow_hardlinks: bool,
+) -> Result<StageReport, PeerError> {
     if !target_dir.is_absolute() {
         return Err(PeerError::NotAbsolute {
             what: "target directory",
@@ -72,15 +94,20 @@ pub fn stage(
             path: collect_dir.to_path_buf(),
         });
     }
-    let collect_meta = require_dir("collect directory", collect_dir)?;
-    let target_meta = require_dir("target directory", target_dir)?;
+    let collect = open_dir("collect directory", collect_dir)?;
+    let target = open_dir("target directory", target_dir)?;
     for name in indicators {
         validate_indicator_name(name)?;
     }
     if let Some(mode) = mode {
         check_mode(mode)?;
     }
-    if (collect_meta.dev(), collect_meta.ino()) == (target_meta.dev(), target_meta.ino()) {
+    let identity = |fd: &OwnedFd, path: &Path| {
+        fstat(fd)
+            .map(|st| (st.st_dev, st.st_ino))
+            .map_err(|e| PeerError::io("stat", path)(e.into()))
+    };
+    if identity(&collect, collect_dir)? == identity(&target, target_dir)? {
         return Err(PeerError::SameDirectory {
             collect_dir: collect_dir.to_path_buf(),
             target_dir: target_dir.to_path_buf(),
@@ -90,19 +117,30 @@ pub fn stage(
     if let Some(ownership) = &ownership {
         crate::ownership::ensure_permitted(ownership, target_dir)?;
     }
+    let rules = CopyRules {
+        ownership,
+        mode,
+        allow_hardlinks,
+    };
+    let dirs = StageDirs {
+        collect: &collect,
+        collect_path: collect_dir,
+        target: &target,
+        target_path: target_dir,
+    };
 
-    let entries = scan(collect_dir)?;
+    let entries = scan(&collect, collect_dir)?;
     let mut report = StageReport::new(collect_dir, target_dir);
     for (name, file_type) in entries {
         let skip = if indicators.iter().any(|i| i.as_bytes() == name.as_bytes()) {
             Some(SkipReason::Indicator)
         } else if is_temp_name(name.as_bytes()) {
             Some(SkipReason::Temporary)
-        } else if file_type.is_symlink() {
+        } else if file_type == FileType::Symlink {
             Some(SkipReason::Symlink)
-        } else if file_type.is_dir() {
+        } else if file_type == FileType::Directory {
             Some(SkipReason::Directory)
-        } else if !file_type.is_file() {
+        } else if file_type != FileType::RegularFile {
             Some(SkipReason::NotRegular)
         } else {
             None
@@ -113,13 +151,7 @@ pub fn stage(
             report.skipped.push(SkippedEntry { name, reason });
             continue;
         }
-        match copy_file(
-            &collect_dir.join(name.as_os_str()),
-            &target_dir.join(name.as_os_str()),
-            target_dir,
-            ownership,
-            mode,
-        ) {
+        match copy_entry(&dirs, name.as_os_str(), rules) {
             Ok(bytes) => report.push_staged(name, bytes),
             Err(e) => {
                 log::warn!("{e}");
@@ -133,7 +165,8 @@ pub fn stage(
         }
     }
     if report.copied > 0 {
-        sync_dir(target_dir)?;
+        rustix::fs::fsync(&target)
+            .map_err(|e| PeerError::io("flush to disk directory", target_dir)(e.into()))?;
     }
     if !report.failed.is_empty() {
         Err(PeerError::StageFailed {
@@ -148,63 +181,27 @@ pub fn stage(
     }
 }
 
-/// Lists the directory (entry types without following symlinks), sorted by
-/// the raw bytes of the names.
-fn scan(dir: &Path) -> Result<Vec<(OsString, fs::FileType)>, PeerError> {
+/// Lists the open directory (entry types without following symlinks),
+/// sorted by the raw bytes of the names.
+fn scan(dir: &OwnedFd, path: &Path) -> Result<Vec<(OsString, FileType)>, PeerError> {
+    let io = |e: rustix::io::Errno| PeerError::io("read directory", path)(e.into());
     let mut entries = Vec::new();
-    for entry in fs::read_dir(dir).map_err(PeerError::io("read directory", dir))? {
-        let entry = entry.map_err(PeerError::io("read directory", dir))?;
-        let file_type = entry
-            .file_type()
-            .map_err(PeerError::io("stat", entry.path()))?;
-        entries.push((entry.file_name(), file_type));
+    for entry in Dir::read_from(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if name == "." || name == ".." {
+            continue;
+        }
+        let file_type = match entry.file_type() {
+            FileType::Unknown => {
+                let st = rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| PeerError::io("stat", path.join(name))(e.into()))?;
+                FileType::from_raw_mode(st.st_mode)
+            }
+            t => t,
+        };
+        entries.push((name.to_os_string(), file_type));
     }
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     Ok(entries)
-}
-
-/// Copies one regular file atomically; returns the bytes copied.
-fn copy_file(
-    source: &Path,
-    target: &Path,
-    target_dir: &Path,
-    ownership: Option<Ownership>,
-    mode: Option<u32>,
-) -> Result<u64, PeerError> {
-    // O_NOFOLLOW: the entry was not a symlink at scan time and must not have
-    // become one. O_NONBLOCK: a FIFO swapped in since the scan must not
-    // block the open (it is then refused below).
-    let mut src = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(source)
-        .map_err(PeerError::io("open", source))?;
-    let meta = src.metadata().map_err(PeerError::io("stat", source))?;
-    if !meta.file_type().is_file() {
-        return Err(PeerError::NotRegularFile {
-            path: source.to_path_buf(),
-        });
-    }
-    let final_mode = mode.unwrap_or(meta.mode() & 0o7777);
-
-    // Created 0600: nobody else can read the data before the mode is set.
-    let temp = TempFile::create(target_dir, "stage", 0o600)?;
-    let copy_error = |e| PeerError::Copy {
-        from: source.to_path_buf(),
-        to: target.to_path_buf(),
-        source: e,
-    };
-    let bytes = io::copy(&mut src, &mut temp.file()).map_err(copy_error)?;
-    let dst: &File = temp.file();
-    if let Some(o) = ownership {
-        fchown(dst, o.uid, o.gid).map_err(PeerError::io("change the owner of", temp.path()))?;
-    }
-    // After chown, which clears setuid/setgid bits.
-    dst.set_permissions(Permissions::from_mode(final_mode))
-        .map_err(PeerError::io("change the mode of", temp.path()))?;
-    let mtime = meta.modified().map_err(PeerError::io("stat", source))?;
-    dst.set_times(FileTimes::new().set_modified(mtime))
-        .map_err(PeerError::io("set the modification time of", temp.path()))?;
-    temp.persist(target)?;
-    Ok(bytes)
 }
