@@ -209,6 +209,10 @@ pub enum PeerCommand {
         /// Permissions of the staged files, octal (e.g. 0640).
         #[arg(long)]
         mode: Option<String>,
+        /// Also stage files with more than one hard link (refused by
+        /// default: a hard link can pass off any file as the peer's).
+        #[arg(long)]
+        allow_hardlinks: bool,
     },
 
     /// Exit 0 when the peer's collect indicator exists, 1 when not.

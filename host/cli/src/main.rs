@@ -121,7 +121,14 @@ fn main() -> ExitCode {
             target,
             owner,
             mode,
-        }) => ctx.peer_stage(url, target, owner.as_deref(), mode.as_deref()),
+            allow_hardlinks,
+        }) => ctx.peer_stage(
+            url,
+            target,
+            owner.as_deref(),
+            mode.as_deref(),
+            *allow_hardlinks,
+        ),
         Command::Peer(PeerCommand::Collected { url, indicator }) => {
             ctx.peer_collected(url, indicator)
         }

@@ -32,6 +32,14 @@ fn from_backend(op: &'static str, url: &str, e: BackendError) -> Error {
     }
 }
 
+/// `url` with the plugin parameter `allow_hardlinks=yes` added: the
+/// extension's `stage` has no such argument (its ABI is frozen), the
+/// backend's configuration has.
+fn with_hardlinks_allowed(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}allow_hardlinks=yes")
+}
+
 impl Context {
     /// Opens `url` and fetches its peer extension.
     fn peer(&self, url: &str) -> Result<(stowage::Backend, Peer), Error> {
@@ -77,8 +85,14 @@ impl Context {
         target: &Path,
         owner: Option<&str>,
         mode: Option<&str>,
+        allow_hardlinks: bool,
     ) -> u8 {
-        let (owner, mode, backend, ext) = match self.peer_with(url, owner, mode) {
+        let url = if allow_hardlinks {
+            with_hardlinks_allowed(url)
+        } else {
+            url.to_string()
+        };
+        let (owner, mode, backend, ext) = match self.peer_with(&url, owner, mode) {
             Ok(x) => x,
             Err(e) => return fail(&e, self.json),
         };

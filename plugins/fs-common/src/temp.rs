@@ -80,7 +80,7 @@ impl TempFile {
     pub fn create_in(dir: BorrowedFd<'_>, hint: &[u8], mode: u32) -> io::Result<Self> {
         let dir = dir.try_clone_to_owned()?;
         let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
         for _ in 0..ATTEMPTS {
             let name = temp_name(hint);

@@ -5,9 +5,11 @@
 //! `O_NOFOLLOW`, checked on its descriptor (a regular file, one hard link
 //! unless hard links are allowed), and copied into a temporary file of the
 //! target directory created `0600` with a random `O_EXCL` name. Its
-//! `fstat` (size, mtime, ctime) before and after the copy must agree: a
-//! file that changes while it is copied is copied once more, and if it
-//! changes again it fails, never staged torn. The copy then gets its owner
+//! `fstat` (size, mtime, ctime) before and after the copy must agree, and a
+//! file changed in the last two seconds (when timestamps may not yet show
+//! a write in progress) is read again and compared with the copy: a file
+//! that changes while it is copied is copied once more, and if it changes
+//! again it fails, never staged torn. The copy then gets its owner
 //! (`fchown`), its mode (`fchmod`, after `fchown`, which clears setuid and
 //! setgid) and the source's mtime on its descriptor, is flushed, and only
 //! then renamed to the final name: at no moment does it exist with wider
@@ -51,11 +53,53 @@ pub(crate) struct StageDirs<'a> {
 fn version(st: &Stat) -> (i64, i64, i64, i64, i64) {
     (
         st.st_size,
-        st.st_mtime as i64,
+        st.st_mtime,
         st.st_mtime_nsec as i64,
-        st.st_ctime as i64,
+        st.st_ctime,
         st.st_ctime_nsec as i64,
     )
+}
+
+/// Whether the file changed so recently that its timestamps may not show a
+/// write still in progress: they tick at the kernel's clock granularity
+/// (milliseconds), so a write in the same tick as the first `fstat` leaves
+/// them unchanged.
+fn recently_changed(st: &Stat) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    now - st.st_ctime < 2
+}
+
+/// Reads `source` again and compares it with the copy, byte for byte.
+fn same_content(source: &File, copy: &File) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let mut a = vec![0u8; 1 << 20];
+    let mut b = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    loop {
+        let n = source.read_at(&mut a, offset)?;
+        let m = read_full_at(copy, &mut b[..n.max(1)], offset)?;
+        if n != m || a[..n] != b[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+        offset += n as u64;
+    }
+}
+
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64)? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    Ok(done)
 }
 
 /// Copies the entry `name`; returns the bytes copied.
@@ -101,13 +145,19 @@ pub(crate) fn copy_entry(
             CopyError::Source(e) | CopyError::Target(e) => e,
         },
     };
-    let mut seen = version(&before);
+    let mut seen_stat = before;
+    let mut seen = version(&seen_stat);
     let mut bytes;
     let mut attempt = 0;
     loop {
         bytes = copy_file_data(&mut src, temp.file(), &|_| {}).map_err(copy_error)?;
-        let after = version(&fstat(&src).map_err(|e| io("stat")(e.into()))?);
-        if after == seen && bytes as i64 == after.0 {
+        let after_stat = fstat(&src).map_err(|e| io("stat")(e.into()))?;
+        let after = version(&after_stat);
+        let stable = after == seen
+            && bytes as i64 == after.0
+            && (!recently_changed(&after_stat)
+                || same_content(&src, temp.file()).map_err(io("read again"))?);
+        if stable {
             break;
         }
         attempt += 1;
@@ -119,6 +169,7 @@ pub(crate) fn copy_entry(
             source_path.display()
         );
         seen = after;
+        seen_stat = after_stat;
         src.seek(SeekFrom::Start(0)).map_err(io("rewind"))?;
         ftruncate(temp.file(), 0)
             .map_err(|e| PeerError::io("truncate", target_path.clone())(e.into()))?;
@@ -140,8 +191,8 @@ pub(crate) fn copy_entry(
             tv_nsec: rustix::fs::UTIME_OMIT,
         },
         last_modification: rustix::fs::Timespec {
-            tv_sec: before.st_mtime as _,
-            tv_nsec: before.st_mtime_nsec as _,
+            tv_sec: seen_stat.st_mtime as _,
+            tv_nsec: seen_stat.st_mtime_nsec as _,
         },
     };
     futimens(temp.file(), &times).map_err(|e| on_temp("set the modification time of")(e.into()))?;
