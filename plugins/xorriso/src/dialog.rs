@@ -12,7 +12,8 @@
 //! without both pipes filling up and deadlocking; stderr (only the banner, normally) is
 //! drained by another thread and its last lines kept for error messages. The child runs in
 //! its own process group so a Ctrl-C at the terminal does not kill it in the middle of a
-//! commit; the host's orderly shutdown (or our `Drop`) ends it.
+//! commit; the host's orderly shutdown (or our `Drop`) ends it. It inherits the medium's
+//! lock descriptor, so the lock outlives us for as long as the child may still write.
 
 mod executable;
 mod message;
@@ -50,7 +51,18 @@ pub struct Dialog {
 impl Dialog {
     /// Start xorriso with `args` (ending in `-dialog on`) and return the reply to the start
     /// arguments (their problem events: a bad `XORRISO_ARGS` shows up here).
-    pub fn spawn(exe: &Path, args: &[String], target: &str) -> Result<(Self, Reply)> {
+    ///
+    /// `lock`, the descriptor holding the medium's `flock`, is inherited by the child: the
+    /// lock then lives as long as any writer, ours or xorriso, even when this process is
+    /// killed (`kill -9`) in the middle of a commit. xorriso finishes (or dies in) the
+    /// command it is running and exits at the end of its standard input; until then no
+    /// second writer can take the medium.
+    pub fn spawn(
+        exe: &Path,
+        args: &[String],
+        target: &str,
+        lock: Option<&std::fs::File>,
+    ) -> Result<(Self, Reply)> {
         log::debug!("starting {} {}", exe.display(), args.join(" "));
         let mut cmd = Command::new(exe);
         cmd.args(args)
@@ -58,6 +70,20 @@ impl Dialog {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(lock) = lock {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(lock);
+            // SAFETY: runs in the child between fork and exec; fcntl is async-signal-safe,
+            // allocates nothing, and only clears close-on-exec on a descriptor the child
+            // inherited from us.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().map_err(|e| Error::Spawn {
             path: exe.to_path_buf(),
             source: e,

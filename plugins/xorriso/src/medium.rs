@@ -26,7 +26,7 @@ const HEAD_BYTES: usize = 64 * 1024;
 /// the volume id assertion, and refuse a non-empty file that is not an ISO image.
 pub fn spawn_loaded(cfg: &Config, exe: &Path, lock: &MediumLock) -> Result<(Dialog, MediaStatus)> {
     let target = cfg.target.display();
-    let (mut d, startup) = Dialog::spawn(exe, &cfg.start_args(), &target)?;
+    let (mut d, startup) = Dialog::spawn(exe, &cfg.start_args(), &target, Some(lock.file()))?;
     if let Some(st) = &startup.exited {
         return Err(if cfg.xorriso_from_env {
             Error::BadXorrisoPath {

@@ -47,7 +47,7 @@ impl XorrisoBackend {
         if let Some(d) = inner.dialog.take() {
             d.finish();
         }
-        let result = self.compact_into(img, &tmp, &before);
+        let result = self.compact_into(img, &tmp, &before, inner.lock.as_ref().map(|l| l.file()));
         let result = result.and_then(|new_bytes| {
             let lock = inner.lock.as_ref().ok_or_else(|| Error::Closed {
                 target: self.cfg.target.display(),
@@ -76,11 +76,18 @@ impl XorrisoBackend {
         })
     }
 
-    fn compact_into(&self, img: &Path, tmp: &Path, before: &BTreeMap<String, u64>) -> Result<u64> {
+    fn compact_into(
+        &self,
+        img: &Path,
+        tmp: &Path,
+        before: &BTreeMap<String, u64>,
+        lock: Option<&std::fs::File>,
+    ) -> Result<u64> {
         let (mut d, startup) = Dialog::spawn(
             &self.exe,
             &self.cfg.start_args(),
             &self.cfg.target.display(),
+            lock,
         )?;
         if startup.worst() >= Some(Severity::Sorry) {
             return Err(self.xorriso_error("compact (start)", &startup, Severity::Sorry));
