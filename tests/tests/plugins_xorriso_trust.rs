@@ -7,8 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use plugins_support::{as_nobody, chmod, require_root};
+use stowage::plugin::LoadOptions;
+use stowage::{Registry, SearchPath};
 use stowage_tests::files::write_data;
-use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli};
+use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli, EXIT_PERMISSION};
 
 fn tools() -> bool {
     require_tool("xorriso") && require_tool("isoinfo")
@@ -162,4 +165,122 @@ fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
         b"acknowledged before the kill"
     );
     assert_eq!(isoinfo_read(&image, "/second"), b"written after the kill");
+}
+
+fn registry(plugins: &Path) -> Registry {
+    Registry::load_with(
+        &SearchPath::new(vec![plugins.to_path_buf()]),
+        &LoadOptions::default(),
+    )
+}
+
+/// Runs `script` with `sh -c` as nobody; panics if it fails.
+fn as_nobody_sh(script: &str) {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", script]);
+    let out = as_nobody(&sh).output().unwrap();
+    assert!(out.status.success(), "{script}: {out:?}");
+}
+
+/// The image's directory is world-writable (sticky, like /tmp), and
+/// nobody plants the staging directory there before root opens the image,
+/// then swaps the staged copy for their own content of the same size. Root
+/// must refuse the planted directory, naming it, and commit nothing of
+/// theirs.
+#[test]
+fn a_staging_directory_planted_by_another_user_is_refused() {
+    if !tools() || !require_root("a_staging_directory_planted_by_another_user_is_refused") {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let work = tempdir();
+    chmod(work.path(), 0o1777);
+    let image = work.path().join("img.iso");
+    let staging = work.path().join(".img.iso.stowage-staging");
+    as_nobody_sh(&format!("mkdir -m 777 '{}'", staging.display()));
+    let doc = work.path().join("doc");
+    fs::write(&doc, b"root's own data").unwrap();
+    let url = format!("xorriso://{}?commit=batch", image.display());
+
+    let registry = registry(plugins.path());
+    match registry.open(&url) {
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains(".img.iso.stowage-staging"), "{message}");
+            assert!(message.contains("owned by uid 65534"), "{message}");
+        }
+        Ok(backend) => {
+            // What the attacker then does to the staged copy.
+            backend.put(&doc, "doc").unwrap();
+            as_nobody_sh(&format!(
+                "cd '{}' && for f in put-*; do rm -f \"$f\"; printf \"attacker's data\" > \"$f\"; done",
+                staging.display()
+            ));
+            let _ = backend.close();
+            drop(backend);
+            let listed = Command::new("isoinfo")
+                .args(["-R", "-f", "-i"])
+                .arg(&image)
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&listed.stdout).contains("/doc") {
+                assert_eq!(
+                    isoinfo_read(&image, "/doc"),
+                    b"root's own data",
+                    "another user's content was committed as root's put"
+                );
+            }
+            panic!("a staging directory owned by another user was used");
+        }
+    }
+    // The command line says the same and exits with "permission denied".
+    let cli = Cli::new(plugins.path());
+    let out = cli.run(["put", &url, doc.to_str().unwrap()]);
+    out.expect_code(EXIT_PERMISSION);
+    assert!(out.err.contains(".img.iso.stowage-staging"), "{out}");
+    // A symlink planted in its place is refused too.
+    fs::remove_dir(&staging).unwrap();
+    let elsewhere = work.path().join("elsewhere");
+    as_nobody_sh(&format!(
+        "mkdir -m 700 '{}' && ln -s '{}' '{}'",
+        elsewhere.display(),
+        elsewhere.display(),
+        staging.display()
+    ));
+    cli.run(["put", &url, doc.to_str().unwrap()])
+        .expect_code(EXIT_PERMISSION);
+    assert_eq!(fs::read_dir(&elsewhere).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+/// A staged copy whose content changes (same size) between the put and
+/// the commit is dropped and reported, never committed.
+#[test]
+fn a_staged_copy_changed_before_the_commit_is_not_committed() {
+    if !tools() {
+        return;
+    }
+    let plugins = plugin_dir_with(&["xorriso"]);
+    let work = tempdir();
+    let image = work.path().join("img.iso");
+    let url = format!("xorriso://{}?commit=batch", image.display());
+    let doc = work.path().join("doc");
+    fs::write(&doc, b"the real content").unwrap();
+    let registry = registry(plugins.path());
+    let backend = registry.open(&url).unwrap();
+    backend.put(&doc, "doc").unwrap();
+    let staging = work.path().join(".img.iso.stowage-staging");
+    for entry in fs::read_dir(&staging).unwrap() {
+        fs::write(entry.unwrap().path(), b"swapped content!").unwrap();
+    }
+    let e = backend.close().unwrap_err();
+    assert!(e.to_string().contains("content changed"), "{e}");
+    assert!(e.to_string().contains("NOT stored"), "{e}");
+    drop(backend);
+    let listed = Command::new("isoinfo")
+        .args(["-R", "-f", "-i"])
+        .arg(&image)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(!listing.contains("/doc"), "{listing}");
 }

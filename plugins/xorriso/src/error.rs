@@ -198,6 +198,18 @@ pub enum Error {
         detail: String,
     },
 
+    /// The staging directory beside the image exists but is not private to us.
+    #[error(
+        "refusing to stage puts in {path:?}: {reason}; remove it (it is only used while a \
+         backend is open) or fix its owner and mode"
+    )]
+    StagingNotPrivate {
+        /// The staging directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Staged copies were changed or removed behind our back; those puts were dropped.
     #[error(
         "staged copies were changed or removed by someone else, so these puts were dropped and are NOT stored (put them again): {details}"
@@ -241,7 +253,7 @@ impl Error {
             Error::NotFound { .. } | Error::NoDrive { .. } => ErrorKind::NotFound,
             Error::InUse { .. } => ErrorKind::InUse,
             Error::VolidMismatch { .. } | Error::SizeMismatch { .. } => ErrorKind::ValidationFailed,
-            Error::ReadOnly { .. } => ErrorKind::PermissionDenied,
+            Error::ReadOnly { .. } | Error::StagingNotPrivate { .. } => ErrorKind::PermissionDenied,
             Error::Io { source, .. } => io_kind(source),
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Closed { .. } | Error::Protocol { .. } | Error::StagingTampered { .. } => {

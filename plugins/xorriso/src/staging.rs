@@ -18,13 +18,27 @@
 //! so reflinks and renames work), or a private temporary directory if that one cannot be
 //! created (read-only directory, optical drives). It is only ever used under the medium's
 //! lock, so leftovers found at open come from a crashed run and are removed.
+//!
+//! The directory must be private: created `0700`, or, when it exists, a real directory (not
+//! a symlink) that `fstat` shows owned by us and closed to group and others. Anything else
+//! (left by another user to catch our copies, or to swap their content before the commit)
+//! is refused with an error naming it. It is held open, and staged files are created and
+//! checked relative to that descriptor. Each staged copy's content is fingerprinted when it
+//! is made (SipHash under a key drawn for this backend, which nobody else knows) and checked
+//! again just before the commit: a copy changed in between is dropped and reported, never
+//! committed.
 
+use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::AsRawFd;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{fstat, openat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
 
 use crate::error::{Error, Result};
 
@@ -34,8 +48,12 @@ const FICLONE: u64 = 0x4004_9409;
 /// A staged copy of a put source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
+    /// The copy's path (what xorriso's `-map` reads).
     pub path: PathBuf,
+    /// Its size when it was made.
     pub size: u64,
+    /// Its content's fingerprint when it was made (see [`Staging::verify`]).
+    pub fingerprint: u64,
 }
 
 /// How `stage_move` got the file in, so a failed move can be undone.
@@ -51,23 +69,35 @@ pub enum MoveKind {
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
+    /// `dir`, open: staged files are created and checked relative to it.
+    fd: OwnedFd,
     _temp: Option<tempfile::TempDir>,
     counter: AtomicU64,
+    /// The fingerprint key, drawn at random for this backend.
+    key: RandomState,
 }
 
 impl Staging {
     /// Use `preferred` (created if needed, emptied if left over), else a temporary directory.
+    ///
+    /// # Errors
+    /// `preferred` exists but is not a private directory of ours ([`Error::StagingNotPrivate`]).
     pub fn new(preferred: Option<PathBuf>) -> Result<Self> {
         if let Some(dir) = preferred {
             match prepare_dir(&dir) {
-                Ok(()) => {
+                Ok(fd) => {
                     return Ok(Staging {
                         dir,
+                        fd,
                         _temp: None,
                         counter: AtomicU64::new(0),
+                        key: RandomState::new(),
                     })
                 }
-                Err(e) => {
+                Err(PrepareError::NotPrivate(reason)) => {
+                    return Err(Error::StagingNotPrivate { path: dir, reason })
+                }
+                Err(PrepareError::Io(e)) => {
                     log::info!("cannot use {dir:?} for staging ({e}); using a temporary directory")
                 }
             }
@@ -76,21 +106,87 @@ impl Staging {
             .prefix("stowage-xorriso-staging-")
             .tempdir()
             .map_err(|e| Error::io("cannot create a temporary staging directory", e))?;
+        // Fresh under an unpredictable name; nobody else can have entered it yet.
+        std::fs::set_permissions(
+            t.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .map_err(|e| Error::io("cannot make the temporary staging directory private", e))?;
+        let fd = open_private(t.path())
+            .map_err(|e| Error::io("cannot open the temporary staging directory", e))?;
         Ok(Staging {
             dir: t.path().to_path_buf(),
+            fd,
             _temp: Some(t),
             counter: AtomicU64::new(0),
+            key: RandomState::new(),
         })
+    }
+
+    /// The fingerprint of everything `file` holds from its start.
+    fn fingerprint(&self, mut file: &File) -> io::Result<u64> {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(0))?;
+        let mut hasher = self.key.build_hasher();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => return Ok(hasher.finish()),
+                Ok(n) => hasher.write(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the staged copy still holds exactly what was staged: opened relative to the
+    /// staging directory's descriptor (no symlink followed), its size and fingerprint as
+    /// when it was made. `Err` says what differs.
+    pub fn verify(&self, staged: &Staged) -> std::result::Result<(), String> {
+        let name = staged.path.file_name().unwrap_or(OsStr::new(""));
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("{:?}: {e}", staged.path))?;
+        let file = File::from(fd);
+        let size = file
+            .metadata()
+            .map_err(|e| format!("{:?}: {e}", staged.path))?
+            .len();
+        if size != staged.size {
+            return Err(format!(
+                "{:?} has {size} bytes instead of {}",
+                staged.path, staged.size
+            ));
+        }
+        match self.fingerprint(&file) {
+            Ok(f) if f == staged.fingerprint => Ok(()),
+            Ok(_) => Err(format!("{:?}: its content changed", staged.path)),
+            Err(e) => Err(format!("{:?}: {e}", staged.path)),
+        }
+    }
+
+    /// Creates the next staged file, private, relative to the directory's descriptor.
+    fn create_next(&self) -> Result<(PathBuf, File)> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("put-{n:08}");
+        let path = self.dir.join(&name);
+        let fd = openat(
+            &self.fd,
+            name.as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::io(format!("cannot create the staged copy {path:?}"), e.into()))?;
+        Ok((path, File::from(fd)))
     }
 
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    fn next_path(&self) -> PathBuf {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        self.dir.join(format!("put-{n:08}"))
     }
 
     /// Make a stable private copy of `src`.
@@ -106,21 +202,24 @@ impl Staging {
                 io::Error::from_raw_os_error(libc::EISDIR),
             ));
         }
-        let dst = self.next_path();
-        let out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&dst)
-            .map_err(|e| Error::io(format!("cannot create the staged copy {dst:?}"), e))?;
+        let (dst, out) = self.create_next()?;
         let result = clone_or_copy(&input, &out, src, &dst);
-        let size = result.and_then(|()| {
-            out.metadata()
+        let staged = result.and_then(|()| {
+            let size = out
+                .metadata()
                 .map(|m| m.len())
-                .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))
+                .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))?;
+            let fingerprint = self
+                .fingerprint(&out)
+                .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?;
+            Ok((size, fingerprint))
         });
-        match size {
-            Ok(size) => Ok(Staged { path: dst, size }),
+        match staged {
+            Ok((size, fingerprint)) => Ok(Staged {
+                path: dst,
+                size,
+                fingerprint,
+            }),
             Err(e) => {
                 let _ = std::fs::remove_file(&dst);
                 Err(e)
@@ -138,13 +237,32 @@ impl Staging {
                 io::Error::from_raw_os_error(libc::EISDIR),
             ));
         }
-        let dst = self.next_path();
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let dst = self.dir.join(format!("put-{n:08}"));
         match std::fs::rename(src, &dst) {
             Ok(()) => {
-                let size = std::fs::metadata(&dst)
+                let file = File::from(
+                    openat(
+                        &self.fd,
+                        dst.file_name().unwrap_or(OsStr::new("")),
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                    .map_err(|e| Error::io(format!("cannot open {dst:?}"), e.into()))?,
+                );
+                let size = file
+                    .metadata()
                     .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))?
                     .len();
-                Ok((Staged { path: dst, size }, MoveKind::Renamed))
+                let fingerprint = self
+                    .fingerprint(&file)
+                    .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?;
+                let staged = Staged {
+                    path: dst,
+                    size,
+                    fingerprint,
+                };
+                Ok((staged, MoveKind::Renamed))
             }
             Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
                 Ok((self.stage_copy(src)?, MoveKind::Copied))
@@ -176,10 +294,10 @@ impl Staging {
 
     /// Forget a staged file.
     pub fn discard(&self, staged: &Staged) {
-        if let Err(e) = std::fs::remove_file(&staged.path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                log::warn!("cannot remove the staged copy {:?}: {e}", staged.path);
-            }
+        let name = staged.path.file_name().unwrap_or(OsStr::new(""));
+        match unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => log::warn!("cannot remove the staged copy {:?}: {e}", staged.path),
         }
     }
 
@@ -195,29 +313,97 @@ impl Staging {
     }
 }
 
-fn prepare_dir(dir: &Path) -> io::Result<()> {
+/// Why a preferred staging directory cannot be used.
+enum PrepareError {
+    /// It exists but is not ours and private: refuse, never fall back silently.
+    NotPrivate(String),
+    /// It cannot be created or read (read-only directory...): use a temporary one.
+    Io(io::Error),
+}
+
+impl From<io::Error> for PrepareError {
+    fn from(e: io::Error) -> Self {
+        PrepareError::Io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for PrepareError {
+    fn from(e: rustix::io::Errno) -> Self {
+        PrepareError::Io(e.into())
+    }
+}
+
+/// Opens `dir` without following a symlink and checks with `fstat` that it is a directory
+/// owned by us and closed to group and others.
+fn open_private(dir: &Path) -> io::Result<OwnedFd> {
+    match open_checked(dir) {
+        Ok(fd) => Ok(fd),
+        Err(PrepareError::Io(e)) => Err(e),
+        Err(PrepareError::NotPrivate(reason)) => Err(io::Error::other(reason)),
+    }
+}
+
+fn open_checked(dir: &Path) -> std::result::Result<OwnedFd, PrepareError> {
+    let fd = match openat(
+        CWD,
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+            return Err(PrepareError::NotPrivate(
+                "it is a symlink or not a directory".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = fstat(&fd)?;
+    let me = rustix::process::geteuid().as_raw();
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Err(PrepareError::NotPrivate("it is not a directory".into()));
+    }
+    if st.st_uid != me {
+        return Err(PrepareError::NotPrivate(format!(
+            "it is owned by uid {}, not by uid {me} who runs stowage",
+            st.st_uid
+        )));
+    }
+    if st.st_mode & 0o077 != 0 {
+        return Err(PrepareError::NotPrivate(format!(
+            "its mode {:04o} lets group or others in (it must be 0700)",
+            st.st_mode & 0o7777
+        )));
+    }
+    Ok(fd)
+}
+
+fn prepare_dir(dir: &Path) -> std::result::Result<OwnedFd, PrepareError> {
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => return Ok(()),
+        Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
-    let meta = std::fs::symlink_metadata(dir)?;
-    if !meta.is_dir() {
-        return Err(io::Error::other("exists and is not a directory"));
-    }
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir)? {
+    let fd = open_checked(dir)?;
+    let mut names = Vec::new();
+    for entry in Dir::read_from(&fd)? {
         let entry = entry?;
-        std::fs::remove_file(entry.path())?;
-        n += 1;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_os_string());
+        }
     }
-    if n > 0 {
+    for name in &names {
+        unlinkat(&fd, name.as_os_str(), AtFlags::empty())?;
+    }
+    if !names.is_empty() {
         log::warn!(
-            "removed {n} staged file(s) left in {dir:?} by an earlier run that did not close; \
-             those puts were never committed"
+            "removed {} staged file(s) left in {dir:?} by an earlier run that did not close; \
+             those puts were never committed",
+            names.len()
         );
     }
-    Ok(())
+    Ok(fd)
 }
 
 fn clone_or_copy(input: &File, out: &File, src: &Path, dst: &Path) -> Result<()> {
@@ -244,12 +430,19 @@ mod tests {
         let sd = d.path().join(".img.iso.stowage-staging");
         std::fs::create_dir(&sd).unwrap();
         std::fs::write(sd.join("put-00000007"), b"old").unwrap();
+        // Open to others: refused, naming it.
+        std::fs::set_permissions(&sd, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let e = Staging::new(Some(sd.clone())).unwrap_err();
+        assert!(matches!(e, Error::StagingNotPrivate { .. }), "{e}");
+        assert!(e.to_string().contains(".img.iso.stowage-staging"), "{e}");
+        std::fs::set_permissions(&sd, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let st = Staging::new(Some(sd.clone())).unwrap();
         assert_eq!(std::fs::read_dir(&sd).unwrap().count(), 0);
         let src = d.path().join("src");
         std::fs::write(&src, b"hello").unwrap();
         let s = st.stage_copy(&src).unwrap();
         assert_eq!(s.size, 5);
+        st.verify(&s).unwrap();
         std::fs::write(&src, b"HELLO WORLD").unwrap();
         assert_eq!(std::fs::read(&s.path).unwrap(), b"hello");
         let (m, kind) = st.stage_move(&src).unwrap();

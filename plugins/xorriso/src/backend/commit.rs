@@ -37,13 +37,8 @@ impl XorrisoBackend {
         let mut broken: Vec<(String, String)> = Vec::new();
         for (name, ch) in &inner.pending {
             if let Change::Put(s) = ch {
-                match std::fs::metadata(&s.path) {
-                    Ok(m) if m.len() == s.size => {}
-                    Ok(m) => broken.push((
-                        name.clone(),
-                        format!("{:?} has {} bytes instead of {}", s.path, m.len(), s.size),
-                    )),
-                    Err(e) => broken.push((name.clone(), format!("{:?}: {e}", s.path))),
+                if let Err(why) = self.staging.verify(s) {
+                    broken.push((name.clone(), why));
                 }
             }
         }
