@@ -212,17 +212,9 @@ impl fmt::Display for PeerConfig {
 }
 
 fn validate_peer_name(name: &str) -> Result<(), PeerError> {
-    let bad = |reason: &str| PeerError::invalid("peer name", name, reason);
-    if name.is_empty() {
-        Err(bad("must be a non-empty string"))
-    } else if name == "." || name == ".." {
-        Err(bad("must not be . or .."))
-    } else if name.contains('/') {
-        Err(bad("must not contain /"))
-    } else if name.contains('\0') {
-        Err(bad("must not contain NUL"))
-    } else {
-        Ok(())
+    match crate::dir::component_problem(name) {
+        Some(reason) => Err(PeerError::invalid("peer name", name, reason)),
+        None => Ok(()),
     }
 }
 

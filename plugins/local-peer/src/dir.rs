@@ -1,4 +1,5 @@
-//! Opening the directories the peer operations work in: once, by
+//! The directories the peer operations work in, and the names inside them.
+//! Directories are opened once, by
 //! descriptor, through `stowage_fs_common::open_dir_resolved` (symlinks
 //! followed only when root or the running user owns them).
 
@@ -34,4 +35,21 @@ pub(crate) fn open_dir(what: &'static str, path: &Path) -> Result<OwnedFd, PeerE
             source: e,
         },
     })
+}
+
+/// What keeps `name` from being one plain path component (non-empty, not
+/// `.` or `..`, no `/`, no NUL), if anything: the rule for peer names and
+/// indicator names alike.
+pub(crate) fn component_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("must not be empty")
+    } else if name == "." || name == ".." {
+        Some("must not be . or ..")
+    } else if name.contains('/') {
+        Some("must be a plain file name, without /")
+    } else if name.contains('\0') {
+        Some("must not contain NUL")
+    } else {
+        None
+    }
 }

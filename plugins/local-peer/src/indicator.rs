@@ -29,18 +29,10 @@ const NAME_MAX: usize = 255;
 /// `sub/x`, so checks and writes could land outside the collect directory.
 pub fn validate_indicator_name(name: &str) -> Result<(), PeerError> {
     let bad = |reason: &str| PeerError::invalid("indicator name", name, reason);
-    if name.is_empty() {
-        Err(bad("must not be empty"))
-    } else if name == "." || name == ".." {
-        Err(bad("must not be . or .."))
-    } else if name.contains('/') {
-        Err(bad("must be a plain file name, without /"))
-    } else if name.contains('\0') {
-        Err(bad("must not contain NUL"))
-    } else if name.len() > NAME_MAX {
-        Err(bad("longer than 255 bytes"))
-    } else {
-        Ok(())
+    match crate::dir::component_problem(name) {
+        Some(reason) => Err(bad(reason)),
+        None if name.len() > NAME_MAX => Err(bad("longer than 255 bytes")),
+        None => Ok(()),
     }
 }
 
