@@ -16,6 +16,9 @@ use std::process::Command;
 
 use stowage_tests::{require_tool, stowage_bin, target_dir, tempdir, workspace_root, Cli};
 
+mod plugins_support;
+use plugins_support::peer_dirs;
+
 /// The last commit whose `backend-api/src/ext/` held `peer.rs` and `xorriso.rs`.
 const BEFORE_THE_MOVE: &str = "3c06af6";
 
@@ -90,10 +93,7 @@ fn plugins_built_before_the_move_keep_their_extensions() {
     let plugins = plugin_dir(&built, "libstowage_local_peer.so");
     let cli = Cli::new(plugins.path());
     let work = tempdir();
-    let collect = work.path().join("collect");
-    let target = work.path().join("target");
-    fs::create_dir(&collect).unwrap();
-    fs::create_dir(&target).unwrap();
+    let (collect, target) = peer_dirs(work.path());
     fs::write(collect.join("data"), b"old plugin").unwrap();
     fs::write(collect.join("cback.collect"), b"").unwrap();
     let url = format!("local-peer://Old{}", collect.display());

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use plugins_support::{as_nobody, chmod, give_to_nobody, require_root};
+use plugins_support::{as_nobody, chmod, give_to_nobody, peer_dirs, require_root};
 use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_OK};
 
 const SECRET: &[u8] = b"ROOT SECRET";
@@ -127,10 +127,7 @@ fn hard_linked_files_are_refused_unless_allowed() {
     let plugins = plugin_dir_with(&["local-peer"]);
     let cli = Cli::new(plugins.path());
     let work = tempdir();
-    let collect = work.path().join("collect");
-    let target = work.path().join("target");
-    fs::create_dir(&collect).unwrap();
-    fs::create_dir(&target).unwrap();
+    let (collect, target) = peer_dirs(work.path());
     fs::write(collect.join("plain"), b"peer data").unwrap();
     let shadow = work.path().join("shadow");
     fs::write(&shadow, SECRET).unwrap();

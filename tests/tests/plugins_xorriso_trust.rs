@@ -7,28 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use plugins_support::{as_nobody, chmod, require_root};
+use plugins_support::{as_nobody, chmod, isoinfo_lists, isoinfo_read, require_root, xorriso_tools};
 use stowage::plugin::LoadOptions;
 use stowage::{Registry, SearchPath};
 use stowage_tests::files::write_data;
-use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli, EXIT_PERMISSION};
-
-fn tools() -> bool {
-    require_tool("xorriso") && require_tool("isoinfo")
-}
-
-/// `isoinfo -R -x /PATH`: the file's bytes as an independent reader sees
-/// them.
-fn isoinfo_read(image: &Path, iso_path: &str) -> Vec<u8> {
-    let out = Command::new("isoinfo")
-        .args(["-R", "-i"])
-        .arg(image)
-        .args(["-x", iso_path])
-        .output()
-        .expect("running isoinfo");
-    assert!(out.status.success(), "isoinfo failed: {out:?}");
-    out.stdout
-}
+use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_PERMISSION};
 
 /// `xorriso -indev IMAGE -toc`: every session header of the chain.
 fn table_of_contents(image: &Path) -> String {
@@ -94,7 +77,7 @@ fn alive(pid: u32) -> bool {
 /// and every acknowledged put is intact.
 #[test]
 fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -189,7 +172,7 @@ fn as_nobody_sh(script: &str) {
 /// theirs.
 #[test]
 fn a_staging_directory_planted_by_another_user_is_refused() {
-    if !tools() || !require_root("a_staging_directory_planted_by_another_user_is_refused") {
+    if !xorriso_tools() || !require_root("a_staging_directory_planted_by_another_user_is_refused") {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -218,12 +201,7 @@ fn a_staging_directory_planted_by_another_user_is_refused() {
             ));
             let _ = backend.close();
             drop(backend);
-            let listed = Command::new("isoinfo")
-                .args(["-R", "-f", "-i"])
-                .arg(&image)
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&listed.stdout).contains("/doc") {
+            if isoinfo_lists(&image, "/doc") {
                 assert_eq!(
                     isoinfo_read(&image, "/doc"),
                     b"root's own data",
@@ -256,7 +234,7 @@ fn a_staging_directory_planted_by_another_user_is_refused() {
 /// the commit is dropped and reported, never committed.
 #[test]
 fn a_staged_copy_changed_before_the_commit_is_not_committed() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -276,11 +254,5 @@ fn a_staged_copy_changed_before_the_commit_is_not_committed() {
     assert!(e.to_string().contains("content changed"), "{e}");
     assert!(e.to_string().contains("NOT stored"), "{e}");
     drop(backend);
-    let listed = Command::new("isoinfo")
-        .args(["-R", "-f", "-i"])
-        .arg(&image)
-        .output()
-        .unwrap();
-    let listing = String::from_utf8_lossy(&listed.stdout);
-    assert!(!listing.contains("/doc"), "{listing}");
+    assert!(!isoinfo_lists(&image, "/doc"));
 }

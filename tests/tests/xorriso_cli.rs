@@ -1,33 +1,18 @@
 //! The xorriso plugin through the real `stowage` command and the host
 //! library, with ISO images read back by an independent reader.
 
-use std::path::Path;
 use std::process::Command;
 
 use stowage::plugin::LoadOptions;
 use stowage::{ErrorCode, Registry, SearchPath};
 use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli, EXIT_BACKEND};
 
-fn tools() -> bool {
-    require_tool("xorriso") && require_tool("isoinfo")
-}
-
-/// `isoinfo -R -x /PATH`: the file's bytes as an independent reader sees
-/// them.
-fn isoinfo_read(image: &Path, iso_path: &str) -> Vec<u8> {
-    let out = Command::new("isoinfo")
-        .args(["-R", "-i"])
-        .arg(image)
-        .args(["-x", iso_path])
-        .output()
-        .expect("running isoinfo");
-    assert!(out.status.success(), "isoinfo failed: {out:?}");
-    out.stdout
-}
+mod plugins_support;
+use plugins_support::{isoinfo_read, xorriso_tools};
 
 #[test]
 fn a_second_process_on_the_same_image_is_refused() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -65,7 +50,7 @@ fn a_second_process_on_the_same_image_is_refused() {
 
 #[test]
 fn a_source_deleted_between_put_and_commit_is_stored_whole() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -90,7 +75,7 @@ fn a_source_deleted_between_put_and_commit_is_stored_whole() {
 
 #[test]
 fn errors_have_their_codes() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -135,7 +120,7 @@ fn errors_have_their_codes() {
 
 #[test]
 fn seven_zip_reads_what_the_plugin_wrote() {
-    if !tools() || !require_tool("7z") {
+    if !xorriso_tools() || !require_tool("7z") {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso"]);
@@ -163,7 +148,7 @@ fn seven_zip_reads_what_the_plugin_wrote() {
 
 #[test]
 fn iso_info_and_compact_through_the_cli() {
-    if !tools() {
+    if !xorriso_tools() {
         return;
     }
     let plugins = plugin_dir_with(&["xorriso", "file"]);

@@ -6,8 +6,10 @@
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use stowage_tests::require_tool;
 
 /// uid/gid 65534: `nobody`/`nogroup` on Debian and most distributions.
 pub const NOBODY: u32 = 65534;
@@ -74,4 +76,44 @@ pub fn text(out: &std::process::Output) -> String {
 /// Whether `name` contains `needle` (for readable assertions on OS strings).
 pub fn contains(haystack: &str, needle: impl AsRef<OsStr>) -> bool {
     haystack.contains(needle.as_ref().to_string_lossy().as_ref())
+}
+
+/// Whether `xorriso` and `isoinfo` are installed (a loud skip when not).
+pub fn xorriso_tools() -> bool {
+    require_tool("xorriso") && require_tool("isoinfo")
+}
+
+/// `isoinfo -R -x /PATH`: the file's bytes as an independent reader sees
+/// them.
+pub fn isoinfo_read(image: &Path, iso_path: &str) -> Vec<u8> {
+    let out = Command::new("isoinfo")
+        .args(["-R", "-i"])
+        .arg(image)
+        .args(["-x", iso_path])
+        .output()
+        .expect("running isoinfo");
+    assert!(out.status.success(), "isoinfo failed: {out:?}");
+    out.stdout
+}
+
+/// Whether `isoinfo -R -f` lists `iso_path` in `image` (false when there
+/// is no image at all).
+pub fn isoinfo_lists(image: &Path, iso_path: &str) -> bool {
+    let out = Command::new("isoinfo")
+        .args(["-R", "-f", "-i"])
+        .arg(image)
+        .output()
+        .expect("running isoinfo");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l == iso_path)
+}
+
+/// `work/collect` and `work/target`, created.
+pub fn peer_dirs(work: &Path) -> (PathBuf, PathBuf) {
+    let collect = work.join("collect");
+    let target = work.join("target");
+    std::fs::create_dir(&collect).unwrap();
+    std::fs::create_dir(&target).unwrap();
+    (collect, target)
 }
