@@ -90,6 +90,33 @@ impl ErrorKind {
     }
 }
 
+/// The error that crosses the ABI for a plugin library's error of `kind`
+/// whose text is `message`: the kind's code, and, when it came from a
+/// system call (`os`: the error and what was being done), the errno too,
+/// through [`BackendError::from_io`] (whose message is then `context:
+/// error`, which must be what `message` says). When the errno's own class
+/// differs from `kind`, the kind wins and the errno is dropped.
+pub fn backend_error(
+    kind: ErrorKind,
+    message: String,
+    os: Option<(&io::Error, String)>,
+    retryable: bool,
+) -> BackendError {
+    let code = kind.code();
+    let error = match os {
+        Some((source, context)) => {
+            let e = BackendError::from_io(source, context);
+            if e.code() == code {
+                e
+            } else {
+                BackendError::new(code, message)
+            }
+        }
+        None => BackendError::new(code, message),
+    };
+    error.with_retryable(retryable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,22 +255,19 @@ impl From<InvalidSpec> for PeerError {
     }
 }
 
-/// Same message, never retryable. An error from a system call goes through
-/// [`BackendError::from_io`], which keeps its errno and classifies it; any
-/// other error gets the code of its [`ErrorKind`] and no errno (a failed
-/// stage's errnos stay in its report).
+/// Same message, code of its [`ErrorKind`], never retryable; an error from a
+/// system call keeps its errno (see [`stowage_fs_common::backend_error`]). A
+/// failed stage's errnos stay in its report.
 impl From<PeerError> for BackendError {
     fn from(err: PeerError) -> Self {
-        match &err {
-            PeerError::Io { op, path, source } => {
-                BackendError::from_io(source, format!("cannot {op} {path:?}"))
-            }
+        let os = match &err {
+            PeerError::Io { op, path, source } => Some((source, format!("cannot {op} {path:?}"))),
             PeerError::Copy { from, to, source } => {
-                BackendError::from_io(source, format!("cannot copy {from:?} to {to:?}"))
+                Some((source, format!("cannot copy {from:?} to {to:?}")))
             }
-            _ => BackendError::new(err.kind().code(), err.to_string()),
-        }
-        .with_retryable(false)
+            _ => None,
+        };
+        stowage_fs_common::backend_error(err.kind(), err.to_string(), os, false)
     }
 }
 

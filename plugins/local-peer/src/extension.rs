@@ -29,6 +29,7 @@ fn ownership(owner: Ownership) -> Option<Ownership> {
 }
 
 fn outcome(report: &StageReport, error: Option<BackendError>) -> StageOutcome {
+    let name = |n: &crate::report::EntryName| n.as_os_str().to_os_string();
     StageOutcome {
         copied: report.copied as u64,
         bytes: report.bytes,
@@ -36,7 +37,7 @@ fn outcome(report: &StageReport, error: Option<BackendError>) -> StageOutcome {
             .staged
             .iter()
             .map(|s| StagedFile {
-                name: s.name.as_os_str().to_os_string(),
+                name: name(&s.name),
                 bytes: s.bytes,
             })
             .collect(),
@@ -44,7 +45,7 @@ fn outcome(report: &StageReport, error: Option<BackendError>) -> StageOutcome {
             .skipped
             .iter()
             .map(|s| SkippedEntry {
-                name: s.name.as_os_str().to_os_string(),
+                name: name(&s.name),
                 reason: s.reason.to_string(),
             })
             .collect(),
@@ -52,7 +53,7 @@ fn outcome(report: &StageReport, error: Option<BackendError>) -> StageOutcome {
             .failed
             .iter()
             .map(|f| FailedEntry {
-                name: f.name.as_os_str().to_os_string(),
+                name: name(&f.name),
                 error: BackendError::new(f.kind.code(), f.message.clone()),
             })
             .collect(),

@@ -294,20 +294,11 @@ pub(crate) fn io_kind(e: &io::Error) -> ErrorKind {
 /// OS error keeps its errno through [`BackendError::from_io`] (with our kind's code, which
 /// can be more precise than the errno's).
 pub fn to_abi(err: Error) -> BackendError {
-    let code = err.kind().code();
-    let retryable = err.retryable();
-    let out = match (&err, err.raw_os_error()) {
-        (Error::Io { context, source }, Some(_)) => {
-            let e = BackendError::from_io(source, context);
-            if e.code() == code {
-                e
-            } else {
-                BackendError::new(code, err.to_string())
-            }
-        }
-        _ => BackendError::new(code, err.to_string()),
+    let os = match (&err, err.raw_os_error()) {
+        (Error::Io { context, source }, Some(_)) => Some((source, context.clone())),
+        _ => None,
     };
-    out.with_retryable(retryable)
+    stowage_fs_common::backend_error(err.kind(), err.to_string(), os, err.retryable())
 }
 
 #[cfg(test)]
