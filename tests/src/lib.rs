@@ -18,6 +18,8 @@
 //! * [`require_tool`]: skip (loudly) or, with `STOWAGE_REQUIRE_TOOLS` set,
 //!   fail when an external program is missing.
 
+#![deny(missing_docs)]
+
 mod build;
 mod cli;
 pub mod files;

@@ -40,7 +40,8 @@ fn rejected<'a>(doc: &'a Value, file_name: &str) -> Option<&'a Value> {
 }
 
 /// A plugin directory with the file and memory plugins and every kind of
-/// junk file from stable-abi.md §8.
+/// junk file a plugin directory may hold (not ELF, wrong class, no root
+/// module).
 fn junk_dir() -> tempfile::TempDir {
     let dir = plugin_dir_with(&["file", "memory", "no-root"]);
     fs::write(dir.path().join("libx.so"), "this is not a shared library\n").unwrap();

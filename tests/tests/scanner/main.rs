@@ -1,4 +1,4 @@
-//! The plugin scanner (stable-abi.md §8–10): every kind of bad plugin file
+//! The plugin scanner (the out-of-process probe and its cache): every kind of bad plugin file
 //! next to the real file plugin. Files that would crash, end or hang the
 //! process that loads them are probed in a child (`stowage __probe-plugin`)
 //! and rejected with the reason the child's fate gives; the host keeps

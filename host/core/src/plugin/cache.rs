@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::probe::Verdict;
+use super::verdict::Verdict;
 
 const FORMAT: u32 = 1;
 

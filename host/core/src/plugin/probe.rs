@@ -13,35 +13,16 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Weak};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use super::loader::load;
 use super::services::HostServices;
+use super::verdict::Verdict;
 
 /// The line prefix the child writes its verdict behind, so that anything a
 /// plugin constructor prints to stdout cannot be mistaken for it.
 const MARKER: &str = "STOWAGE-PROBE-RESULT ";
-
-/// What a probe concluded about a file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The file loads as a plugin with this name and version.
-    Accepted {
-        /// Plugin name.
-        name: String,
-        /// Plugin version.
-        version: String,
-    },
-    /// The file must not be loaded, and why.
-    Rejected {
-        /// The reason.
-        reason: String,
-    },
-}
 
 /// Why a probe gave no verdict of its own.
 enum ProbeFailure {
@@ -65,7 +46,7 @@ pub struct Prober {
 /// The child side: loads `path` in this process and prints the verdict.
 /// Returns the process exit status (0 whenever a verdict was printed).
 pub fn probe_main(path: &Path) -> i32 {
-    let host = HostServices::object(Weak::new());
+    let host = HostServices::without_registry();
     let verdict = match load(path, &host) {
         Ok(p) => Verdict::Accepted {
             name: p.info.name,

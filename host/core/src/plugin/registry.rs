@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::{BackendObject, HostObject};
@@ -10,10 +10,11 @@ use stowage_backend_api::BackendHandle;
 
 use super::cache::{FileKey, ProbeCache};
 use super::loader::{load, LoadedPlugin, PluginInfo};
-use super::probe::{Prober, Verdict};
+use super::probe::Prober;
 use super::search_path::SearchPath;
-use super::services::HostServices;
+use super::services::{HostServices, OpenInner};
 use super::trust::check_trusted;
+use super::verdict::Verdict;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
 use crate::target::{scrub, Target};
@@ -133,7 +134,7 @@ impl Registry {
     ) -> Self {
         let mut cache = options.cache_file.clone().map(ProbeCache::open);
         let inner = Arc::new_cyclic(|weak| {
-            let host = HostServices::object(weak.clone());
+            let host = HostServices::object(weak.clone() as Weak<dyn OpenInner>);
             let mut plugins: Vec<LoadedPlugin> = Vec::new();
             for file in files {
                 if let Err(reason) = vet(file, options, cache.as_mut()) {
@@ -277,11 +278,13 @@ fn register(
     map
 }
 
-impl RegistryInner {
-    pub(crate) fn open_object(&self, url: &str) -> Result<BackendObject> {
+impl OpenInner for RegistryInner {
+    fn open_object(&self, url: &str) -> Result<BackendObject> {
         self.open_target(&Target::parse(url)?)
     }
+}
 
+impl RegistryInner {
     fn open_target(&self, target: &Target) -> Result<BackendObject> {
         let handlers = target.handlers();
         let first = &handlers[0];
