@@ -14,7 +14,7 @@ use crate::expect::host_failed;
 use crate::listing::compare_listing;
 use crate::run::lock;
 use crate::stop::{ensure, fail, skip, Checked, OrFail, Stop};
-use stowage::{Backend, Target};
+use stowage::{redact_url, Backend, Target};
 
 /// Threads for bulk work.
 const THREADS: usize = 8;
@@ -73,10 +73,10 @@ pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Checked {
         // backend.
         Err(e) if derived => skip!(
             "the derived location {} cannot be opened ({}); give a location that does not exist with --empty-url",
-            redacted(&url),
+            redact_url(&url),
             error_text(&e)
         ),
-        Err(e) => fail!("opening {}: {}", redacted(&url), error_text(&e)),
+        Err(e) => fail!("opening {}: {}", redact_url(&url), error_text(&e)),
     };
     let result = backend.list();
     let closed = backend.close();
@@ -91,10 +91,6 @@ pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Checked {
     }
     closed.map_err(host_failed("close"))?;
     Ok(format!("{} lists empty", backend.url()))
-}
-
-fn redacted(url: &str) -> String {
-    stowage_backend_api::location::redact(url)
 }
 
 pub(crate) fn exact_after_puts(ctx: &Ctx<'_, '_>) -> Checked {

@@ -17,7 +17,8 @@ use super::trust::check_trusted;
 use super::verdict::Verdict;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
-use crate::target::{scrub, Target};
+use crate::redact::scrub;
+use crate::target::Target;
 
 /// A file in a plugin directory that was not loaded, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
