@@ -17,9 +17,11 @@
 //!   listings.
 //! * [`require_tool`]: skip (loudly) or, with `STOWAGE_REQUIRE_TOOLS` set,
 //!   fail when an external program is missing.
+//! * [`attacker`]: the unprivileged user of the security tests.
 
 #![deny(missing_docs)]
 
+pub mod attacker;
 mod build;
 mod cli;
 pub mod files;
@@ -54,6 +56,24 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("stowage-test-")
         .tempdir()
         .expect("creating a temporary directory")
+}
+
+/// A fresh temporary directory holding one file, `name`, with `content`:
+/// the usual local source of a put. Returns the directory (removed on
+/// drop) and the file's path.
+pub fn work_with_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let work = tempdir();
+    let path = work.path().join(name);
+    std::fs::write(&path, content).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    (work, path)
+}
+
+/// A [`Cli`] seeing exactly the plugins `names` (see [`plugin_file`]),
+/// with the plugin directory, which must outlive the runs.
+pub fn cli_with(names: &[&str]) -> (tempfile::TempDir, Cli) {
+    let plugins = plugin_dir_with(names);
+    let cli = Cli::new(plugins.path());
+    (plugins, cli)
 }
 
 /// `file://` URL of an absolute directory (no percent-encoding needed for

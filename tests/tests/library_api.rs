@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stowage::plugin::LoadOptions;
-use stowage::{Error, ErrorCode, Registry, RetryPolicy, SearchPath};
+use stowage::{Backend, Error, ErrorCode, Registry, RetryPolicy, SearchPath};
 use stowage_tests::files::read_counters;
 use stowage_tests::{file_url, plugin_dir_with, tempdir};
 
@@ -20,6 +20,20 @@ fn registry(plugins: &Path) -> Registry {
         registry.rejected()
     );
     registry
+}
+
+/// A file backend on a fresh store (`<work>/store`), one attempt per
+/// operation, to share between threads; the plugin directory and the work
+/// directory must outlive it.
+fn shared_file_backend() -> (tempfile::TempDir, tempfile::TempDir, Arc<Backend>) {
+    let plugins = plugin_dir_with(&["file"]);
+    let registry = registry(plugins.path());
+    let work = tempdir();
+    let backend = registry
+        .open(&file_url(&work.path().join("store")))
+        .unwrap()
+        .with_retry(fast(1));
+    (plugins, work, Arc::new(backend))
 }
 
 fn fast(attempts: u32) -> RetryPolicy {
@@ -119,15 +133,7 @@ fn transient_errors_are_retried_with_cleanup_in_between() {
 /// lost, nothing corrupted.
 #[test]
 fn eight_threads_share_one_backend() {
-    let plugins = plugin_dir_with(&["file"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
-    let backend = Arc::new(
-        registry
-            .open(&file_url(&work.path().join("store")))
-            .unwrap()
-            .with_retry(fast(1)),
-    );
+    let (_plugins, work, backend) = shared_file_backend();
     let scratch = work.path().join("scratch");
     std::fs::create_dir(&scratch).unwrap();
     let threads: Vec<_> = (0..8)
@@ -177,15 +183,7 @@ fn eight_threads_share_one_backend() {
 /// complete version.
 #[test]
 fn concurrent_puts_to_one_name_leave_one_whole_version() {
-    let plugins = plugin_dir_with(&["file"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
-    let backend = Arc::new(
-        registry
-            .open(&file_url(&work.path().join("store")))
-            .unwrap()
-            .with_retry(fast(1)),
-    );
+    let (_plugins, work, backend) = shared_file_backend();
     let versions: Vec<Vec<u8>> = (0..8u8)
         .map(|t| vec![b'a' + t; 256 * 1024 + t as usize])
         .collect();

@@ -6,9 +6,7 @@
 use std::fs;
 
 use stowage_tests::files::dir_names;
-use stowage_tests::{
-    file_url, find_json_error, ls_entries, plugin_dir_with, tempdir, Cli, EXIT_INVALID,
-};
+use stowage_tests::{cli_with, file_url, find_json_error, ls_entries, tempdir, Cli, EXIT_INVALID};
 
 /// Names that are legal and awkward for shells, globbing or option parsing.
 const ODD_NAMES: &[&str] = &[
@@ -31,9 +29,7 @@ const ODD_NAMES: &[&str] = &[
 ];
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file"])
 }
 
 #[test]

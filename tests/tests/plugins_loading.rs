@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, tempdir, Cli, EXIT_INVALID,
-    EXIT_NOT_FOUND,
+    copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, tempdir, work_with_file,
+    Cli, EXIT_INVALID, EXIT_NOT_FOUND,
 };
 
 /// The `plugins` entry named `name`, if loaded.
@@ -271,9 +271,7 @@ fn unknown_scheme_lists_registered_schemes_and_rejected_files() {
 fn credentials_in_urls_never_appear_in_output() {
     let plugins = junk_dir();
     let cli = Cli::new(plugins.path());
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (_work, src) = work_with_file("f", b"x");
     let url = "nope://user:secret@host/x";
     let runs = [
         cli.run(["ls", url]),

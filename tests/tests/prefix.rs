@@ -5,12 +5,10 @@ use std::fs;
 
 use serde_json::json;
 use stowage_tests::files::dir_names;
-use stowage_tests::{file_url, ls_entries, plugin_dir_with, tempdir, Cli, EXIT_INVALID};
+use stowage_tests::{cli_with, file_url, ls_entries, tempdir, work_with_file, Cli, EXIT_INVALID};
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file", "wrap", "memory"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file", "wrap", "memory"])
 }
 
 #[test]
@@ -103,9 +101,7 @@ fn mv_through_a_prefix_consumes_the_local_file() {
 fn prefix_over_another_plugins_scheme() {
     // wrap (one plugin) over memory (another): both in one process.
     let (_p, cli) = setup();
-    let work = tempdir();
-    let src = work.path().join("obj");
-    fs::write(&src, b"m").unwrap();
+    let (_work, src) = work_with_file("obj", b"m");
     cli.run(["put", "wrap+memory:///m", src.to_str().unwrap()])
         .ok();
     let (out, doc) = cli.run_json(["ls", "wrap+memory:///m"]);

@@ -11,8 +11,8 @@ use std::path::Path;
 use serde_json::Value;
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    copy_plugin_as, file_url, loaded_plugin, plugin_dir_with, rejected_reason, tempdir, Cli,
-    EXIT_INVALID,
+    copy_plugin_as, file_url, loaded_plugin, plugin_dir_with, rejected_reason, tempdir,
+    work_with_file, Cli, EXIT_INVALID,
 };
 
 fn chmod(path: &Path, mode: u32) {
@@ -32,9 +32,7 @@ fn memory_dir() -> tempfile::TempDir {
 /// loads it for one run only.
 fn assert_refused_then_allowed(cli: &Cli, plugin: &Path, fragments: &[&str]) {
     let name = plugin.file_name().unwrap().to_str().unwrap();
-    let work = tempdir();
-    let src = work.path().join("obj");
-    fs::write(&src, b"payload").unwrap();
+    let (work, src) = work_with_file("obj", b"payload");
     let store = work.path().join("store");
 
     let (out, doc) = cli.run_json(["plugins"]);

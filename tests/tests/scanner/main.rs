@@ -16,7 +16,7 @@ use stowage_tests::files::dir_names;
 mod cache;
 use stowage_tests::{
     copy_plugin_as, file_url, loaded_plugin, ls_entries, plugin_file, rejected_reason, tempdir,
-    Cli, Output, EXIT_BACKEND, EXIT_OK,
+    work_with_file, Cli, Output, EXIT_BACKEND, EXIT_OK,
 };
 
 /// A file in the scanner's plugin directory that must be rejected, and the
@@ -177,6 +177,18 @@ fn so_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Checks that a line of `text` that `kind` accepts names `bad`'s file
+/// with every fragment of its reason.
+fn line_names(text: &str, kind: impl Fn(&str) -> bool, bad: &Bad, out: &Output) {
+    let line = text
+        .lines()
+        .find(|l| kind(l) && l.contains(bad.file))
+        .unwrap_or_else(|| panic!("no line about {}\n{out}", bad.file));
+    for fragment in bad.reason {
+        assert!(line.contains(fragment), "{line:?} lacks {fragment:?}");
+    }
+}
+
 fn check_reason(doc: &Value, bad: &Bad, out: &Output) {
     let reason = rejected_reason(doc, bad.file)
         .unwrap_or_else(|| panic!("{} not listed as rejected\n{out}", bad.file));
@@ -220,14 +232,7 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
     out.ok();
     assert_eq!(dir_names(&store), vec!["backup.vol1"], "{out}");
     for bad in BAD.iter().chain([&HANG]) {
-        let warning = out
-            .err
-            .lines()
-            .find(|l| l.contains("not loaded") && l.contains(bad.file))
-            .unwrap_or_else(|| panic!("no warning about {}\n{out}", bad.file));
-        for fragment in bad.reason {
-            assert!(warning.contains(fragment), "{warning:?} lacks {fragment:?}");
-        }
+        line_names(&out.err, |l| l.contains("not loaded"), bad, &out);
     }
     assert!(
         out.err.contains("libstowage_file.so") && out.err.contains("libzz_dup_scheme.so"),
@@ -282,14 +287,7 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
     assert_no_signal(&out);
     out.ok();
     for bad in BAD.iter().chain([&HANG]) {
-        let line = out
-            .out
-            .lines()
-            .find(|l| l.starts_with("rejected: ") && l.contains(bad.file))
-            .unwrap_or_else(|| panic!("no rejected line for {}\n{out}", bad.file));
-        for fragment in bad.reason {
-            assert!(line.contains(fragment), "{line:?} lacks {fragment:?}");
-        }
+        line_names(&out.out, |l| l.starts_with("rejected: "), bad, &out);
     }
     assert!(
         out.out

@@ -13,7 +13,7 @@ use super::loader::{load, LoadedPlugin, PluginInfo};
 use super::probe::Prober;
 use super::search_path::SearchPath;
 use super::services::{HostServices, OpenInner};
-use super::trust::check_trusted;
+use super::trust::PluginFile;
 use super::verdict::Verdict;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
@@ -138,15 +138,22 @@ impl Registry {
             let host = HostServices::object(weak.clone() as Weak<dyn OpenInner>);
             let mut plugins: Vec<LoadedPlugin> = Vec::new();
             for file in files {
-                if let Err(reason) = vet(file, options, cache.as_mut()) {
-                    log::warn!("plugin file {} not loaded: {reason}", file.display());
-                    rejected.push(Rejected {
-                        file: file.clone(),
-                        reason,
-                    });
-                    continue;
-                }
-                match load(file, &host) {
+                // Opened once, checked on its descriptor, and probed and
+                // loaded through that descriptor only.
+                let opened = PluginFile::open(file, !options.allow_insecure)
+                    .and_then(|opened| vet(&opened, options, cache.as_mut()).map(|()| opened));
+                let opened = match opened {
+                    Ok(opened) => opened,
+                    Err(reason) => {
+                        log::warn!("plugin file {} not loaded: {reason}", file.display());
+                        rejected.push(Rejected {
+                            file: file.clone(),
+                            reason,
+                        });
+                        continue;
+                    }
+                };
+                match load(opened, &host) {
                     Ok(p) => {
                         log::debug!(
                             "loaded plugin {} {} from {}",
@@ -216,28 +223,30 @@ impl Registry {
     }
 }
 
-/// The checks before a file may be loaded in-process: trust, then the
-/// (cached) out-of-process probe.
-fn vet(file: &Path, options: &LoadOptions, cache: Option<&mut ProbeCache>) -> Result<(), String> {
-    if !options.allow_insecure {
-        check_trusted(file)?;
-    }
+/// The check before an opened (and, unless allowed otherwise, trusted)
+/// file may be loaded in-process: the (cached) out-of-process probe of
+/// that very descriptor.
+fn vet(
+    file: &PluginFile,
+    options: &LoadOptions,
+    cache: Option<&mut ProbeCache>,
+) -> Result<(), String> {
     let Some(prober) = &options.prober else {
         return Ok(());
     };
-    let path = std::path::absolute(file).map_err(|e| format!("bad path: {e}"))?;
-    let key = FileKey::of(&path).map_err(|e| format!("cannot stat: {e}"))?;
+    let path = file.path();
+    let key = FileKey::of(file.metadata());
     let cached = match &cache {
-        Some(c) if !options.rescan => c.get(&path, &key).cloned(),
+        Some(c) if !options.rescan => c.get(path, &key).cloned(),
         _ => None,
     };
     let verdict = match cached {
         Some(v) => v,
         None => {
             log::debug!("probing {} in a child process", path.display());
-            let v = prober.probe(&path)?;
+            let v = prober.probe_file(file)?;
             if let Some(c) = cache {
-                c.put(&path, key, v.clone());
+                c.put(path, key, v.clone());
             }
             v
         }
