@@ -68,6 +68,32 @@ pub fn work_with_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf
     (work, path)
 }
 
+/// The usual scene of a put: a `file://` store that does not exist yet
+/// and a local source file, both inside one temporary directory.
+pub struct Scratch {
+    /// The temporary directory (removed on drop).
+    pub work: tempfile::TempDir,
+    /// `<work>/store`, not created.
+    pub store: PathBuf,
+    /// `file://<work>/store`.
+    pub url: String,
+    /// `<work>/src`.
+    pub src: PathBuf,
+}
+
+/// A [`Scratch`] whose source file holds `content`.
+pub fn scratch(content: &[u8]) -> Scratch {
+    let (work, src) = work_with_file("src", content);
+    let store = work.path().join("store");
+    let url = file_url(&store);
+    Scratch {
+        work,
+        store,
+        url,
+        src,
+    }
+}
+
 /// A [`Cli`] seeing exactly the plugins `names` (see [`plugin_file`]),
 /// with the plugin directory, which must outlive the runs.
 pub fn cli_with(names: &[&str]) -> (tempfile::TempDir, Cli) {

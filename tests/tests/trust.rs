@@ -6,7 +6,9 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
 
 use serde_json::Value;
 use stowage_tests::files::dir_names;
@@ -105,14 +107,22 @@ fn a_world_writable_plugin_file_is_refused_unless_allowed() {
     );
 }
 
-#[test]
-fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
+/// The file plugin in a fresh directory of `mode`, and the memory fixture
+/// in another: the two directories (to keep), the plugin file, the
+/// canonical path of its directory, and a CLI seeing both directories.
+fn file_plugin_in_dir(mode: u32) -> (TempDir, TempDir, PathBuf, String, Cli) {
     let good = memory_dir();
     let dir = tempdir();
     let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(dir.path(), 0o775);
+    chmod(dir.path(), mode);
     let path = canonical(dir.path());
     let cli = Cli::with_dirs(&[good.path(), dir.path()]);
+    (good, dir, plugin, path, cli)
+}
+
+#[test]
+fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
+    let (_good, _dir, plugin, path, cli) = file_plugin_in_dir(0o775);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -125,12 +135,7 @@ fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
 
 #[test]
 fn a_sticky_world_writable_directory_like_tmp_is_refused() {
-    let good = memory_dir();
-    let dir = tempdir();
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(dir.path(), 0o1777);
-    let path = canonical(dir.path());
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
+    let (_good, _dir, plugin, path, cli) = file_plugin_in_dir(0o1777);
     assert_refused_then_allowed(
         &cli,
         &plugin,

@@ -177,6 +177,14 @@ fn so_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Checks that the JSON string `value` (a path) ends with `suffix`.
+fn assert_ends_with(value: &Value, suffix: &str, out: &Output) {
+    assert!(
+        value.as_str().is_some_and(|v| v.ends_with(suffix)),
+        "{value} does not end with {suffix}\n{out}"
+    );
+}
+
 /// Checks that a line of `text` that `kind` accepts names `bad`'s file
 /// with every fragment of its reason.
 fn line_names(text: &str, kind: impl Fn(&str) -> bool, bad: &Bad, out: &Output) {
@@ -267,20 +275,8 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
         (&c["handler"], &c["kind"]),
         (&"file".into(), &"scheme".into())
     );
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
-    assert!(
-        c["loser"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libzz_dup_scheme.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libstowage_file.so", &out);
+    assert_ends_with(&c["loser"], "/libzz_dup_scheme.so", &out);
 
     // Text mode: one line per rejected file, with its reason; the conflict.
     let out = cli.run(["plugins"]);
@@ -341,20 +337,8 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
     let c = &doc["conflicts"][0];
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libfixture_dup_scheme.so"),
-        "{out}"
-    );
-    assert!(
-        c["loser"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libfixture_dup_scheme.so", &out);
+    assert_ends_with(&c["loser"], "/libstowage_file.so", &out);
     assert!(
         out.err.contains("libfixture_dup_scheme.so") && out.err.contains("libstowage_file.so"),
         "the warning names both files\n{out}"
@@ -375,13 +359,7 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
     let c = &doc["conflicts"][0];
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libstowage_file.so", &out);
     assert!(loaded_plugin(&doc, "fixture-dup-scheme").is_some(), "{out}");
     cli.run(["ls", &store]).ok();
 }
