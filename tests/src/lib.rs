@@ -94,6 +94,15 @@ pub fn scratch(content: &[u8]) -> Scratch {
     }
 }
 
+/// A [`Scratch`] whose source (holding `content`) `cli` has put into the
+/// store; panics unless the put succeeded.
+pub fn put_fresh(cli: &Cli, content: &[u8]) -> Scratch {
+    let scene = scratch(content);
+    cli.run(["put", &scene.url, scene.src.to_str().expect("UTF-8 path")])
+        .ok();
+    scene
+}
+
 /// A [`Cli`] seeing exactly the plugins `names` (see [`plugin_file`]),
 /// with the plugin directory, which must outlive the runs.
 pub fn cli_with(names: &[&str]) -> (tempfile::TempDir, Cli) {

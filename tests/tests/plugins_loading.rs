@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, tempdir, work_with_file,
-    Cli, EXIT_INVALID, EXIT_NOT_FOUND,
+    copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, put_fresh, tempdir,
+    work_with_file, Cli, Scratch, EXIT_INVALID, EXIT_NOT_FOUND,
 };
 
 /// The `plugins` entry named `name`, if loaded.
@@ -106,15 +106,12 @@ fn junk_files_are_rejected_with_reasons_and_good_plugins_still_work() {
     }
 
     // The good plugins work in a run that also sees the junk.
-    let work = tempdir();
-    let store = work.path().join("store");
-    let src = work.path().join("f");
-    fs::write(&src, b"works").unwrap();
-    cli.run(["put", &file_url(&store), src.to_str().unwrap()])
-        .ok();
+    let Scratch {
+        work: _work, store, ..
+    } = put_fresh(&cli, b"works");
     let (out, doc) = cli.run_json(["ls", &file_url(&store)]);
     out.ok();
-    assert_eq!(ls_entries(&doc), vec![("f".to_string(), 5)]);
+    assert_eq!(ls_entries(&doc), vec![("src".to_string(), 5)]);
 }
 
 #[test]
@@ -210,13 +207,10 @@ fn two_copies_of_one_plugin_conflict_and_the_first_in_order_wins() {
     assert!(out.all_text().contains("libb_file.so"), "{out}");
 
     // And file:// still works.
-    let work = tempdir();
-    let store = work.path().join("s");
-    let src = work.path().join("f");
-    fs::write(&src, b"1").unwrap();
-    cli.run(["put", &file_url(&store), src.to_str().unwrap()])
-        .ok();
-    assert_eq!(dir_names(&store), vec!["f"]);
+    let Scratch {
+        work: _work, store, ..
+    } = put_fresh(&cli, b"1");
+    assert_eq!(dir_names(&store), vec!["src"]);
 }
 
 #[test]

@@ -83,6 +83,13 @@ fn assert_refused_then_allowed(cli: &Cli, plugin: &Path, fragments: &[&str]) {
     assert_eq!(rejected_reason(&doc, name), Some(reason.as_str()), "{out}");
 }
 
+/// A fresh temporary directory with mode 0755 (whatever the umask).
+fn dir_0755() -> TempDir {
+    let dir = tempdir();
+    chmod(dir.path(), 0o755);
+    dir
+}
+
 fn canonical(p: &Path) -> String {
     fs::canonicalize(p).unwrap().display().to_string()
 }
@@ -90,8 +97,7 @@ fn canonical(p: &Path) -> String {
 #[test]
 fn a_world_writable_plugin_file_is_refused_unless_allowed() {
     let good = memory_dir();
-    let dir = tempdir();
-    chmod(dir.path(), 0o755);
+    let dir = dir_0755();
     let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
     chmod(&plugin, 0o666);
     let path = canonical(&plugin);
@@ -149,12 +155,10 @@ fn a_sticky_world_writable_directory_like_tmp_is_refused() {
 fn a_symlink_is_judged_by_the_file_it_points_to() {
     let good = memory_dir();
     // The link sits in a safe directory; its target is world-writable.
-    let elsewhere = tempdir();
-    chmod(elsewhere.path(), 0o755);
+    let elsewhere = dir_0755();
     let target = copy_plugin_as(elsewhere.path(), "file", "real-file-plugin.so");
     chmod(&target, 0o666);
-    let links = tempdir();
-    chmod(links.path(), 0o755);
+    let links = dir_0755();
     let link = links.path().join("libstowage_file.so");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let cli = Cli::with_dirs(&[good.path(), links.path()]);
@@ -202,8 +206,7 @@ fn a_plugin_owned_by_another_user_is_refused_unless_allowed() {
         return;
     }
     let good = memory_dir();
-    let dir = tempdir();
-    chmod(dir.path(), 0o755);
+    let dir = dir_0755();
     let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
     std::os::unix::fs::chown(&plugin, Some(NOBODY), Some(NOBODY)).unwrap();
     let path = canonical(&plugin);
@@ -237,8 +240,7 @@ fn a_plugin_owned_by_another_user_is_refused_unless_allowed() {
 #[test]
 
 fn a_symlink_in_a_world_writable_directory_is_refused() {
-    let safe = tempdir();
-    chmod(safe.path(), 0o755);
+    let safe = dir_0755();
     let target = copy_plugin_as(safe.path(), "file", "real-file-plugin.so");
     let open = tempdir();
     chmod(open.path(), 0o777);

@@ -110,9 +110,7 @@ fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
         fs::write(&cache_file, garbage).unwrap();
 
         let store = work.path().join(format!("s{}", garbage.len()));
-        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
-        assert_no_signal(&out);
-        out.ok();
+        let out = put_survives(&cli, &store, &src);
         assert!(
             out.err.contains("ignoring the corrupt plugin probe cache"),
             "no warning for {garbage:?}\n{out}"
@@ -145,9 +143,7 @@ fn an_unwritable_probe_cache_is_a_warning() {
     let store = work.path().join("s");
 
     for run in 0..2 {
-        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
-        assert_no_signal(&out);
-        out.ok();
+        let out = put_survives(&cli, &store, &src);
         assert!(
             out.err.contains("cannot write the plugin probe cache"),
             "run {run}: no warning\n{out}"

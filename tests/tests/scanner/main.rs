@@ -177,6 +177,15 @@ fn so_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Puts `src` into the file store `store` through `cli`: the process
+/// survives the plugin scan and succeeds.
+fn put_survives(cli: &Cli, store: &Path, src: &Path) -> Output {
+    let out = cli.run(["put", &file_url(store), src.to_str().unwrap()]);
+    assert_no_signal(&out);
+    out.ok();
+    out
+}
+
 /// Checks that the JSON string `value` (a path) ends with `suffix`.
 fn assert_ends_with(value: &Value, suffix: &str, out: &Output) {
     assert!(
