@@ -48,6 +48,23 @@ fn run_cargo(args: &[&str]) -> Result<(), String> {
     ))
 }
 
+/// The standard output of `cargo ARGS` run in the workspace root; panics
+/// with the whole output when cargo fails.
+pub fn cargo_stdout(args: &[&str]) -> String {
+    let out = Command::new(cargo())
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .unwrap_or_else(|e| panic!("running cargo {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "`cargo {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn once(
     cell: &'static OnceLock<Result<PathBuf, String>>,
     f: fn() -> Result<PathBuf, String>,

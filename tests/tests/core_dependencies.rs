@@ -2,9 +2,7 @@
 //! stack: whoever embeds it, or dev-depends on the conformance kit, does not
 //! compile clap, indicatif or env_logger.
 
-use std::process::Command;
-
-use stowage_tests::workspace_root;
+use stowage_tests::cargo_stdout;
 
 /// The crates only the CLI may pull in.
 const CLI_ONLY: [&str; 5] = [
@@ -17,28 +15,17 @@ const CLI_ONLY: [&str; 5] = [
 
 /// The names of the crates in `cargo tree -p <package> -e normal`.
 fn normal_dependencies(package: &str) -> Vec<String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "tree",
-            "--offline",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-            "-p",
-        ])
-        .arg(package)
-        .current_dir(workspace_root())
-        .output()
-        .expect("running cargo tree");
-    assert!(
-        out.status.success(),
-        "cargo tree -p {package} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
+    let tree = cargo_stdout(&[
+        "tree",
+        "--offline",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "-p",
+        package,
+    ]);
+    tree.lines()
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
         .collect()

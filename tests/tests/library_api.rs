@@ -7,7 +7,7 @@ use std::sync::Arc;
 use stowage::plugin::LoadOptions;
 use stowage::{Backend, Error, ErrorCode, Registry, RetryPolicy, SearchPath};
 use stowage_tests::files::read_counters;
-use stowage_tests::{file_url, plugin_dir_with, tempdir};
+use stowage_tests::{file_url, plugin_dir_with, scratch, tempdir, Scratch};
 
 fn registry(plugins: &Path) -> Registry {
     let registry = Registry::load_with(
@@ -34,6 +34,13 @@ fn shared_file_backend() -> (tempfile::TempDir, tempfile::TempDir, Arc<Backend>)
         .unwrap()
         .with_retry(fast(1));
     (plugins, work, Arc::new(backend))
+}
+
+/// A registry with the flaky fixture alone, and its plugin directory.
+fn flaky_registry() -> (tempfile::TempDir, Registry) {
+    let plugins = plugin_dir_with(&["flaky"]);
+    let registry = registry(plugins.path());
+    (plugins, registry)
 }
 
 fn fast(attempts: u32) -> RetryPolicy {
@@ -77,14 +84,12 @@ fn a_panicking_plugin_is_an_error_and_the_process_keeps_working() {
 
 #[test]
 fn invalid_names_never_reach_a_plugin() {
-    let plugins = plugin_dir_with(&["flaky"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
+    let (_plugins, registry) = flaky_registry();
+    let Scratch { work, src, .. } = scratch(b"x");
     let store = work.path().join("d");
-    let url = format!("flaky://{}", store.display());
-    let backend = registry.open(&url).unwrap();
-    let src = work.path().join("src");
-    std::fs::write(&src, b"x").unwrap();
+    let backend = registry
+        .open(&format!("flaky://{}", store.display()))
+        .unwrap();
     let long = "n".repeat(256);
     for bad in ["", ".", "..", "a/b", "a\0b", long.as_str()] {
         let err = backend.put(&src, bad).unwrap_err();
@@ -107,12 +112,9 @@ fn invalid_names_never_reach_a_plugin() {
 
 #[test]
 fn transient_errors_are_retried_with_cleanup_in_between() {
-    let plugins = plugin_dir_with(&["flaky"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
+    let (_plugins, registry) = flaky_registry();
+    let Scratch { work, src, .. } = scratch(b"abc");
     let store = work.path().join("d");
-    let src = work.path().join("src");
-    std::fs::write(&src, b"abc").unwrap();
     let url = format!("flaky://{}?fail=3&error=transient&ops=put", store.display());
     let backend = registry.open(&url).unwrap().with_retry(fast(5));
     backend.put(&src, "obj").unwrap();

@@ -96,12 +96,8 @@ fn canonical(p: &Path) -> String {
 
 #[test]
 fn a_world_writable_plugin_file_is_refused_unless_allowed() {
-    let good = memory_dir();
-    let dir = dir_0755();
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(&plugin, 0o666);
+    let (_good, _dir, plugin, cli) = file_plugin_in_dir(|_, plugin| chmod(plugin, 0o666));
     let path = canonical(&plugin);
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -113,22 +109,22 @@ fn a_world_writable_plugin_file_is_refused_unless_allowed() {
     );
 }
 
-/// The file plugin in a fresh directory of `mode`, and the memory fixture
-/// in another: the two directories (to keep), the plugin file, the
-/// canonical path of its directory, and a CLI seeing both directories.
-fn file_plugin_in_dir(mode: u32) -> (TempDir, TempDir, PathBuf, String, Cli) {
+/// The file plugin in a fresh 0755 directory, after `change(dir, plugin)`,
+/// and the memory fixture in another: the two directories (to keep), the
+/// plugin file, and a CLI seeing both directories.
+fn file_plugin_in_dir(change: impl FnOnce(&Path, &Path)) -> (TempDir, TempDir, PathBuf, Cli) {
     let good = memory_dir();
-    let dir = tempdir();
+    let dir = dir_0755();
     let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(dir.path(), mode);
-    let path = canonical(dir.path());
+    change(dir.path(), &plugin);
     let cli = Cli::with_dirs(&[good.path(), dir.path()]);
-    (good, dir, plugin, path, cli)
+    (good, dir, plugin, cli)
 }
 
 #[test]
 fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
-    let (_good, _dir, plugin, path, cli) = file_plugin_in_dir(0o775);
+    let (_good, dir, plugin, cli) = file_plugin_in_dir(|dir, _| chmod(dir, 0o775));
+    let path = canonical(dir.path());
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -141,7 +137,8 @@ fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
 
 #[test]
 fn a_sticky_world_writable_directory_like_tmp_is_refused() {
-    let (_good, _dir, plugin, path, cli) = file_plugin_in_dir(0o1777);
+    let (_good, dir, plugin, cli) = file_plugin_in_dir(|dir, _| chmod(dir, 0o1777));
+    let path = canonical(dir.path());
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -205,12 +202,10 @@ fn a_plugin_owned_by_another_user_is_refused_unless_allowed() {
     if !require_root("a_plugin_owned_by_another_user_is_refused_unless_allowed") {
         return;
     }
-    let good = memory_dir();
-    let dir = dir_0755();
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    std::os::unix::fs::chown(&plugin, Some(NOBODY), Some(NOBODY)).unwrap();
+    let (good, dir, plugin, cli) = file_plugin_in_dir(|_, plugin| {
+        std::os::unix::fs::chown(plugin, Some(NOBODY), Some(NOBODY)).unwrap()
+    });
     let path = canonical(&plugin);
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
