@@ -28,7 +28,8 @@ pub mod files;
 mod plugins;
 
 pub use build::{
-    build_fixtures, build_plugins, cargo_stdout, stowage_bin, target_dir, workspace_root,
+    build_fixtures, build_plugins, cargo_command, cargo_stdout, checked_output, stowage_bin,
+    target_dir, workspace_root,
 };
 pub use cli::{Cli, Output};
 pub use plugins::{copy_plugin_as, loaded_plugin, plugin_dir_with, plugin_file, rejected_reason};
