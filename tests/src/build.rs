@@ -29,11 +29,7 @@ fn cargo() -> OsString {
 /// Runs cargo with `args` in the workspace root, quietly; panics with the
 /// whole output when it fails.
 fn run_cargo(args: &[&str]) -> Result<(), String> {
-    let mut cmd = Command::new(cargo());
-    cmd.args(args).current_dir(workspace_root());
-    // Keep the inner build from writing into the outer one's output.
-    cmd.env_remove("RUST_LOG");
-    let out = cmd
+    let out = cargo_command(args)
         .output()
         .map_err(|e| format!("running {:?} {args:?}: {e}", cargo()))?;
     if out.status.success() {
@@ -46,6 +42,38 @@ fn run_cargo(args: &[&str]) -> Result<(), String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     ))
+}
+
+/// `cargo ARGS` in the workspace root, without `RUST_LOG` (which would
+/// make the inner build write into the outer one's output).
+pub fn cargo_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.args(args)
+        .current_dir(workspace_root())
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Runs `cmd`; panics with its whole output when it fails.
+pub fn checked_output(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The standard output of `cargo ARGS` run in the workspace root; panics
+/// with the whole output when cargo fails.
+pub fn cargo_stdout(args: &[&str]) -> String {
+    let out = checked_output(&mut cargo_command(args));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn once(

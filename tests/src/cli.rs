@@ -267,6 +267,24 @@ impl Output {
         format!("{}\n{}", self.out, self.err)
     }
 
+    /// Asserts a JSON-mode failure: exit status `code` and a top-level
+    /// error object with that code whose message contains `fragment`.
+    #[track_caller]
+    pub fn expect_json_error(&self, code: i32, fragment: &str) -> &Self {
+        self.expect_code(code);
+        let error = self
+            .json_error()
+            .unwrap_or_else(|| panic!("no error object\n{self}"));
+        assert_eq!(error["code"], code, "{self}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(fragment)),
+            "the error message lacks {fragment:?}\n{self}"
+        );
+        self
+    }
+
     /// The `{"error": {...}}` object on stdout (JSON mode), if any.
     pub fn json_error(&self) -> Option<serde_json::Value> {
         serde_json::from_slice::<serde_json::Value>(&self.stdout)

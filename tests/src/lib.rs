@@ -17,13 +17,20 @@
 //!   listings.
 //! * [`require_tool`]: skip (loudly) or, with `STOWAGE_REQUIRE_TOOLS` set,
 //!   fail when an external program is missing.
+//! * [`attacker`]: the unprivileged user of the security tests.
 
+#![deny(missing_docs)]
+
+pub mod attacker;
 mod build;
 mod cli;
 pub mod files;
 mod plugins;
 
-pub use build::{build_fixtures, build_plugins, stowage_bin, target_dir, workspace_root};
+pub use build::{
+    build_fixtures, build_plugins, cargo_command, cargo_stdout, checked_output, stowage_bin,
+    target_dir, workspace_root,
+};
 pub use cli::{Cli, Output};
 pub use plugins::{copy_plugin_as, loaded_plugin, plugin_dir_with, plugin_file, rejected_reason};
 
@@ -52,6 +59,59 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("stowage-test-")
         .tempdir()
         .expect("creating a temporary directory")
+}
+
+/// A fresh temporary directory holding one file, `name`, with `content`:
+/// the usual local source of a put. Returns the directory (removed on
+/// drop) and the file's path.
+pub fn work_with_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let work = tempdir();
+    let path = work.path().join(name);
+    std::fs::write(&path, content).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    (work, path)
+}
+
+/// The usual scene of a put: a `file://` store that does not exist yet
+/// and a local source file, both inside one temporary directory.
+pub struct Scratch {
+    /// The temporary directory (removed on drop).
+    pub work: tempfile::TempDir,
+    /// `<work>/store`, not created.
+    pub store: PathBuf,
+    /// `file://<work>/store`.
+    pub url: String,
+    /// `<work>/src`.
+    pub src: PathBuf,
+}
+
+/// A [`Scratch`] whose source file holds `content`.
+pub fn scratch(content: &[u8]) -> Scratch {
+    let (work, src) = work_with_file("src", content);
+    let store = work.path().join("store");
+    let url = file_url(&store);
+    Scratch {
+        work,
+        store,
+        url,
+        src,
+    }
+}
+
+/// A [`Scratch`] whose source (holding `content`) `cli` has put into the
+/// store; panics unless the put succeeded.
+pub fn put_fresh(cli: &Cli, content: &[u8]) -> Scratch {
+    let scene = scratch(content);
+    cli.run(["put", &scene.url, scene.src.to_str().expect("UTF-8 path")])
+        .ok();
+    scene
+}
+
+/// A [`Cli`] seeing exactly the plugins `names` (see [`plugin_file`]),
+/// with the plugin directory, which must outlive the runs.
+pub fn cli_with(names: &[&str]) -> (tempfile::TempDir, Cli) {
+    let plugins = plugin_dir_with(names);
+    let cli = Cli::new(plugins.path());
+    (plugins, cli)
 }
 
 /// `file://` URL of an absolute directory (no percent-encoding needed for

@@ -109,3 +109,37 @@ fn the_library_runs_the_same_checks() {
     assert!(report.is_success(), "{}", report.summary());
     assert!(report.passed() > 30);
 }
+
+/// The outcome of `list.empty-location` for `url`, run alone.
+fn empty_location_outcome(cli: &Cli, url: &str) -> String {
+    let (out, doc) = cli.run_json(["test", url, "--only", "list.empty-location"]);
+    out.ok();
+    let checks = doc["checks"].as_array().expect("checks array");
+    let check = checks
+        .iter()
+        .find(|c| c["id"] == "list.empty-location")
+        .unwrap_or_else(|| panic!("no list.empty-location in {doc}"));
+    check["outcome"].as_str().expect("outcome").to_string()
+}
+
+/// The kit knows no plugin by name: the absent location is derived on the
+/// URL text for any scheme (here `memory`, a fixture, and a directory
+/// inside an ISO image), and a URL form without sub-locations (a bare
+/// image) makes the check skip, not fail.
+#[test]
+fn the_empty_location_is_derived_whatever_the_scheme() {
+    let plugins = plugin_dir_with(&["file", "memory", "xorriso"]);
+    let cli = Cli::new(plugins.path());
+    let work = tempdir();
+    let file_url = format!("file://{}", work.path().join("store").display());
+    assert_eq!(empty_location_outcome(&cli, &file_url), "pass");
+    assert_eq!(empty_location_outcome(&cli, "memory://derived"), "pass");
+    if !require_tool("xorriso") {
+        return;
+    }
+    let image = work.path().join("img.iso");
+    let in_image = format!("xorriso://{}:/backups", image.display());
+    assert_eq!(empty_location_outcome(&cli, &in_image), "pass");
+    let bare = format!("xorriso://{}", image.display());
+    assert_eq!(empty_location_outcome(&cli, &bare), "skip");
+}

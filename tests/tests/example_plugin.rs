@@ -14,17 +14,16 @@
 //! every example path it names must exist, every source file of the example
 //! must be named, and its build command must be the one run here.
 
-use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output as ProcessOutput};
+use std::process::Output as ProcessOutput;
 use std::sync::OnceLock;
 
 use stowage_tests::files::{dir_names, write_data};
 use stowage_tests::{
-    file_url, ls_entries, plugin_dir_with, target_dir, tempdir, workspace_root, Cli, EXIT_INVALID,
-    EXIT_NOT_FOUND, EXIT_VALIDATION,
+    cargo_command, checked_output, file_url, ls_entries, plugin_dir_with, target_dir, tempdir,
+    workspace_root, Cli, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_VALIDATION,
 };
 
 /// The example project, relative to the workspace root.
@@ -40,10 +39,6 @@ const LIB: &str = "libstowage_verify.so";
 /// Every checksum object's name starts with this (see `src/sidecar.rs`).
 const SIDECAR_PREFIX: &str = ".verify-sha256-";
 
-fn cargo() -> OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
-}
-
 /// `<target>/examples`: where the example builds (`target/examples` in the
 /// tutorial, which assumes no `CARGO_TARGET_DIR`).
 fn example_target() -> PathBuf {
@@ -58,27 +53,15 @@ fn read(rel: &str) -> String {
 /// Runs `cargo ARGS --target-dir <target>/examples [-- TRAILING]` in the
 /// workspace root; panics with its output on failure.
 fn run_cargo(args: &[&str], trailing: &[&str], env: &[(&str, &Path)]) -> ProcessOutput {
-    let mut cmd = Command::new(cargo());
-    cmd.args(args).arg("--target-dir").arg(example_target());
+    let mut cmd = cargo_command(args);
+    cmd.arg("--target-dir").arg(example_target());
     if !trailing.is_empty() {
         cmd.arg("--").args(trailing);
     }
-    cmd.current_dir(workspace_root()).env_remove("RUST_LOG");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running cargo {args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "`cargo {}` failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    checked_output(&mut cmd)
 }
 
 /// Builds the example with the tutorial's command, once per test process,

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stowage::plugin::LoadOptions;
-use stowage::{Error, ErrorCode, Registry, RetryPolicy, SearchPath};
+use stowage::{Backend, Error, ErrorCode, Registry, RetryPolicy, SearchPath};
 use stowage_tests::files::read_counters;
-use stowage_tests::{file_url, plugin_dir_with, tempdir};
+use stowage_tests::{file_url, plugin_dir_with, scratch, tempdir, Scratch};
 
 fn registry(plugins: &Path) -> Registry {
     let registry = Registry::load_with(
@@ -20,6 +20,27 @@ fn registry(plugins: &Path) -> Registry {
         registry.rejected()
     );
     registry
+}
+
+/// A file backend on a fresh store (`<work>/store`), one attempt per
+/// operation, to share between threads; the plugin directory and the work
+/// directory must outlive it.
+fn shared_file_backend() -> (tempfile::TempDir, tempfile::TempDir, Arc<Backend>) {
+    let plugins = plugin_dir_with(&["file"]);
+    let registry = registry(plugins.path());
+    let work = tempdir();
+    let backend = registry
+        .open(&file_url(&work.path().join("store")))
+        .unwrap()
+        .with_retry(fast(1));
+    (plugins, work, Arc::new(backend))
+}
+
+/// A registry with the flaky fixture alone, and its plugin directory.
+fn flaky_registry() -> (tempfile::TempDir, Registry) {
+    let plugins = plugin_dir_with(&["flaky"]);
+    let registry = registry(plugins.path());
+    (plugins, registry)
 }
 
 fn fast(attempts: u32) -> RetryPolicy {
@@ -63,14 +84,12 @@ fn a_panicking_plugin_is_an_error_and_the_process_keeps_working() {
 
 #[test]
 fn invalid_names_never_reach_a_plugin() {
-    let plugins = plugin_dir_with(&["flaky"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
+    let (_plugins, registry) = flaky_registry();
+    let Scratch { work, src, .. } = scratch(b"x");
     let store = work.path().join("d");
-    let url = format!("flaky://{}", store.display());
-    let backend = registry.open(&url).unwrap();
-    let src = work.path().join("src");
-    std::fs::write(&src, b"x").unwrap();
+    let backend = registry
+        .open(&format!("flaky://{}", store.display()))
+        .unwrap();
     let long = "n".repeat(256);
     for bad in ["", ".", "..", "a/b", "a\0b", long.as_str()] {
         let err = backend.put(&src, bad).unwrap_err();
@@ -93,12 +112,9 @@ fn invalid_names_never_reach_a_plugin() {
 
 #[test]
 fn transient_errors_are_retried_with_cleanup_in_between() {
-    let plugins = plugin_dir_with(&["flaky"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
+    let (_plugins, registry) = flaky_registry();
+    let Scratch { work, src, .. } = scratch(b"abc");
     let store = work.path().join("d");
-    let src = work.path().join("src");
-    std::fs::write(&src, b"abc").unwrap();
     let url = format!("flaky://{}?fail=3&error=transient&ops=put", store.display());
     let backend = registry.open(&url).unwrap().with_retry(fast(5));
     backend.put(&src, "obj").unwrap();
@@ -119,15 +135,7 @@ fn transient_errors_are_retried_with_cleanup_in_between() {
 /// lost, nothing corrupted.
 #[test]
 fn eight_threads_share_one_backend() {
-    let plugins = plugin_dir_with(&["file"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
-    let backend = Arc::new(
-        registry
-            .open(&file_url(&work.path().join("store")))
-            .unwrap()
-            .with_retry(fast(1)),
-    );
+    let (_plugins, work, backend) = shared_file_backend();
     let scratch = work.path().join("scratch");
     std::fs::create_dir(&scratch).unwrap();
     let threads: Vec<_> = (0..8)
@@ -177,15 +185,7 @@ fn eight_threads_share_one_backend() {
 /// complete version.
 #[test]
 fn concurrent_puts_to_one_name_leave_one_whole_version() {
-    let plugins = plugin_dir_with(&["file"]);
-    let registry = registry(plugins.path());
-    let work = tempdir();
-    let backend = Arc::new(
-        registry
-            .open(&file_url(&work.path().join("store")))
-            .unwrap()
-            .with_retry(fast(1)),
-    );
+    let (_plugins, work, backend) = shared_file_backend();
     let versions: Vec<Vec<u8>> = (0..8u8)
         .map(|t| vec![b'a' + t; 256 * 1024 + t as usize])
         .collect();

@@ -7,7 +7,7 @@ use std::fs;
 
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    file_url, find_json_error, ls_entries, plugin_dir_with, tempdir, Cli, EXIT_INVALID,
+    cli_with, file_url, find_json_error, ls_entries, scratch, tempdir, Cli, Scratch, EXIT_INVALID,
 };
 
 /// Names that are legal and awkward for shells, globbing or option parsing.
@@ -31,9 +31,7 @@ const ODD_NAMES: &[&str] = &[
 ];
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file"])
 }
 
 #[test]
@@ -136,11 +134,12 @@ fn odd_local_file_names_are_used_as_object_names() {
 #[test]
 fn names_up_to_255_bytes_are_accepted() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("src");
-    fs::write(&src, b"x").unwrap();
+    let Scratch {
+        work: _work,
+        store,
+        url,
+        src,
+    } = scratch(b"x");
     let ascii = "a".repeat(255);
     let multibyte = format!("{}a", "é".repeat(127));
     assert_eq!(multibyte.len(), 255);
@@ -154,11 +153,12 @@ fn names_up_to_255_bytes_are_accepted() {
 #[test]
 fn invalid_names_are_refused_with_23_and_nothing_is_created() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("src");
-    fs::write(&src, b"x").unwrap();
+    let Scratch {
+        work,
+        store,
+        url,
+        src,
+    } = scratch(b"x");
     let too_long = "b".repeat(256);
     let too_long_multibyte = "é".repeat(128);
     let invalid: Vec<&str> = vec![

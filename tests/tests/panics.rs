@@ -3,22 +3,16 @@
 //! checks (the host surviving a panic and going on) belong to the library
 //! API tests; these are the command-level ones.
 
-use std::fs;
-
-use stowage_tests::{file_url, find_json_error, plugin_dir_with, tempdir, Cli, EXIT_BACKEND};
+use stowage_tests::{cli_with, file_url, find_json_error, work_with_file, Cli, EXIT_BACKEND};
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file", "panic"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file", "panic"])
 }
 
 #[test]
 fn a_panic_in_put_is_a_backend_error_with_the_message() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (_work, src) = work_with_file("f", b"x");
     let out = cli.run(["put", "panic:///x", src.to_str().unwrap()]);
     assert_eq!(out.signal, None, "{out}");
     out.expect_code(EXIT_BACKEND);
@@ -42,9 +36,7 @@ fn a_panic_in_put_is_a_backend_error_with_the_message() {
 #[test]
 fn every_operation_panicking_is_contained() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (work, src) = work_with_file("f", b"x");
     let dst = work.path().join("dst");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["ls", "panic:///x"], "fixture panic in list"),
@@ -94,9 +86,7 @@ fn the_panic_plugin_is_listed_normally_and_others_keep_working() {
         "{out}"
     );
     // The file plugin in the same directory is unaffected.
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (work, src) = work_with_file("f", b"x");
     cli.run([
         "put",
         &file_url(&work.path().join("s")),

@@ -2,15 +2,14 @@
 //! file plugin.
 
 use std::fs;
+use std::path::PathBuf;
 
 use serde_json::json;
 use stowage_tests::files::dir_names;
-use stowage_tests::{file_url, ls_entries, plugin_dir_with, tempdir, Cli, EXIT_INVALID};
+use stowage_tests::{cli_with, file_url, ls_entries, tempdir, work_with_file, Cli, EXIT_INVALID};
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file", "wrap", "memory"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file", "wrap", "memory"])
 }
 
 #[test]
@@ -61,14 +60,19 @@ fn wrap_stores_w_dot_name_in_the_inner_backend() {
     assert_eq!(dir_names(&store), vec!["plain"]);
 }
 
+/// A fresh store `<work>/d` reached through `prefixes` (`wrap+`...), and a
+/// local file `<work>/obj` holding `content`.
+fn through(prefixes: &str, content: &[u8]) -> (tempfile::TempDir, PathBuf, String, PathBuf) {
+    let (work, src) = work_with_file("obj", content);
+    let store = work.path().join("d");
+    let url = format!("{prefixes}{}", file_url(&store));
+    (work, store, url, src)
+}
+
 #[test]
 fn stacked_prefixes_nest() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("wrap+wrap+{}", file_url(&store));
-    let src = work.path().join("obj");
-    fs::write(&src, b"twice").unwrap();
+    let (work, store, url, src) = through("wrap+wrap+", b"twice");
     cli.run(["put", &url, src.to_str().unwrap()]).ok();
     assert_eq!(dir_names(&store), vec!["w.w.obj"]);
     let (out, doc) = cli.run_json(["ls", &url]);
@@ -89,11 +93,7 @@ fn stacked_prefixes_nest() {
 #[test]
 fn mv_through_a_prefix_consumes_the_local_file() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("wrap+{}", file_url(&store));
-    let src = work.path().join("obj");
-    fs::write(&src, b"moved").unwrap();
+    let (_work, store, url, src) = through("wrap+", b"moved");
     cli.run(["mv", &url, src.to_str().unwrap()]).ok();
     assert!(!src.exists());
     assert_eq!(fs::read(store.join("w.obj")).unwrap(), b"moved");
@@ -103,9 +103,7 @@ fn mv_through_a_prefix_consumes_the_local_file() {
 fn prefix_over_another_plugins_scheme() {
     // wrap (one plugin) over memory (another): both in one process.
     let (_p, cli) = setup();
-    let work = tempdir();
-    let src = work.path().join("obj");
-    fs::write(&src, b"m").unwrap();
+    let (_work, src) = work_with_file("obj", b"m");
     cli.run(["put", "wrap+memory:///m", src.to_str().unwrap()])
         .ok();
     let (out, doc) = cli.run_json(["ls", "wrap+memory:///m"]);
@@ -147,16 +145,9 @@ fn unknown_inner_scheme_is_named_with_the_registered_ones() {
         out.err.contains("memory"),
         "lists registered schemes\n{out}"
     );
-    let (out, doc) = cli.run_json(["ls", "wrap+wrap+nope:///x"]);
-    out.expect_code(EXIT_INVALID);
-    assert_eq!(doc["error"]["code"], 23, "{out}");
-    assert!(
-        doc["error"]["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("nope"),
-        "{out}"
-    );
+    cli.run_json(["ls", "wrap+wrap+nope:///x"])
+        .0
+        .expect_json_error(EXIT_INVALID, "nope");
 }
 
 #[test]

@@ -8,14 +8,12 @@ use std::path::Path;
 
 use stowage_tests::files::read_counters;
 use stowage_tests::{
-    find_json_error, plugin_dir_with, tempdir, Cli, EXIT_BACKEND, EXIT_INVALID, EXIT_NOT_FOUND,
+    cli_with, find_json_error, tempdir, Cli, EXIT_BACKEND, EXIT_INVALID, EXIT_NOT_FOUND,
     EXIT_PERMISSION, EXIT_VALIDATION,
 };
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["flaky", "file"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["flaky", "file"])
 }
 
 fn counters(dir: &Path) -> BTreeMap<String, u64> {

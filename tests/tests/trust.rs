@@ -6,13 +6,15 @@
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
 
 use serde_json::Value;
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    copy_plugin_as, file_url, loaded_plugin, plugin_dir_with, rejected_reason, tempdir, Cli,
-    EXIT_INVALID,
+    copy_plugin_as, file_url, loaded_plugin, plugin_dir_with, rejected_reason, tempdir,
+    work_with_file, Cli, EXIT_INVALID,
 };
 
 fn chmod(path: &Path, mode: u32) {
@@ -32,9 +34,7 @@ fn memory_dir() -> tempfile::TempDir {
 /// loads it for one run only.
 fn assert_refused_then_allowed(cli: &Cli, plugin: &Path, fragments: &[&str]) {
     let name = plugin.file_name().unwrap().to_str().unwrap();
-    let work = tempdir();
-    let src = work.path().join("obj");
-    fs::write(&src, b"payload").unwrap();
+    let (work, src) = work_with_file("obj", b"payload");
     let store = work.path().join("store");
 
     let (out, doc) = cli.run_json(["plugins"]);
@@ -83,19 +83,21 @@ fn assert_refused_then_allowed(cli: &Cli, plugin: &Path, fragments: &[&str]) {
     assert_eq!(rejected_reason(&doc, name), Some(reason.as_str()), "{out}");
 }
 
+/// A fresh temporary directory with mode 0755 (whatever the umask).
+fn dir_0755() -> TempDir {
+    let dir = tempdir();
+    chmod(dir.path(), 0o755);
+    dir
+}
+
 fn canonical(p: &Path) -> String {
     fs::canonicalize(p).unwrap().display().to_string()
 }
 
 #[test]
 fn a_world_writable_plugin_file_is_refused_unless_allowed() {
-    let good = memory_dir();
-    let dir = tempdir();
-    chmod(dir.path(), 0o755);
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(&plugin, 0o666);
+    let (_good, _dir, plugin, cli) = file_plugin_in_dir(|_, plugin| chmod(plugin, 0o666));
     let path = canonical(&plugin);
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -107,14 +109,22 @@ fn a_world_writable_plugin_file_is_refused_unless_allowed() {
     );
 }
 
+/// The file plugin in a fresh 0755 directory, after `change(dir, plugin)`,
+/// and the memory fixture in another: the two directories (to keep), the
+/// plugin file, and a CLI seeing both directories.
+fn file_plugin_in_dir(change: impl FnOnce(&Path, &Path)) -> (TempDir, TempDir, PathBuf, Cli) {
+    let good = memory_dir();
+    let dir = dir_0755();
+    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
+    change(dir.path(), &plugin);
+    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
+    (good, dir, plugin, cli)
+}
+
 #[test]
 fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
-    let good = memory_dir();
-    let dir = tempdir();
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(dir.path(), 0o775);
+    let (_good, dir, plugin, cli) = file_plugin_in_dir(|dir, _| chmod(dir, 0o775));
     let path = canonical(dir.path());
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -127,12 +137,8 @@ fn a_group_writable_plugin_directory_is_refused_unless_allowed() {
 
 #[test]
 fn a_sticky_world_writable_directory_like_tmp_is_refused() {
-    let good = memory_dir();
-    let dir = tempdir();
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    chmod(dir.path(), 0o1777);
+    let (_good, dir, plugin, cli) = file_plugin_in_dir(|dir, _| chmod(dir, 0o1777));
     let path = canonical(dir.path());
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -146,12 +152,10 @@ fn a_sticky_world_writable_directory_like_tmp_is_refused() {
 fn a_symlink_is_judged_by_the_file_it_points_to() {
     let good = memory_dir();
     // The link sits in a safe directory; its target is world-writable.
-    let elsewhere = tempdir();
-    chmod(elsewhere.path(), 0o755);
+    let elsewhere = dir_0755();
     let target = copy_plugin_as(elsewhere.path(), "file", "real-file-plugin.so");
     chmod(&target, 0o666);
-    let links = tempdir();
-    chmod(links.path(), 0o755);
+    let links = dir_0755();
     let link = links.path().join("libstowage_file.so");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let cli = Cli::with_dirs(&[good.path(), links.path()]);
@@ -198,13 +202,10 @@ fn a_plugin_owned_by_another_user_is_refused_unless_allowed() {
     if !require_root("a_plugin_owned_by_another_user_is_refused_unless_allowed") {
         return;
     }
-    let good = memory_dir();
-    let dir = tempdir();
-    chmod(dir.path(), 0o755);
-    let plugin = copy_plugin_as(dir.path(), "file", "libstowage_file.so");
-    std::os::unix::fs::chown(&plugin, Some(NOBODY), Some(NOBODY)).unwrap();
+    let (good, dir, plugin, cli) = file_plugin_in_dir(|_, plugin| {
+        std::os::unix::fs::chown(plugin, Some(NOBODY), Some(NOBODY)).unwrap()
+    });
     let path = canonical(&plugin);
-    let cli = Cli::with_dirs(&[good.path(), dir.path()]);
     assert_refused_then_allowed(
         &cli,
         &plugin,
@@ -234,8 +235,7 @@ fn a_plugin_owned_by_another_user_is_refused_unless_allowed() {
 #[test]
 
 fn a_symlink_in_a_world_writable_directory_is_refused() {
-    let safe = tempdir();
-    chmod(safe.path(), 0o755);
+    let safe = dir_0755();
     let target = copy_plugin_as(safe.path(), "file", "real-file-plugin.so");
     let open = tempdir();
     chmod(open.path(), 0o777);

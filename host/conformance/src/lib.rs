@@ -1,9 +1,8 @@
 //! The conformance kit: the checks of `stowage test URL`, as a library.
 //!
 //! [`run`] opens a URL through a [`Registry`] and checks that the backend
-//! behind it keeps the backend contract (the conformance behaviours 1–40;
-//! each check's title names the ones it covers, as `§N`): byte-exact put and get from 0 B to 64 MiB, atomic replacement,
-//! exact listings, not-found semantics, delete/query/move and their host
+//! behind it keeps the backend contract: byte-exact put and get from 0 B to
+//! 64 MiB, atomic replacement, exact listings, not-found semantics, delete/query/move and their host
 //! fallbacks, awkward names, refused names, error codes and retries,
 //! concurrency from 8 threads, close and reopen. It works with our plugins,
 //! prefix chains and third-party plugins alike.
@@ -57,16 +56,23 @@
 //!
 //! [`catalogue`] lists every check id with its title; the ids are stable.
 
+#![deny(missing_docs)]
+
+mod check;
 mod checks;
 mod context;
 mod data;
+mod describe;
+mod expect;
 mod filter;
+mod listing;
+mod options;
 mod report;
+mod run;
 mod runner;
+mod stop;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
+pub use options::{CheckInfo, Options};
 pub use report::{CheckResult, Outcome, Report};
 
 // What a plugin author needs besides the kit to load the plugin under test,
@@ -74,62 +80,11 @@ pub use report::{CheckResult, Outcome, Report};
 pub use stowage::plugin::LoadOptions;
 pub use stowage::{Error, Registry, SearchPath};
 
-use stowage::RetryPolicy;
-
-/// How a run is done.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// Skip the slow checks: the 64 MiB round trip and the 100,000-name
-    /// listing (reported as skipped).
-    pub quick: bool,
-    /// Also run `list.many-100000` (100,000 puts, a listing, 100,000
-    /// deletes). Off by default; `quick` wins.
-    pub large: bool,
-    /// Run only the checks whose id matches: comma-separated alternatives,
-    /// each a glob with `*` and `?` (matching the whole id) or else a
-    /// substring. `None` runs everything.
-    pub only: Option<String>,
-    /// Where local scratch files go (a fresh directory is made inside).
-    /// Default: the system's temporary directory.
-    pub scratch_dir: Option<PathBuf>,
-    /// A URL of a location that does not exist, for `list.empty-location`.
-    /// Default: derived from the URL under test for the path-like schemes
-    /// `file` and `local-peer` (a fresh subdirectory); otherwise the check
-    /// is skipped.
-    pub empty_url: Option<String>,
-    /// The retry policy of the backend under test. Default: 3 attempts with
-    /// 1–10 ms pauses, so that retryable errors are retried (as in real use)
-    /// and a permanent error retried by mistake shows up quickly as more
-    /// than one attempt.
-    pub retry: RetryPolicy,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            quick: false,
-            large: false,
-            only: None,
-            scratch_dir: None,
-            empty_url: None,
-            retry: RetryPolicy::new(3, Duration::from_millis(1), Duration::from_millis(10))
-                .unwrap_or_else(|_| RetryPolicy::once()),
-        }
-    }
-}
-
-/// A check's id and title, as [`catalogue`] lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct CheckInfo {
-    /// Stable id, e.g. `get.missing-is-not-found`.
-    pub id: &'static str,
-    /// What the check verifies, in one line.
-    pub title: &'static str,
-}
+use check::Check;
 
 /// Every check, in the order a run performs them.
 pub fn catalogue() -> Vec<CheckInfo> {
-    checks::CHECKS.iter().map(runner::Check::info).collect()
+    checks::CHECKS.iter().map(Check::info).collect()
 }
 
 /// The checks `options.only` selects, in run order (empty when the
@@ -137,7 +92,7 @@ pub fn catalogue() -> Vec<CheckInfo> {
 pub fn selection(options: &Options) -> Vec<CheckInfo> {
     runner::selected(options)
         .into_iter()
-        .map(runner::Check::info)
+        .map(Check::info)
         .collect()
 }
 

@@ -5,47 +5,15 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::checks::CHECKS;
-use super::context::{Ctx, Run, Stop, Verdict};
-use super::filter::Filter;
-use super::report::{CheckResult, Outcome, Report};
-use super::{CheckInfo, Options};
+use crate::check::Check;
+use crate::checks::CHECKS;
+use crate::context::Ctx;
+use crate::filter::Filter;
+use crate::options::Options;
+use crate::report::{CheckResult, Outcome, Report};
+use crate::run::Run;
+use crate::stop::Stop;
 use stowage::{Error, Registry};
-
-/// One check of the catalogue.
-pub(crate) struct Check {
-    /// Stable id: `area.what`, lower case, no `_`.
-    pub(crate) id: &'static str,
-    /// One line saying what is verified.
-    pub(crate) title: &'static str,
-    /// The check.
-    pub(crate) run: fn(&Ctx<'_, '_>) -> Verdict,
-    /// Runs in every run whatever the selection (the final cleanup); it is
-    /// reported when selected, or when it fails.
-    pub(crate) always: bool,
-}
-
-impl Check {
-    pub(crate) const fn new(
-        id: &'static str,
-        title: &'static str,
-        run: fn(&Ctx<'_, '_>) -> Verdict,
-    ) -> Self {
-        Self {
-            id,
-            title,
-            run,
-            always: false,
-        }
-    }
-
-    pub(crate) fn info(&self) -> CheckInfo {
-        CheckInfo {
-            id: self.id,
-            title: self.title,
-        }
-    }
-}
 
 /// The checks `options.only` selects, in catalogue order.
 pub(crate) fn selected(options: &Options) -> Vec<&'static Check> {
@@ -91,7 +59,7 @@ fn local_error(path: PathBuf) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Local { path, source }
 }
 
-/// See [`super::run_with`].
+/// See [`crate::run_with`].
 pub(crate) fn run(
     registry: &Registry,
     url: &str,
@@ -136,7 +104,7 @@ pub(crate) fn run(
         }
         let dir = run.scratch().join(format!("{index:02}"));
         std::fs::create_dir_all(&dir).map_err(local_error(dir.clone()))?;
-        let ctx = run.ctx(check.id, dir.clone());
+        let ctx = Ctx::new(&run, check.id, dir.clone());
         log::debug!("conformance check {} starts", check.id);
         let start = Instant::now();
         let verdict =

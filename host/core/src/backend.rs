@@ -7,8 +7,9 @@ use stowage_backend_api::{BackendError, BackendHandle, ErrorCode, ExtensionRef, 
 
 use crate::error::{Error, Result};
 use crate::names::validate_name;
+use crate::redact::scrub;
 use crate::retry::RetryPolicy;
-use crate::target::{scrub, Target};
+use crate::target::Target;
 
 /// How many names one `delete_list` call carries (duplicity's batch).
 const DELETE_BATCH: usize = 100;

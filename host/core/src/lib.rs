@@ -34,6 +34,7 @@ mod error;
 mod names;
 pub mod plugin;
 pub mod progress;
+mod redact;
 mod retry;
 mod target;
 
@@ -41,6 +42,7 @@ pub use backend::Backend;
 pub use error::{Error, Result, UnknownHandler};
 pub use names::{validate_name, MAX_NAME_BYTES};
 pub use plugin::{Registry, SearchPath};
+pub use redact::redact_url;
 pub use retry::RetryPolicy;
 pub use stowage_backend_api::{BackendError, ErrorCode, ABI_VERSION};
 pub use target::Target;

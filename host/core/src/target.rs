@@ -1,8 +1,7 @@
 //! Backend URLs: `scheme://...` and `prefix+...+scheme://...`.
 
-use stowage_backend_api::location::redact;
-
 use crate::error::{Error, Result};
+use crate::redact::{redact_url, secrets};
 
 /// A syntactically valid backend URL, split into its handler chain.
 ///
@@ -21,8 +20,11 @@ impl Target {
     /// # Errors
     /// [`Error::InvalidUrl`] naming what is wrong.
     pub fn parse(url: &str) -> Result<Self> {
+        // Redacted before anything looks at the text: whatever fails below
+        // shows only this.
+        let shown = redact_url(url);
         let invalid = |reason: String| Error::InvalidUrl {
-            url: redact(url),
+            url: shown.clone(),
             reason,
         };
         let Some((scheme_part, _)) = url.split_once("://") else {
@@ -53,7 +55,7 @@ impl Target {
 
     /// The URL with `user:password@` removed: the only form to show.
     pub fn redacted(&self) -> String {
-        redact(&self.url)
+        redact_url(&self.url)
     }
 
     /// The lower-cased names before `://`, split at `+`.
@@ -76,25 +78,7 @@ impl Target {
     /// The password (raw and percent-decoded) and user info, so that
     /// messages coming back from plugins can be scrubbed of them.
     pub fn secrets(&self) -> Vec<String> {
-        let Some((_, after)) = self.url.split_once("://") else {
-            return Vec::new();
-        };
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let Some(at) = after[..end].rfind('@') else {
-            return Vec::new();
-        };
-        let userinfo = &after[..at];
-        let mut secrets = Vec::new();
-        if let Some((_, password)) = userinfo.split_once(':') {
-            if !password.is_empty() {
-                secrets.push(password.to_string());
-                if let Ok(decoded) = stowage_backend_api::location::percent_decode(password) {
-                    secrets.push(String::from_utf8_lossy(&decoded).into_owned());
-                }
-            }
-        }
-        secrets.push(userinfo.to_string());
-        secrets
+        secrets(&self.url)
     }
 }
 
@@ -126,17 +110,6 @@ pub fn check_handler_name(name: &str) -> std::result::Result<(), &'static str> {
     } else {
         Err("scheme and prefix names may contain only letters, digits, '-' and '.'")
     }
-}
-
-/// Removes each secret from `message`.
-pub fn scrub(message: &str, secrets: &[String]) -> String {
-    let mut out = message.to_string();
-    for s in secrets {
-        if !s.is_empty() {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -181,7 +154,7 @@ mod tests {
         let t = Target::parse("sftp://user:p%40ss@host/p").unwrap();
         assert_eq!(t.redacted(), "sftp://host/p");
         assert_eq!(format!("{t:?}"), "Target(sftp://host/p)");
-        let msg = scrub("login user:p%40ss failed, p@ss wrong", &t.secrets());
+        let msg = crate::redact::scrub("login user:p%40ss failed, p@ss wrong", &t.secrets());
         assert!(!msg.contains("p@ss") && !msg.contains("p%40ss"), "{msg}");
         let err = Target::parse("sftp://u:secret@host:notaport/p").unwrap_err();
         assert!(!err.to_string().contains("secret"));

@@ -24,7 +24,7 @@ fn probe_verdicts_are_cached_until_the_file_changes() {
     out.ok();
     assert_eq!(probed(&out), all, "{out}");
     let cache: Value = serde_json::from_slice(&fs::read(&cache_file).unwrap()).unwrap();
-    assert_eq!(cache["format"], 1);
+    assert_eq!(cache["format"], 2);
     let entries = cache["entries"].as_object().expect("cache entries");
     assert_eq!(entries.len(), all.len(), "{cache:#}");
     let entry = |name: &str| &entries[plugins.path().join(name).to_str().unwrap()];
@@ -39,7 +39,7 @@ fn probe_verdicts_are_cached_until_the_file_changes() {
             .is_some_and(|r| r.contains("SIGABRT")),
         "{cache:#}"
     );
-    for field in ["size", "mtime_ns", "inode", "device", "host"] {
+    for field in ["size", "mtime_ns", "ctime_ns", "inode", "device", "host"] {
         assert!(!abort["key"][field].is_null(), "no {field} in {abort}");
     }
 
@@ -76,6 +76,15 @@ fn probe_verdicts_are_cached_until_the_file_changes() {
     assert!(rejected_reason(&doc, "libfixture_bad_scheme.so")
         .is_some_and(|r| r.contains("Bad Scheme!")));
 
+    // A change of the inode alone (a chmod to the same mode; a re-link)
+    // moves the ctime, which no user can set back: probed again.
+    let chmodded = plugins.path().join("libstowage_file.so");
+    let mode = fs::metadata(&chmodded).unwrap().permissions();
+    fs::set_permissions(&chmodded, mode).unwrap();
+    let out = cli.run(["plugins"]);
+    out.ok();
+    assert_eq!(probed(&out), vec![chmodded], "{out}");
+
     // --rescan probes everything again, cache or not.
     let out = cli.run(["plugins", "--rescan"]);
     out.ok();
@@ -88,9 +97,7 @@ fn probe_verdicts_are_cached_until_the_file_changes() {
 fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
     let plugins = scanner_dir(false);
     let all = so_files(plugins.path());
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (work, src) = work_with_file("f", b"x");
 
     for garbage in [
         &b"\x00\x01 not json at all"[..],
@@ -103,9 +110,7 @@ fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
         fs::write(&cache_file, garbage).unwrap();
 
         let store = work.path().join(format!("s{}", garbage.len()));
-        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
-        assert_no_signal(&out);
-        out.ok();
+        let out = put_survives(&cli, &store, &src);
         assert!(
             out.err.contains("ignoring the corrupt plugin probe cache"),
             "no warning for {garbage:?}\n{out}"
@@ -127,9 +132,7 @@ fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
 fn an_unwritable_probe_cache_is_a_warning() {
     let plugins = scanner_dir(false);
     let all = so_files(plugins.path());
-    let work = tempdir();
-    let src = work.path().join("f");
-    fs::write(&src, b"x").unwrap();
+    let (work, src) = work_with_file("f", b"x");
     // XDG_CACHE_HOME is a regular file: the cache can be neither read nor
     // created below it.
     let not_a_dir = work.path().join("cache-is-a-file");
@@ -140,9 +143,7 @@ fn an_unwritable_probe_cache_is_a_warning() {
     let store = work.path().join("s");
 
     for run in 0..2 {
-        let out = cli.run(["put", &file_url(&store), src.to_str().unwrap()]);
-        assert_no_signal(&out);
-        out.ok();
+        let out = put_survives(&cli, &store, &src);
         assert!(
             out.err.contains("cannot write the plugin probe cache"),
             "run {run}: no warning\n{out}"

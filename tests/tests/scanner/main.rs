@@ -1,4 +1,4 @@
-//! The plugin scanner (stable-abi.md §8–10): every kind of bad plugin file
+//! The plugin scanner (the out-of-process probe and its cache): every kind of bad plugin file
 //! next to the real file plugin. Files that would crash, end or hang the
 //! process that loads them are probed in a child (`stowage __probe-plugin`)
 //! and rejected with the reason the child's fate gives; the host keeps
@@ -16,7 +16,7 @@ use stowage_tests::files::dir_names;
 mod cache;
 use stowage_tests::{
     copy_plugin_as, file_url, loaded_plugin, ls_entries, plugin_file, rejected_reason, tempdir,
-    Cli, Output, EXIT_BACKEND, EXIT_OK,
+    work_with_file, Cli, Output, EXIT_BACKEND, EXIT_OK,
 };
 
 /// A file in the scanner's plugin directory that must be rejected, and the
@@ -177,6 +177,35 @@ fn so_files(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Puts `src` into the file store `store` through `cli`: the process
+/// survives the plugin scan and succeeds.
+fn put_survives(cli: &Cli, store: &Path, src: &Path) -> Output {
+    let out = cli.run(["put", &file_url(store), src.to_str().unwrap()]);
+    assert_no_signal(&out);
+    out.ok();
+    out
+}
+
+/// Checks that the JSON string `value` (a path) ends with `suffix`.
+fn assert_ends_with(value: &Value, suffix: &str, out: &Output) {
+    assert!(
+        value.as_str().is_some_and(|v| v.ends_with(suffix)),
+        "{value} does not end with {suffix}\n{out}"
+    );
+}
+
+/// Checks that a line of `text` that `kind` accepts names `bad`'s file
+/// with every fragment of its reason.
+fn line_names(text: &str, kind: impl Fn(&str) -> bool, bad: &Bad, out: &Output) {
+    let line = text
+        .lines()
+        .find(|l| kind(l) && l.contains(bad.file))
+        .unwrap_or_else(|| panic!("no line about {}\n{out}", bad.file));
+    for fragment in bad.reason {
+        assert!(line.contains(fragment), "{line:?} lacks {fragment:?}");
+    }
+}
+
 fn check_reason(doc: &Value, bad: &Bad, out: &Output) {
     let reason = rejected_reason(doc, bad.file)
         .unwrap_or_else(|| panic!("{} not listed as rejected\n{out}", bad.file));
@@ -220,14 +249,7 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
     out.ok();
     assert_eq!(dir_names(&store), vec!["backup.vol1"], "{out}");
     for bad in BAD.iter().chain([&HANG]) {
-        let warning = out
-            .err
-            .lines()
-            .find(|l| l.contains("not loaded") && l.contains(bad.file))
-            .unwrap_or_else(|| panic!("no warning about {}\n{out}", bad.file));
-        for fragment in bad.reason {
-            assert!(warning.contains(fragment), "{warning:?} lacks {fragment:?}");
-        }
+        line_names(&out.err, |l| l.contains("not loaded"), bad, &out);
     }
     assert!(
         out.err.contains("libstowage_file.so") && out.err.contains("libzz_dup_scheme.so"),
@@ -262,34 +284,15 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
         (&c["handler"], &c["kind"]),
         (&"file".into(), &"scheme".into())
     );
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
-    assert!(
-        c["loser"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libzz_dup_scheme.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libstowage_file.so", &out);
+    assert_ends_with(&c["loser"], "/libzz_dup_scheme.so", &out);
 
     // Text mode: one line per rejected file, with its reason; the conflict.
     let out = cli.run(["plugins"]);
     assert_no_signal(&out);
     out.ok();
     for bad in BAD.iter().chain([&HANG]) {
-        let line = out
-            .out
-            .lines()
-            .find(|l| l.starts_with("rejected: ") && l.contains(bad.file))
-            .unwrap_or_else(|| panic!("no rejected line for {}\n{out}", bad.file));
-        for fragment in bad.reason {
-            assert!(line.contains(fragment), "{line:?} lacks {fragment:?}");
-        }
+        line_names(&out.out, |l| l.starts_with("rejected: "), bad, &out);
     }
     assert!(
         out.out
@@ -343,20 +346,8 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
     let c = &doc["conflicts"][0];
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libfixture_dup_scheme.so"),
-        "{out}"
-    );
-    assert!(
-        c["loser"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libfixture_dup_scheme.so", &out);
+    assert_ends_with(&c["loser"], "/libstowage_file.so", &out);
     assert!(
         out.err.contains("libfixture_dup_scheme.so") && out.err.contains("libstowage_file.so"),
         "the warning names both files\n{out}"
@@ -377,13 +368,7 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
     let c = &doc["conflicts"][0];
-    assert!(
-        c["winner"]
-            .as_str()
-            .unwrap()
-            .ends_with("/libstowage_file.so"),
-        "{out}"
-    );
+    assert_ends_with(&c["winner"], "/libstowage_file.so", &out);
     assert!(loaded_plugin(&doc, "fixture-dup-scheme").is_some(), "{out}");
     cli.run(["ls", &store]).ok();
 }

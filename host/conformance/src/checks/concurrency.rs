@@ -1,11 +1,16 @@
-//! Concurrency (§36–37).
+//! Concurrency: many threads through one backend, on distinct names and
+//! on one name.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::context::{ensure, error_text, fail, lock, raw_error_text, Ctx, Said, Stop, Verdict};
+use crate::context::Ctx;
 use crate::data::Content;
+use crate::describe::{error_text, raw_error_text, Said};
+use crate::expect::host_failed;
+use crate::run::lock;
+use crate::stop::{ensure, fail, Checked, Stop};
 use stowage::ErrorCode;
 
 const THREADS: usize = 8;
@@ -18,7 +23,7 @@ struct Job {
     dest: PathBuf,
 }
 
-pub(crate) fn distinct_names(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn distinct_names(ctx: &Ctx<'_, '_>) -> Checked {
     const PER_THREAD: usize = 6;
     let mut work: Vec<Vec<Job>> = Vec::new();
     for t in 0..THREADS {
@@ -93,7 +98,7 @@ pub(crate) fn distinct_names(ctx: &Ctx<'_, '_>) -> Verdict {
     ))
 }
 
-pub(crate) fn same_name(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn same_name(ctx: &Ctx<'_, '_>) -> Checked {
     const ROUNDS: usize = 3;
     let name = ctx.name("obj");
     let versions: Vec<Content> = (0..THREADS as u64)
@@ -135,7 +140,7 @@ pub(crate) fn same_name(ctx: &Ctx<'_, '_>) -> Verdict {
     let size = ctx
         .backend()
         .get(&name, &dest)
-        .map_err(|e| Stop::Fail(format!("get after the concurrent puts: {}", error_text(&e))))?;
+        .map_err(host_failed("get after the concurrent puts"))?;
     let Some(version) = versions.iter().find(|v| v.size == size) else {
         fail!("after concurrent puts the object has {size} bytes, the size of no version");
     };

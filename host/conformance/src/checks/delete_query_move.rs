@@ -1,15 +1,17 @@
-//! delete, query, move (§23–28).
+//! delete, query and move: only the target is touched, missing names are
+//! answered the documented way, and the host's fallbacks behave alike.
 
 use std::collections::BTreeMap;
 use std::fs;
 
-use crate::context::{
-    attempts, ensure, error_text, fail, raw_error_text, skip, Ctx, OrFail, Said, Stop, Verdict,
-};
+use crate::context::Ctx;
 use crate::data::Content;
+use crate::describe::{attempts, error_text, raw_error_text, Said};
+use crate::expect::{host_not_found_once, native_or_fallback, plugin_not_found};
+use crate::stop::{ensure, fail, Checked, OrFail, Stop};
 use stowage::{Error, ErrorCode};
 
-pub(crate) fn only_target(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn only_target(ctx: &Ctx<'_, '_>) -> Checked {
     let suffixes = ["x", "x1", "xx", "x.bak", "x*", "x?", "[x]"];
     let mut objects: BTreeMap<String, Content> = BTreeMap::new();
     for (i, s) in suffixes.iter().enumerate() {
@@ -36,36 +38,20 @@ pub(crate) fn only_target(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn delete_missing(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn delete_missing(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("absent");
     let host = match ctx.backend().delete(&name) {
         Ok(()) => "success",
         Err(e) => {
-            ensure!(
-                e.code() == ErrorCode::NOT_FOUND,
-                "delete of a missing name: expected success or not found (52), got {}",
-                error_text(&e)
-            );
-            ensure!(
-                attempts(&e) == 1,
-                "delete of a missing name was attempted {} times",
-                attempts(&e)
-            );
+            host_not_found_once(&e, "delete of a missing name (success is fine too)")?;
             "not found"
         }
     };
-    match ctx.raw().delete(&name) {
-        Ok(()) => {}
-        Err(e) => ensure!(
-            e.code() == ErrorCode::NOT_FOUND && !e.is_retryable(),
-            "plugin delete of a missing name: expected success or not found (52), not retryable; got {}",
-            raw_error_text(&e)
-        ),
-    }
+    plugin_not_found(ctx.raw().delete(&name), "delete of a missing name", true)?;
     Ok(format!("answered {host}"))
 }
 
-pub(crate) fn delete_list(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn delete_list(ctx: &Ctx<'_, '_>) -> Checked {
     let keep = ctx.name("keep");
     let keep_content = ctx.content(7);
     ctx.put(&keep, keep_content)?;
@@ -119,10 +105,11 @@ pub(crate) fn delete_list(ctx: &Ctx<'_, '_>) -> Verdict {
     ctx.expect_listing(&want)
         .map_err(|s| after(s, "after a delete_list of 120 names"))?;
     ctx.get_verify(&keep, keep_content)?;
-    if !native {
-        skip!("backend has no delete_list (the host's fallback, one delete per name, removed exactly the present names)");
-    }
-    Ok(String::new())
+    native_or_fallback(
+        native,
+        "delete_list",
+        ", one delete per name, removed exactly the present names",
+    )
 }
 
 fn after(stop: Stop, what: &str) -> Stop {
@@ -132,7 +119,7 @@ fn after(stop: Stop, what: &str) -> Stop {
     }
 }
 
-pub(crate) fn then_missing(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn then_missing(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     ctx.put(&name, ctx.content(42))?;
     ctx.backend()
@@ -163,7 +150,7 @@ pub(crate) fn then_missing(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn query_missing(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn query_missing(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("absent");
     let native = match ctx.raw().query(&name) {
         Ok(None) => true,
@@ -179,13 +166,10 @@ pub(crate) fn query_missing(ctx: &Ctx<'_, '_>) -> Verdict {
         Ok(Some(size)) => fail!("the host's query of a missing name reports {size} bytes"),
         Err(e) => fail!("the host's query of a missing name: {}", error_text(&e)),
     }
-    if !native {
-        skip!("backend has no query (the host's fallback through list reported missing)");
-    }
-    Ok(String::new())
+    native_or_fallback(native, "query", " through list reported missing")
 }
 
-pub(crate) fn query_list(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn query_list(ctx: &Ctx<'_, '_>) -> Checked {
     let a = ctx.name("a");
     let b = ctx.name("b");
     let m = ctx.name("missing");
@@ -216,13 +200,10 @@ pub(crate) fn query_list(ctx: &Ctx<'_, '_>) -> Verdict {
         ),
         Err(e) => fail!("the host's query_list: {}", error_text(&e)),
     }
-    if !native {
-        skip!("backend has no query_list (the host's fallback answered exactly the names asked)");
-    }
-    Ok(String::new())
+    native_or_fallback(native, "query_list", " answered exactly the names asked")
 }
 
-pub(crate) fn move_roundtrip(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn move_roundtrip(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("raw");
     let content = ctx.content(300 * 1024 + 7);
     let file = ctx.file(content)?;
@@ -265,13 +246,10 @@ pub(crate) fn move_roundtrip(ctx: &Ctx<'_, '_>) -> Verdict {
         "after the host's move, the local source still exists"
     );
     ctx.get_verify(&name2, content2)?;
-    if !native {
-        skip!("backend has no move_in (the host's fallback, put then remove, worked)");
-    }
-    Ok(String::new())
+    native_or_fallback(native, "move_in", ", put then remove, worked")
 }
 
-pub(crate) fn move_failed(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn move_failed(ctx: &Ctx<'_, '_>) -> Checked {
     let mut notes = Vec::new();
     // A missing source: nothing may appear.
     let missing = ctx.path("missing");

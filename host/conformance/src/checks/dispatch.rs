@@ -1,11 +1,14 @@
-//! Registration and dispatch (§5–9).
+//! Registration and dispatch: unknown schemes, prefix chains, optional
+//! operations, credentials kept out of what is shown.
 
 use stowage_backend_api::BackendError;
 
-use crate::context::{ensure, error_text, fail, raw_error_text, skip, Ctx, Stop, Verdict};
+use crate::context::Ctx;
+use crate::describe::{error_text, raw_error_text};
+use crate::stop::{ensure, fail, skip, Checked, Stop};
 use stowage::{Error, ErrorCode, Target};
 
-pub(crate) fn unknown_scheme(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn unknown_scheme(ctx: &Ctx<'_, '_>) -> Checked {
     let scheme = format!("{}nosuch", ctx.token());
     let url = format!("{scheme}:///x");
     match ctx.registry().open(&url) {
@@ -43,7 +46,7 @@ pub(crate) fn unknown_scheme(ctx: &Ctx<'_, '_>) -> Verdict {
     }
 }
 
-pub(crate) fn prefix_chain(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn prefix_chain(ctx: &Ctx<'_, '_>) -> Checked {
     let target = Target::parse(ctx.url()).map_err(|e| Stop::Fail(error_text(&e)))?;
     let prefixes: Vec<String> = ctx
         .registry()
@@ -83,7 +86,7 @@ pub(crate) fn prefix_chain(ctx: &Ctx<'_, '_>) -> Verdict {
     ))
 }
 
-pub(crate) fn optional_ops(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn optional_ops(ctx: &Ctx<'_, '_>) -> Checked {
     let raw = ctx.raw();
     let name = ctx.name("absent");
     let missing = ctx.path("missing");
@@ -146,7 +149,7 @@ pub(crate) fn optional_ops(ctx: &Ctx<'_, '_>) -> Verdict {
     ))
 }
 
-pub(crate) fn credentials_redacted(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn credentials_redacted(ctx: &Ctx<'_, '_>) -> Checked {
     let target = Target::parse(ctx.url()).map_err(|e| Stop::Fail(error_text(&e)))?;
     let secrets: Vec<String> = target
         .secrets()

@@ -1,11 +1,12 @@
-//! Errors and retries (§32–35).
+//! Errors and retries: stable codes and messages, permanent errors tried
+//! once, retryable ones retried with cleanup in between.
 
 use stowage_backend_api::BackendError;
 
-use crate::context::{
-    attempts, code_text, ensure, error_text, fail, raw_error_text, skip, Ctx, Verdict,
-};
-use stowage::ErrorCode;
+use crate::context::Ctx;
+use crate::describe::{attempts, code_text, error_text, raw_error_text};
+use crate::stop::{ensure, fail, skip, Checked, Stop};
+use stowage::{Error, ErrorCode};
 
 /// Codes that mean "do not try again".
 const PERMANENT: [ErrorCode; 5] = [
@@ -38,7 +39,7 @@ fn sound(what: &str, e: &BackendError, expected: &[ErrorCode]) -> Result<String,
     Ok(format!("{what}: {}", e.code().name()))
 }
 
-pub(crate) fn codes_and_retryable(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn codes_and_retryable(ctx: &Ctx<'_, '_>) -> Checked {
     let raw = ctx.raw();
     let name = ctx.name("absent");
     let missing = ctx.path("missing");
@@ -109,7 +110,7 @@ pub(crate) fn codes_and_retryable(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(seen.join(", "))
 }
 
-pub(crate) fn permanent_attempted_once(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn permanent_attempted_once(ctx: &Ctx<'_, '_>) -> Checked {
     let policy = ctx.options().retry.attempts();
     if policy < 2 {
         skip!("the retry policy makes a single attempt, so retries cannot show");
@@ -117,29 +118,23 @@ pub(crate) fn permanent_attempted_once(ctx: &Ctx<'_, '_>) -> Verdict {
     let name = ctx.name("absent");
     let dest = ctx.path("dest");
     let mut seen = Vec::new();
+    // A permanent error must have been attempted once; says what was seen.
+    let once = |op: &str, e: &Error| -> Result<String, Stop> {
+        ensure!(
+            attempts(e) == 1,
+            "{op} of a missing name ({}) was attempted {} times under a {policy}-attempt policy",
+            code_text(e.code()),
+            attempts(e)
+        );
+        Ok(format!("{op}: {} once", e.code().name()))
+    };
     match ctx.backend().get(&name, &dest) {
         Ok(_) => fail!("get of a missing name succeeded"),
-        Err(e) => {
-            ensure!(
-                attempts(&e) == 1,
-                "get of a missing name ({}) was attempted {} times under a {policy}-attempt policy",
-                code_text(e.code()),
-                attempts(&e)
-            );
-            seen.push(format!("get: {} once", e.code().name()));
-        }
+        Err(e) => seen.push(once("get", &e)?),
     }
     match ctx.backend().delete(&name) {
         Ok(()) => seen.push("delete: success".into()),
-        Err(e) => {
-            ensure!(
-                attempts(&e) == 1,
-                "delete of a missing name ({}) was attempted {} times",
-                code_text(e.code()),
-                attempts(&e)
-            );
-            seen.push(format!("delete: {} once", e.code().name()));
-        }
+        Err(e) => seen.push(once("delete", &e)?),
     }
     // Unsupported optional operations: the plugin must say so permanently,
     // or the host would retry instead of falling back.
@@ -161,12 +156,12 @@ pub(crate) fn permanent_attempted_once(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(seen.join(", "))
 }
 
-pub(crate) fn transient_retried(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn transient_retried(ctx: &Ctx<'_, '_>) -> Checked {
     let _ = ctx;
     skip!("needs a backend that fails transiently on demand; covered by the host test suite (flaky fixture plugin)")
 }
 
-pub(crate) fn messages_name_context(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn messages_name_context(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("absent");
     let dest = ctx.path("dest");
     let url = ctx.backend().url();

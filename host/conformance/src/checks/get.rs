@@ -1,12 +1,13 @@
-//! get (§16–18).
+//! get: not found for a missing name, and an existing local file replaced
+//! by a new one holding exactly the object.
 
 use std::fs;
 use std::path::Path;
 
-use crate::context::{
-    attempts, ensure, error_text, fail, raw_error_text, Ctx, OrFail, Stop, Verdict,
-};
-use stowage::ErrorCode;
+use crate::context::Ctx;
+use crate::describe::error_text;
+use crate::expect::{host_failed, host_not_found_once, plugin_not_found};
+use crate::stop::{ensure, fail, Checked, OrFail, Stop};
 
 fn entries(dir: &Path) -> Result<Vec<String>, Stop> {
     let list = fs::read_dir(dir).or_fail(format!("reading {}", dir.display()))?;
@@ -16,38 +17,20 @@ fn entries(dir: &Path) -> Result<Vec<String>, Stop> {
         .collect())
 }
 
-pub(crate) fn missing_is_not_found(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn missing_is_not_found(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("absent");
     let dir = ctx.dir("dest")?;
     let dest = dir.join("out");
     match ctx.backend().get(&name, &dest) {
         Ok(_) => fail!("get of a missing name succeeded"),
-        Err(e) => {
-            ensure!(
-                e.code() == ErrorCode::NOT_FOUND,
-                "expected not found (52), got {}",
-                error_text(&e)
-            );
-            ensure!(
-                attempts(&e) == 1,
-                "get of a missing name was attempted {} times: not found must not be retried",
-                attempts(&e)
-            );
-        }
+        Err(e) => host_not_found_once(&e, "get of a missing name")?,
     }
     let left = entries(&dir)?;
     ensure!(
         left.is_empty(),
         "a failed get left local files behind: {left:?}"
     );
-    match ctx.raw().get(&name, &dest) {
-        Ok(()) => fail!("the plugin's get of a missing name succeeded"),
-        Err(e) => ensure!(
-            e.code() == ErrorCode::NOT_FOUND && !e.is_retryable(),
-            "plugin get of a missing name: expected not found (52), not retryable; got {}",
-            raw_error_text(&e)
-        ),
-    }
+    plugin_not_found(ctx.raw().get(&name, &dest), "get of a missing name", false)?;
     let left = entries(&dir)?;
     ensure!(
         left.is_empty(),
@@ -69,7 +52,7 @@ pub(crate) fn missing_is_not_found(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn replaces_existing(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn replaces_existing(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     let object = ctx.content(1000);
     ctx.put(&name, object)?;
@@ -94,7 +77,7 @@ pub(crate) fn replaces_existing(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn replace_not_in_place(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn replace_not_in_place(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     let object = ctx.content(64 * 1024);
     ctx.put(&name, object)?;
@@ -107,7 +90,7 @@ pub(crate) fn replace_not_in_place(ctx: &Ctx<'_, '_>) -> Verdict {
     fs::hard_link(&dest, &link).or_fail("linking the local file")?;
     ctx.backend()
         .get(&name, &dest)
-        .map_err(|e| Stop::Fail(format!("get: {}", error_text(&e))))?;
+        .map_err(host_failed("get"))?;
     object
         .verify(&dest)
         .map_err(|m| Stop::Fail(format!("get: {m}")))?;

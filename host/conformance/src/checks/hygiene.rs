@@ -1,12 +1,16 @@
-//! The final sweep (§1): nothing of the run is left, nothing of others
+//! The final sweep: nothing of the run is left, nothing of others
 //! was touched.
 
-use crate::context::{error_text, fail, lock, Ctx, Stop, Verdict};
+use crate::context::Ctx;
+use crate::describe::error_text;
+use crate::listing::first_problems;
+use crate::run::lock;
+use crate::stop::{fail, Checked, Stop};
 use stowage::ErrorCode;
 
 /// Deletes every name containing the run's token, closes the backend under
 /// test, and verifies through a newly opened backend.
-pub(crate) fn cleanup(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn cleanup(ctx: &Ctx<'_, '_>) -> Checked {
     let run = ctx.run();
     let token = ctx.token();
     let mut problems: Vec<String> = std::mem::take(&mut *lock(&run.cleanup_notes));
@@ -77,14 +81,7 @@ pub(crate) fn cleanup(ctx: &Ctx<'_, '_>) -> Verdict {
         ));
     }
     if !problems.is_empty() {
-        let more = problems.len().saturating_sub(5);
-        problems.truncate(5);
-        let tail = if more > 0 {
-            format!("; and {more} more problems")
-        } else {
-            String::new()
-        };
-        fail!("{}{tail}", problems.join("; "));
+        fail!("{}", first_problems(problems));
     }
     Ok(format!(
         "{removed} leftover objects removed in the final sweep; {untouched} objects of others untouched"

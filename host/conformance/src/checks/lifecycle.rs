@@ -1,23 +1,21 @@
-//! Lifecycle and durability (§38–40).
+//! Lifecycle and durability: close twice, operations after close, a
+//! contained panic, data intact after close.
 
 use std::collections::BTreeMap;
 
-use crate::context::{code_text, ensure, error_text, fail, skip, Ctx, Said, Stop, Verdict};
+use crate::context::Ctx;
+use crate::describe::{code_text, error_text, Said};
+use crate::expect::host_failed;
+use crate::stop::{ensure, fail, skip, Checked, Stop};
 use stowage::{ErrorCode, Target};
 
-pub(crate) fn close_twice(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn close_twice(ctx: &Ctx<'_, '_>) -> Checked {
     let backend = ctx.fresh_backend()?;
     let name = ctx.name("obj");
     let file = ctx.file(ctx.content(1000))?;
-    backend
-        .put(&file, &name)
-        .map_err(|e| Stop::Fail(format!("put: {}", error_text(&e))))?;
-    backend
-        .close()
-        .map_err(|e| Stop::Fail(format!("first close: {}", error_text(&e))))?;
-    backend
-        .close()
-        .map_err(|e| Stop::Fail(format!("second close: {}", error_text(&e))))?;
+    backend.put(&file, &name).map_err(host_failed("put"))?;
+    backend.close().map_err(host_failed("first close"))?;
+    backend.close().map_err(host_failed("second close"))?;
     backend
         .raw()
         .close()
@@ -25,11 +23,9 @@ pub(crate) fn close_twice(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn op_after_close(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn op_after_close(ctx: &Ctx<'_, '_>) -> Checked {
     let backend = ctx.fresh_backend()?;
-    backend
-        .close()
-        .map_err(|e| Stop::Fail(format!("close: {}", error_text(&e))))?;
+    backend.close().map_err(host_failed("close"))?;
     let name = ctx.name("obj");
     let file = ctx.file(ctx.content(10))?;
     let dest = ctx.path("dest");
@@ -69,7 +65,7 @@ pub(crate) fn op_after_close(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(seen.join(", "))
 }
 
-pub(crate) fn panic_contained(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn panic_contained(ctx: &Ctx<'_, '_>) -> Checked {
     let target = Target::parse(ctx.url()).map_err(|e| Stop::Fail(error_text(&e)))?;
     if !target.handlers().iter().any(|h| h == "panic") {
         skip!("needs a panicking plugin; covered by the host test suite");
@@ -98,18 +94,14 @@ pub(crate) fn panic_contained(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok("list panicked: code panic, and the backend stays poisoned".into())
 }
 
-pub(crate) fn durable_after_close(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn durable_after_close(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     let content = ctx.content(64 * 1024 + 1);
     let file = ctx.file(content)?;
     {
         let writer = ctx.fresh_backend()?;
-        writer
-            .put(&file, &name)
-            .map_err(|e| Stop::Fail(format!("put: {}", error_text(&e))))?;
-        writer
-            .close()
-            .map_err(|e| Stop::Fail(format!("close after put: {}", error_text(&e))))?;
+        writer.put(&file, &name).map_err(host_failed("put"))?;
+        writer.close().map_err(host_failed("close after put"))?;
     }
     let reader = ctx.fresh_backend()?;
     match reader.query(&name) {
@@ -125,8 +117,6 @@ pub(crate) fn durable_after_close(ctx: &Ctx<'_, '_>) -> Verdict {
         listed == BTreeMap::from([(name.clone(), content.size)]),
         "through a newly opened backend, list shows {listed:?}"
     );
-    reader
-        .close()
-        .map_err(|e| Stop::Fail(format!("close: {}", error_text(&e))))?;
+    reader.close().map_err(host_failed("close"))?;
     Ok("the object is there, intact, through a newly opened backend after close; surviving a machine crash cannot be checked from here".into())
 }

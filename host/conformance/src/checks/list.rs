@@ -1,24 +1,26 @@
-//! list (§1, §19–22).
+//! list: a fresh run starts from nothing of its own, a location that does
+//! not exist lists empty, listings are exact (also after concurrent puts,
+//! for many names) and reflect each change at once.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::context::{
-    compare_listing, ensure, error_text, fail, lock, skip, Ctx, OrFail, Stop, Verdict,
-};
+use crate::context::Ctx;
 use crate::data::Content;
-use stowage::{Backend, Target};
+use crate::describe::error_text;
+use crate::expect::host_failed;
+use crate::listing::compare_listing;
+use crate::run::lock;
+use crate::stop::{ensure, fail, skip, Checked, OrFail, Stop};
+use stowage::{redact_url, Backend, Target};
 
 /// Threads for bulk work.
 const THREADS: usize = 8;
 
-pub(crate) fn fresh_prefix_empty(ctx: &Ctx<'_, '_>) -> Verdict {
-    let entries = ctx
-        .backend()
-        .list()
-        .map_err(|e| Stop::Fail(format!("list: {}", error_text(&e))))?;
+pub(crate) fn fresh_prefix_empty(ctx: &Ctx<'_, '_>) -> Checked {
+    let entries = ctx.backend().list().map_err(host_failed("list"))?;
     let ours: Vec<&String> = entries
         .iter()
         .map(|(n, _)| n)
@@ -32,13 +34,15 @@ pub(crate) fn fresh_prefix_empty(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(format!("{} objects of others listed", entries.len()))
 }
 
-/// A URL for a fresh subdirectory of the location, for the schemes whose
-/// URL path is a local directory. Built on the text, not through a URL
-/// parser: `file://Rel/dir` is a relative path whose case must survive.
+/// A URL for a location that does not exist, whatever the scheme (the
+/// rule is documented on `Options::empty_url`): the segment
+/// `<token>absent` appended to the location, before any `?query`. Built on
+/// the text, not through a URL parser: `file://Rel/dir` is a relative path
+/// whose case must survive. `None` for text that is not a URL, or has a
+/// `#fragment` (which may hold anything, `/` and `?` included).
 pub(crate) fn derive_absent_url(url: &str, token: &str) -> Option<String> {
-    let target = Target::parse(url).ok()?;
-    let scheme = target.handlers().last()?;
-    if !matches!(scheme.as_str(), "file" | "local-peer") || url.contains('#') {
+    Target::parse(url).ok()?;
+    if url.contains('#') {
         return None;
     }
     let (base, query) = match url.split_once('?') {
@@ -53,19 +57,27 @@ pub(crate) fn derive_absent_url(url: &str, token: &str) -> Option<String> {
     Some(derived)
 }
 
-pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Verdict {
-    let url = match &ctx.options().empty_url {
-        Some(u) => u.clone(),
+pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Checked {
+    let (url, derived) = match &ctx.options().empty_url {
+        Some(u) => (u.clone(), false),
         None => match derive_absent_url(ctx.url(), ctx.token()) {
-            Some(u) => u,
+            Some(u) => (u, true),
             None => skip!(
                 "cannot derive a location that does not exist from this URL; give one with --empty-url"
             ),
         },
     };
-    let backend = ctx
-        .open_releasing(|| ctx.registry().open(&url))
-        .map_err(|e| Stop::Fail(format!("opening {}: {}", redacted(&url), error_text(&e))))?;
+    let backend = match ctx.open_releasing(|| ctx.registry().open(&url)) {
+        Ok(backend) => backend,
+        // The URL form has no sub-locations: nothing was learnt about the
+        // backend.
+        Err(e) if derived => skip!(
+            "the derived location {} cannot be opened ({}); give a location that does not exist with --empty-url",
+            redact_url(&url),
+            error_text(&e)
+        ),
+        Err(e) => fail!("opening {}: {}", redact_url(&url), error_text(&e)),
+    };
     let result = backend.list();
     let closed = backend.close();
     match result {
@@ -77,15 +89,11 @@ pub(crate) fn empty_location(ctx: &Ctx<'_, '_>) -> Verdict {
         ),
         Err(e) => fail!("list of a location that does not exist: {}", error_text(&e)),
     }
-    closed.map_err(|e| Stop::Fail(format!("close: {}", error_text(&e))))?;
+    closed.map_err(host_failed("close"))?;
     Ok(format!("{} lists empty", backend.url()))
 }
 
-fn redacted(url: &str) -> String {
-    stowage_backend_api::location::redact(url)
-}
-
-pub(crate) fn exact_after_puts(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn exact_after_puts(ctx: &Ctx<'_, '_>) -> Checked {
     let mut want = BTreeMap::new();
     for i in 0..25u64 {
         let name = ctx.name(&format!("{i:02}"));
@@ -125,7 +133,7 @@ fn parallel(n: usize, work: impl Fn(usize) -> Result<(), String> + Sync) -> Resu
     }
 }
 
-pub(crate) fn exact_after_concurrent_puts(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn exact_after_concurrent_puts(ctx: &Ctx<'_, '_>) -> Checked {
     let n = 64;
     let items: Vec<(String, PathBuf, u64)> = (0..n)
         .map(|i| {
@@ -147,7 +155,7 @@ pub(crate) fn exact_after_concurrent_puts(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-fn many(ctx: &Ctx<'_, '_>, n: usize) -> Verdict {
+fn many(ctx: &Ctx<'_, '_>, n: usize) -> Checked {
     let start = Instant::now();
     // Eight local files of sizes 0..8 serve all names.
     let files: Vec<PathBuf> = (0..8u64)
@@ -191,11 +199,11 @@ fn many(ctx: &Ctx<'_, '_>, n: usize) -> Verdict {
     ))
 }
 
-pub(crate) fn many_1000(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn many_1000(ctx: &Ctx<'_, '_>) -> Checked {
     many(ctx, 1000)
 }
 
-pub(crate) fn many_100000(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn many_100000(ctx: &Ctx<'_, '_>) -> Checked {
     if ctx.options().quick {
         skip!("--quick: the 100,000-name listing is not run");
     }
@@ -205,7 +213,7 @@ pub(crate) fn many_100000(ctx: &Ctx<'_, '_>) -> Verdict {
     many(ctx, 100_000)
 }
 
-pub(crate) fn reflects_changes(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn reflects_changes(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     let first: Content = ctx.content(100);
     ctx.put(&name, first)?;
@@ -238,31 +246,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn absent_urls_are_derived_for_path_schemes_only() {
+    fn absent_urls_are_derived_for_any_scheme() {
         let t = "stowage-conf-0123abcd-";
-        assert_eq!(
-            derive_absent_url("file:///tmp/x", t).as_deref(),
-            Some("file:///tmp/x/stowage-conf-0123abcd-absent")
-        );
-        assert_eq!(
-            derive_absent_url("file:///tmp/x/?fsync=none", t).as_deref(),
-            Some("file:///tmp/x/stowage-conf-0123abcd-absent?fsync=none")
-        );
-        assert_eq!(
-            derive_absent_url("local-peer://host1/tmp/p", t).as_deref(),
-            Some("local-peer://host1/tmp/p/stowage-conf-0123abcd-absent")
-        );
-        assert_eq!(
-            derive_absent_url("wrap+file:///tmp/x", t).as_deref(),
-            Some("wrap+file:///tmp/x/stowage-conf-0123abcd-absent")
-        );
-        assert_eq!(
-            derive_absent_url("file://Rel/Dir", t).as_deref(),
-            Some("file://Rel/Dir/stowage-conf-0123abcd-absent"),
-            "a relative path keeps its case"
-        );
-        assert_eq!(derive_absent_url("xorriso:///tmp/a.iso:/d", t), None);
-        assert_eq!(derive_absent_url("memory://x", t), None);
-        assert_eq!(derive_absent_url("not a url", t), None);
+        let derived = [
+            (
+                "file:///tmp/x",
+                "file:///tmp/x/stowage-conf-0123abcd-absent",
+            ),
+            (
+                "file:///tmp/x/?fsync=none",
+                "file:///tmp/x/stowage-conf-0123abcd-absent?fsync=none",
+            ),
+            (
+                "local-peer://host1/tmp/p",
+                "local-peer://host1/tmp/p/stowage-conf-0123abcd-absent",
+            ),
+            (
+                "wrap+file:///tmp/x",
+                "wrap+file:///tmp/x/stowage-conf-0123abcd-absent",
+            ),
+            // A relative path keeps its case.
+            (
+                "file://Rel/Dir",
+                "file://Rel/Dir/stowage-conf-0123abcd-absent",
+            ),
+            (
+                "xorriso:///tmp/a.iso:/d",
+                "xorriso:///tmp/a.iso:/d/stowage-conf-0123abcd-absent",
+            ),
+            ("memory://x", "memory://x/stowage-conf-0123abcd-absent"),
+        ];
+        for (url, want) in derived {
+            assert_eq!(derive_absent_url(url, t).as_deref(), Some(want), "{url}");
+        }
+        for url in ["memory://x#frag", "not a url"] {
+            assert_eq!(derive_absent_url(url, t), None, "{url}");
+        }
     }
 }

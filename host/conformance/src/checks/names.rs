@@ -1,9 +1,12 @@
-//! Names (§29–31).
+//! Names: awkward names round-trip, invalid ones are refused by the host,
+//! and none escapes the location.
 
 use std::collections::BTreeMap;
 
-use crate::context::{ensure, error_text, fail, skip, Ctx, OrFail, Said, Stop, Verdict};
+use crate::context::Ctx;
 use crate::data::Content;
+use crate::describe::{error_text, Said};
+use crate::stop::{ensure, fail, skip, Checked, OrFail, Stop};
 use stowage::{validate_name, Error, MAX_NAME_BYTES};
 
 /// Each name through put, list, query, get and delete; distinct contents so
@@ -49,7 +52,7 @@ fn scoped(ctx: &Ctx<'_, '_>, suffixes: &[&str]) -> Vec<String> {
     suffixes.iter().map(|s| ctx.name(s)).collect()
 }
 
-pub(crate) fn special_characters(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn special_characters(ctx: &Ctx<'_, '_>) -> Checked {
     let names = scoped(
         ctx,
         &[
@@ -73,7 +76,7 @@ pub(crate) fn special_characters(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(format!("{} names", names.len()))
 }
 
-pub(crate) fn leading_dash_dot(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn leading_dash_dot(ctx: &Ctx<'_, '_>) -> Checked {
     let names: Vec<String> = ["-", "--", ".", "..", "-."]
         .iter()
         .map(|lead| ctx.lead_name(lead, "x"))
@@ -82,7 +85,7 @@ pub(crate) fn leading_dash_dot(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn unicode_nfc_nfd(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn unicode_nfc_nfd(ctx: &Ctx<'_, '_>) -> Checked {
     let names = scoped(
         ctx,
         &[
@@ -110,7 +113,7 @@ fn name_of_255(scope: &str, unit: &str) -> String {
     name
 }
 
-pub(crate) fn bytes_255(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn bytes_255(ctx: &Ctx<'_, '_>) -> Checked {
     let names: Vec<String> = ["n", "\u{e9}", "\u{8a9e}"]
         .iter()
         .map(|unit| name_of_255(ctx.scope(), unit))
@@ -126,7 +129,7 @@ pub(crate) fn bytes_255(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(String::new())
 }
 
-pub(crate) fn case_distinct(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn case_distinct(ctx: &Ctx<'_, '_>) -> Checked {
     let lower = ctx.name("case-x");
     let upper = ctx.name("CASE-X");
     let (cl, cu) = (ctx.content(100), ctx.content(200));
@@ -165,7 +168,7 @@ fn refused<T>(what: &str, name: &str, result: Result<T, Error>) -> Result<(), St
     }
 }
 
-pub(crate) fn invalid_refused(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn invalid_refused(ctx: &Ctx<'_, '_>) -> Checked {
     let scope = ctx.scope();
     let mut long = scope.to_string();
     while long.len() <= MAX_NAME_BYTES {
@@ -209,7 +212,7 @@ pub(crate) fn invalid_refused(ctx: &Ctx<'_, '_>) -> Verdict {
     ))
 }
 
-pub(crate) fn stay_inside(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn stay_inside(ctx: &Ctx<'_, '_>) -> Checked {
     let mut names = scoped(
         ctx,
         &[

@@ -1,4 +1,6 @@
-//! put (§10–15).
+//! put: byte-exact round trips, exact sizes, complete replacement, a
+//! missing source, no partial or temporary object visible, the caller's
+//! file left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -6,10 +8,11 @@ use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::context::{
-    ensure, error_text, fail, raw_error_text, skip, Ctx, OrFail, Said, Stop, Verdict,
-};
+use crate::context::Ctx;
 use crate::data::size_text;
+use crate::describe::{error_text, raw_error_text, Said};
+use crate::expect::{host_failed, native_or_fallback, plugin_not_found};
+use crate::stop::{ensure, fail, skip, Checked, OrFail, Stop};
 use stowage::ErrorCode;
 
 const KIB: u64 = 1024;
@@ -40,7 +43,7 @@ fn roundtrip(ctx: &Ctx<'_, '_>, sizes: &[u64]) -> Result<(), Stop> {
     Ok(())
 }
 
-pub(crate) fn roundtrip_sizes(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn roundtrip_sizes(ctx: &Ctx<'_, '_>) -> Checked {
     let mut sizes = vec![0, 1, 4 * KIB, MIB + 1];
     for _ in 0..3 {
         sizes.push(rand::random_range(2..3 * MIB));
@@ -50,7 +53,7 @@ pub(crate) fn roundtrip_sizes(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(format!("byte-exact for {}", text.join(", ")))
 }
 
-pub(crate) fn roundtrip_64mib(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn roundtrip_64mib(ctx: &Ctx<'_, '_>) -> Checked {
     if ctx.options().quick {
         skip!("--quick: the 64 MiB round trip is not run");
     }
@@ -58,7 +61,7 @@ pub(crate) fn roundtrip_64mib(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok("byte-exact for 64 MiB".into())
 }
 
-pub(crate) fn query_size(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn query_size(ctx: &Ctx<'_, '_>) -> Checked {
     let mut native = true;
     for size in [0, 1, 4 * KIB + 1, 64 * KIB + 3] {
         let name = ctx.name(&format!("{size}"));
@@ -81,13 +84,10 @@ pub(crate) fn query_size(ctx: &Ctx<'_, '_>) -> Verdict {
             Err(e) => fail!("host query of {name:?}: {}", error_text(&e)),
         }
     }
-    if !native {
-        skip!("backend has no query (the host's fallback through list reported the right sizes)");
-    }
-    Ok(String::new())
+    native_or_fallback(native, "query", " through list reported the right sizes")
 }
 
-pub(crate) fn overwrite_longer_shorter(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn overwrite_longer_shorter(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     for (what, size) in [("first", 1000), ("longer", 5000), ("shorter", 10)] {
         let content = ctx.content(size);
@@ -114,7 +114,7 @@ fn prefix(stop: Stop, what: &str) -> Stop {
     }
 }
 
-pub(crate) fn missing_local_file(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn missing_local_file(ctx: &Ctx<'_, '_>) -> Checked {
     let missing = ctx.path("missing");
     let name = ctx.name("obj");
     match ctx.backend().put(&missing, &name) {
@@ -125,14 +125,11 @@ pub(crate) fn missing_local_file(ctx: &Ctx<'_, '_>) -> Verdict {
             error_text(&e)
         ),
     }
-    match ctx.raw().put(&missing, &name) {
-        Ok(()) => fail!("the plugin's put of a missing local file succeeded"),
-        Err(e) => ensure!(
-            e.code() == ErrorCode::NOT_FOUND && !e.is_retryable(),
-            "plugin put of a missing local file: expected not found (52), not retryable; got {}",
-            raw_error_text(&e)
-        ),
-    }
+    plugin_not_found(
+        ctx.raw().put(&missing, &name),
+        "put of a missing local file",
+        false,
+    )?;
     let mut detail = String::new();
     if nix::unistd::geteuid().is_root() {
         detail = "the unreadable-file case is not checked when running as root".into();
@@ -159,7 +156,7 @@ pub(crate) fn missing_local_file(ctx: &Ctx<'_, '_>) -> Verdict {
     Ok(detail)
 }
 
-pub(crate) fn no_partial_or_temporary_visible(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn no_partial_or_temporary_visible(ctx: &Ctx<'_, '_>) -> Checked {
     // At least MIN_ROUNDS puts, and on until the reader has looked
     // MIN_OBSERVATIONS times (or MAX_ROUNDS puts are done).
     const MIN_ROUNDS: usize = 8;
@@ -291,7 +288,7 @@ pub(crate) fn no_partial_or_temporary_visible(ctx: &Ctx<'_, '_>) -> Verdict {
     if !strangers.is_empty() {
         let after: BTreeSet<String> = backend
             .list()
-            .map_err(|e| Stop::Fail(format!("list after the puts: {}", error_text(&e))))?
+            .map_err(host_failed("list after the puts"))?
             .into_iter()
             .map(|(n, _)| n)
             .collect();
@@ -324,14 +321,14 @@ fn open_descriptors(path: &Path) -> Option<Vec<String>> {
     )
 }
 
-pub(crate) fn local_file_untouched(ctx: &Ctx<'_, '_>) -> Verdict {
+pub(crate) fn local_file_untouched(ctx: &Ctx<'_, '_>) -> Checked {
     let name = ctx.name("obj");
     let content = ctx.content(256 * KIB + 3);
     let file = ctx.file(content)?;
     let before = fs::metadata(&file).or_fail("stat of the local file")?;
     ctx.backend()
         .put(&file, &name)
-        .map_err(|e| Stop::Fail(format!("put: {}", error_text(&e))))?;
+        .map_err(host_failed("put"))?;
     let after = match fs::metadata(&file) {
         Ok(m) => m,
         Err(e) => fail!("the local file is gone after put: {e}"),

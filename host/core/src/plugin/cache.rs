@@ -1,8 +1,11 @@
 //! The probe cache: a file's verdict is kept until the file changes, so the
 //! usual start-up costs no child process.
 //!
-//! Keyed by path, size, mtime (ns), inode and the host version: a changed,
-//! replaced or re-installed file, or a new host, is probed again. The cache
+//! Keyed by path, size, mtime and ctime (ns), inode and the host version,
+//! all taken with `fstat` on the descriptor that is then loaded: a changed,
+//! replaced, re-installed, chmod-ed or re-linked file (ctime moves with
+//! any of these, and cannot be set back by a user), or a new host, is
+//! probed again. The cache
 //! is an optimisation only: a corrupt or unwritable one is ignored with a
 //! warning.
 
@@ -12,31 +15,35 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::probe::Verdict;
+use super::verdict::Verdict;
 
-const FORMAT: u32 = 1;
+/// Version 2: the key gained the ctime.
+const FORMAT: u32 = 2;
 
 /// What identifies one version of a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileKey {
     size: u64,
     mtime_ns: i128,
+    ctime_ns: i128,
     inode: u64,
     device: u64,
     host: String,
 }
 
 impl FileKey {
-    /// The key of `path` as it is now (symlinks followed).
-    pub fn of(path: &Path) -> std::io::Result<Self> {
-        let m = std::fs::metadata(path)?;
-        Ok(Self {
+    /// The key of the file `m` describes (from `fstat` on the descriptor
+    /// that is loaded, not from the path).
+    pub fn of(m: &std::fs::Metadata) -> Self {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Self {
             size: m.size(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
             inode: m.ino(),
             device: m.dev(),
             host: env!("CARGO_PKG_VERSION").to_string(),
-        })
+        }
     }
 }
 
@@ -159,7 +166,7 @@ mod tests {
         std::fs::write(&plugin, b"one").unwrap();
         let cache_file = dir.path().join("c/probes.json");
         let mut cache = ProbeCache::open(cache_file.clone());
-        let key = FileKey::of(&plugin).unwrap();
+        let key = FileKey::of(&std::fs::metadata(&plugin).unwrap());
         let verdict = Verdict::Rejected {
             reason: "junk".into(),
         };
@@ -169,8 +176,14 @@ mod tests {
         let cache = ProbeCache::open(cache_file.clone());
         assert_eq!(cache.get(&plugin, &key), Some(&verdict));
         std::fs::write(&plugin, b"longer now").unwrap();
-        let new_key = FileKey::of(&plugin).unwrap();
+        let new_key = FileKey::of(&std::fs::metadata(&plugin).unwrap());
         assert_eq!(cache.get(&plugin, &new_key), None);
+        // A chmod alone moves the ctime: probed again.
+        let same = FileKey::of(&std::fs::metadata(&plugin).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mode = std::fs::metadata(&plugin).unwrap().permissions();
+        std::fs::set_permissions(&plugin, mode).unwrap();
+        assert_ne!(FileKey::of(&std::fs::metadata(&plugin).unwrap()), same);
     }
 
     #[test]
@@ -179,7 +192,7 @@ mod tests {
         let file = dir.path().join("probes.json");
         std::fs::write(&file, b"{not json").unwrap();
         let mut cache = ProbeCache::open(file.clone());
-        let key = FileKey::of(&file).unwrap();
+        let key = FileKey::of(&std::fs::metadata(&file).unwrap());
         assert_eq!(cache.get(&file, &key), None);
         cache.put(&file, key, Verdict::Rejected { reason: "x".into() });
         cache.save();

@@ -7,6 +7,7 @@ use stowage_backend_api::abi::{HostObject, PluginModule_Ref, ABI_VERSION};
 use stowage_backend_api::{Descriptor, HandlerInfo};
 
 use super::elf::check_shared_object;
+use super::trust::PluginFile;
 use crate::target::check_handler_name;
 
 /// A scheme or prefix as the host records it.
@@ -48,15 +49,23 @@ pub struct LoadedPlugin {
     pub(crate) module: PluginModule_Ref,
 }
 
-/// Loads `path`: ELF pre-check, `dlopen(RTLD_NOW | RTLD_LOCAL)`, the
-/// abi_stable header, version and layout checks, `init`, the descriptor.
-/// Any failure is returned as a one-line reason; nothing panics.
-pub fn load(path: &Path, host: &HostObject) -> Result<LoadedPlugin, String> {
-    // A bare name would be searched in LD_LIBRARY_PATH, never the cwd.
-    let path = std::path::absolute(path).map_err(|e| format!("bad path: {e}"))?;
-    check_shared_object(&path)?;
-    preopen_now(&path)?;
-    let header = lib_header_from_path(&path).map_err(|e| library_error_text(&e))?;
+/// Loads `file` through its descriptor (`/proc/self/fd/N`, so that what
+/// was checked when it was opened is what runs): ELF pre-check,
+/// `dlopen(RTLD_NOW | RTLD_LOCAL)`, the abi_stable header, version and
+/// layout checks, `init`, the descriptor. Any failure is returned as a
+/// one-line reason naming the file by its path; nothing panics.
+pub(crate) fn load(file: PluginFile, host: &HostObject) -> Result<LoadedPlugin, String> {
+    let path = file.path().to_path_buf();
+    let loaded = file.proc_path();
+    // Messages name the file by its path, not by its descriptor.
+    let (fd_name, shown) = (loaded.display().to_string(), path.display().to_string());
+    let named = |e: String| e.replace(&fd_name, &shown);
+    check_shared_object(&loaded).map_err(&named)?;
+    preopen_now(&loaded).map_err(&named)?;
+    // The library is known to the loader by its /proc/self/fd name from
+    // now on: the descriptor stays open so that the name stays this file's.
+    file.keep_open();
+    let header = lib_header_from_path(&loaded).map_err(|e| named(library_error_text(&e)))?;
     let module = header
         .init_root_module::<PluginModule_Ref>()
         .map_err(|e| library_error_text(&e))?;
@@ -84,7 +93,7 @@ pub fn load(path: &Path, host: &HostObject) -> Result<LoadedPlugin, String> {
 
 /// Opens the library with immediate binding, so a missing symbol is a
 /// clean error here instead of a crash at first call, and keeps it open
-/// (abi_stable's own `dlopen` of the same path then reuses it).
+/// (abi_stable's own `dlopen` of the same name then reuses it).
 fn preopen_now(path: &Path) -> Result<(), String> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: loading a library runs its constructors; the ELF pre-check has

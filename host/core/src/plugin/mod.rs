@@ -9,11 +9,13 @@ mod registry;
 mod search_path;
 mod services;
 mod trust;
+mod verdict;
 
 pub use cache::default_cache_file;
 pub use elf::check_shared_object;
 pub use loader::{Handler, PluginInfo};
-pub use probe::{probe_main, Prober, Verdict};
+pub use probe::{probe_main, Prober};
 pub use registry::{Conflict, LoadOptions, Registry, Rejected};
 pub use search_path::{SearchPath, PLUGIN_PATH_ENV};
 pub use trust::check_trusted;
+pub use verdict::Verdict;

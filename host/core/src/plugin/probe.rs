@@ -13,35 +13,17 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Weak};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use super::loader::load;
 use super::services::HostServices;
+use super::trust::PluginFile;
+use super::verdict::Verdict;
 
 /// The line prefix the child writes its verdict behind, so that anything a
 /// plugin constructor prints to stdout cannot be mistaken for it.
 const MARKER: &str = "STOWAGE-PROBE-RESULT ";
-
-/// What a probe concluded about a file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// The file loads as a plugin with this name and version.
-    Accepted {
-        /// Plugin name.
-        name: String,
-        /// Plugin version.
-        version: String,
-    },
-    /// The file must not be loaded, and why.
-    Rejected {
-        /// The reason.
-        reason: String,
-    },
-}
 
 /// Why a probe gave no verdict of its own.
 enum ProbeFailure {
@@ -64,9 +46,13 @@ pub struct Prober {
 
 /// The child side: loads `path` in this process and prints the verdict.
 /// Returns the process exit status (0 whenever a verdict was printed).
+///
+/// `path` is opened exactly as named, without the trust check: the host
+/// passes `/proc/self/fd/N` of the descriptor it opened and checked, which
+/// the child inherits, so the child loads the very file the host checked.
 pub fn probe_main(path: &Path) -> i32 {
-    let host = HostServices::object(Weak::new());
-    let verdict = match load(path, &host) {
+    let host = HostServices::without_registry();
+    let verdict = match PluginFile::open_handed_down(path).and_then(|f| load(f, &host)) {
         Ok(p) => Verdict::Accepted {
             name: p.info.name,
             version: p.info.version,
@@ -98,21 +84,48 @@ fn signal_name(sig: i32) -> String {
 }
 
 impl Prober {
-    /// Probes `path` in a child process. `Err` is a failure of the host
-    /// (the probe could not be started or waited for): it says nothing
-    /// about the file, so it must not be cached as the file's verdict.
+    /// Probes `path` in a child process (no trust check: the registry
+    /// probes the descriptor its own check opened). `Err` is a failure of
+    /// the host (the file could not be opened, the probe could not be
+    /// started or waited for): it says nothing about the file, so it must
+    /// not be cached as the file's verdict.
     pub fn probe(&self, path: &Path) -> Result<Verdict, String> {
-        match self.run(path) {
+        self.probe_file(&PluginFile::open(path, false)?)
+    }
+
+    /// Probes the opened `file`: the child inherits its descriptor and
+    /// loads it as `/proc/self/fd/N`, never by path.
+    pub(crate) fn probe_file(&self, file: &PluginFile) -> Result<Verdict, String> {
+        // The child names the file by the descriptor it was handed.
+        let (fd_name, shown) = (
+            file.proc_path().display().to_string(),
+            file.path().display().to_string(),
+        );
+        match self.run(file) {
+            Ok(Verdict::Rejected { reason }) => Ok(Verdict::Rejected {
+                reason: reason.replace(&fd_name, &shown),
+            }),
             Ok(v) => Ok(v),
             Err(ProbeFailure::File(reason)) => Ok(Verdict::Rejected { reason }),
             Err(ProbeFailure::Host(reason)) => Err(reason),
         }
     }
 
-    fn run(&self, path: &Path) -> Result<Verdict, ProbeFailure> {
-        let mut child = Command::new(&self.program)
+    fn run(&self, file: &PluginFile) -> Result<Verdict, ProbeFailure> {
+        let fd = file.raw_fd();
+        let mut command = Command::new(&self.program);
+        // SAFETY: only an fcntl on a descriptor we own, which is
+        // async-signal-safe, between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+                rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty())?;
+                Ok(())
+            });
+        }
+        let mut child = command
             .args(&self.args)
-            .arg(path)
+            .arg(file.proc_path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

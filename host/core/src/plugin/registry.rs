@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::{BackendObject, HostObject};
@@ -10,13 +10,15 @@ use stowage_backend_api::BackendHandle;
 
 use super::cache::{FileKey, ProbeCache};
 use super::loader::{load, LoadedPlugin, PluginInfo};
-use super::probe::{Prober, Verdict};
+use super::probe::Prober;
 use super::search_path::SearchPath;
-use super::services::HostServices;
-use super::trust::check_trusted;
+use super::services::{HostServices, OpenInner};
+use super::trust::PluginFile;
+use super::verdict::Verdict;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
-use crate::target::{scrub, Target};
+use crate::redact::scrub;
+use crate::target::Target;
 
 /// A file in a plugin directory that was not loaded, and why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -133,18 +135,25 @@ impl Registry {
     ) -> Self {
         let mut cache = options.cache_file.clone().map(ProbeCache::open);
         let inner = Arc::new_cyclic(|weak| {
-            let host = HostServices::object(weak.clone());
+            let host = HostServices::object(weak.clone() as Weak<dyn OpenInner>);
             let mut plugins: Vec<LoadedPlugin> = Vec::new();
             for file in files {
-                if let Err(reason) = vet(file, options, cache.as_mut()) {
-                    log::warn!("plugin file {} not loaded: {reason}", file.display());
-                    rejected.push(Rejected {
-                        file: file.clone(),
-                        reason,
-                    });
-                    continue;
-                }
-                match load(file, &host) {
+                // Opened once, checked on its descriptor, and probed and
+                // loaded through that descriptor only.
+                let opened = PluginFile::open(file, !options.allow_insecure)
+                    .and_then(|opened| vet(&opened, options, cache.as_mut()).map(|()| opened));
+                let opened = match opened {
+                    Ok(opened) => opened,
+                    Err(reason) => {
+                        log::warn!("plugin file {} not loaded: {reason}", file.display());
+                        rejected.push(Rejected {
+                            file: file.clone(),
+                            reason,
+                        });
+                        continue;
+                    }
+                };
+                match load(opened, &host) {
                     Ok(p) => {
                         log::debug!(
                             "loaded plugin {} {} from {}",
@@ -214,28 +223,30 @@ impl Registry {
     }
 }
 
-/// The checks before a file may be loaded in-process: trust, then the
-/// (cached) out-of-process probe.
-fn vet(file: &Path, options: &LoadOptions, cache: Option<&mut ProbeCache>) -> Result<(), String> {
-    if !options.allow_insecure {
-        check_trusted(file)?;
-    }
+/// The check before an opened (and, unless allowed otherwise, trusted)
+/// file may be loaded in-process: the (cached) out-of-process probe of
+/// that very descriptor.
+fn vet(
+    file: &PluginFile,
+    options: &LoadOptions,
+    cache: Option<&mut ProbeCache>,
+) -> Result<(), String> {
     let Some(prober) = &options.prober else {
         return Ok(());
     };
-    let path = std::path::absolute(file).map_err(|e| format!("bad path: {e}"))?;
-    let key = FileKey::of(&path).map_err(|e| format!("cannot stat: {e}"))?;
+    let path = file.path();
+    let key = FileKey::of(file.metadata());
     let cached = match &cache {
-        Some(c) if !options.rescan => c.get(&path, &key).cloned(),
+        Some(c) if !options.rescan => c.get(path, &key).cloned(),
         _ => None,
     };
     let verdict = match cached {
         Some(v) => v,
         None => {
             log::debug!("probing {} in a child process", path.display());
-            let v = prober.probe(&path)?;
+            let v = prober.probe_file(file)?;
             if let Some(c) = cache {
-                c.put(&path, key, v.clone());
+                c.put(path, key, v.clone());
             }
             v
         }
@@ -277,11 +288,13 @@ fn register(
     map
 }
 
-impl RegistryInner {
-    pub(crate) fn open_object(&self, url: &str) -> Result<BackendObject> {
+impl OpenInner for RegistryInner {
+    fn open_object(&self, url: &str) -> Result<BackendObject> {
         self.open_target(&Target::parse(url)?)
     }
+}
 
+impl RegistryInner {
     fn open_target(&self, target: &Target) -> Result<BackendObject> {
         let handlers = target.handlers();
         let first = &handlers[0];

@@ -8,18 +8,42 @@ use abi_stable::std_types::{RArc, ROption, RResult, RStr};
 use stowage_backend_api::abi::{BackendObject, HostObject, RawHost, RawHost_TO};
 use stowage_backend_api::{BackendError, Extension};
 
-use super::registry::RegistryInner;
+use crate::error::{Error, Result};
+
+/// What the host services need from the registry: opening a URL (a
+/// prefix plugin's inner URL) to a raw backend object.
+pub(crate) trait OpenInner: Send + Sync {
+    /// Opens `url` as the registry does, without the host's layers.
+    fn open_object(&self, url: &str) -> Result<BackendObject>;
+}
 
 /// Invariant: holds the registry weakly, so plugins keeping a host handle
 /// do not keep the registry alive (and there is no reference cycle).
 #[derive(Clone)]
 pub(crate) struct HostServices {
-    registry: Weak<RegistryInner>,
+    registry: Weak<dyn OpenInner>,
+}
+
+/// Stands for the registry where there is none (the probe child): every
+/// upgrade of its `Weak` fails.
+struct NoRegistry;
+
+impl OpenInner for NoRegistry {
+    fn open_object(&self, _: &str) -> Result<BackendObject> {
+        Err(Error::InvalidInput("no plugin registry".into()))
+    }
 }
 
 impl HostServices {
-    pub(crate) fn object(registry: Weak<RegistryInner>) -> HostObject {
+    /// The host object handed to plugins loaded by `registry`.
+    pub(crate) fn object(registry: Weak<dyn OpenInner>) -> HostObject {
         RawHost_TO::from_ptr(RArc::new(HostServices { registry }), TD_Opaque)
+    }
+
+    /// The host object of a process without a registry (the probe child):
+    /// a plugin asking it to open an inner backend gets an error.
+    pub(crate) fn without_registry() -> HostObject {
+        Self::object(Weak::<NoRegistry>::new() as Weak<dyn OpenInner>)
     }
 }
 
