@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use super::manifest::Meta;
+use crate::manifest::Meta;
 
 /// The metadata recorded for `m`.
 pub fn capture(m: &Metadata) -> Meta {

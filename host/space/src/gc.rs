@@ -10,10 +10,10 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::{load_current, ManifestName};
-use super::object::parse_blob_name;
-use super::store::StoreInner;
+use crate::error::{SpaceError, SpaceResult};
+use crate::inner::StoreInner;
+use crate::manifest::{load_current, ManifestName};
+use crate::object::parse_blob_name;
 
 /// What a collection removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -103,4 +103,13 @@ pub(crate) fn collect(
         );
     }
     Ok((report, garbage.into_iter().map(|(n, _, _)| n).collect()))
+}
+
+/// Garbage collection when the store is ours alone; errors are logged.
+pub(crate) fn collect_quietly(store: &StoreInner, except: Option<&str>) {
+    match store.exclusively(except, |listing| collect(store, listing)) {
+        Ok(Some(_)) => {}
+        Ok(None) => log::debug!("gc on {} skipped: the store is in use", store.url),
+        Err(e) => log::warn!("gc on {} failed: {e}", store.url),
+    }
 }

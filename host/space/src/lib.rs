@@ -54,26 +54,33 @@
 mod error;
 mod fsmeta;
 mod gc;
+mod handle;
+mod hash;
+mod info;
+mod inner;
 mod lock;
 mod manifest;
 mod object;
 mod read;
 mod restore;
-#[allow(clippy::module_inception)]
-mod space;
 mod store;
+mod sync;
+mod temp;
+mod time;
 mod walk;
 mod write;
 
 pub use error::{SpaceError, SpaceResult};
 pub use gc::GcReport;
+pub use handle::Space;
+pub use info::SpaceInfo;
 pub use lock::{lock_dir, LOCK_DIR_ENV};
-pub use manifest::{iso8601, Data, Entry, Manifest, Meta, Node, RawPath, FORMAT, VERSION};
+pub use manifest::{Data, Entry, Manifest, Meta, Node, RawPath, FORMAT, VERSION};
 pub use object::{blob_name, BLOB_PREFIX};
 pub use read::{Problem, RevertItem};
 pub use restore::RestoreReport;
-pub use space::Space;
-pub use store::{BackupStore, SpaceInfo};
+pub use store::BackupStore;
+pub use time::iso8601;
 pub use walk::Skipped;
 pub use write::BackupReport;
 

@@ -14,8 +14,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::manifest::{iso8601, now_unix};
-use super::object::sha256_hex;
+use crate::hash::sha256_hex;
+use crate::time::{iso8601, now_unix};
 
 /// Environment variable naming the lock directory.
 pub const LOCK_DIR_ENV: &str = "STOWAGE_LOCK_DIR";

@@ -3,22 +3,18 @@
 //! refers to it. Empty content needs no object.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
-use super::error::{SpaceError, SpaceResult};
+use crate::error::{SpaceError, SpaceResult};
+use crate::hash::{is_sha256_hex, sha256_file, EMPTY_SHA256};
+use crate::sync::locked;
+use crate::temp::TempPath;
 use stowage::Backend;
 
 /// Prefix of content objects.
 pub const BLOB_PREFIX: &str = "obj-";
-
-/// SHA-256 of no bytes.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The object name of content with this checksum.
 pub fn blob_name(sha256: &str) -> String {
@@ -30,122 +26,6 @@ pub fn parse_blob_name(object: &str) -> Option<&str> {
     object
         .strip_prefix(BLOB_PREFIX)
         .filter(|hex| is_sha256_hex(hex))
-}
-
-/// Whether `s` is 64 lower-case hex digits.
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// SHA-256 and length of what `reader` yields.
-pub fn sha256_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// SHA-256 and length of the file at `path` (a symlink is not followed).
-pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    sha256_reader(file)
-}
-
-/// A fresh hidden path beside `target` (same directory, so a rename onto
-/// `target` is atomic). Nothing is created.
-pub fn temp_path_beside(target: &Path, tag: &str) -> PathBuf {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let base = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut keep: String = base.chars().take(100).collect();
-    keep.retain(|c| c != '/');
-    dir.join(format!(
-        ".stowage-{tag}-{:016x}-{keep}",
-        rand::random::<u64>()
-    ))
-}
-
-/// A path that is removed (if it exists) when dropped, unless kept.
-#[derive(Debug)]
-pub struct TempPath {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl TempPath {
-    /// Claims `path` (which should not exist yet).
-    pub fn new(path: PathBuf) -> Self {
-        Self { path, armed: true }
-    }
-
-    /// A fresh name in `dir`.
-    pub fn in_dir(dir: &Path, tag: &str) -> Self {
-        Self::new(temp_path_beside(&dir.join("x"), tag))
-    }
-
-    /// The path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames it onto `target` and forgets it.
-    pub fn rename_onto(mut self, target: &Path) -> io::Result<()> {
-        fs::rename(&self.path, target)?;
-        self.armed = false;
-        Ok(())
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Writes `bytes` to a new private file in `dir`.
-pub fn write_temp(dir: &Path, bytes: &[u8]) -> SpaceResult<TempPath> {
-    let temp = TempPath::in_dir(dir, "value");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(temp.path())
-        .map_err(|e| SpaceError::local(temp.path(), e))?;
-    f.write_all(bytes)
-        .map_err(|e| SpaceError::local(temp.path(), e))?;
-    Ok(temp)
 }
 
 /// Fetches a whole object into memory, through a temporary file in
@@ -237,10 +117,6 @@ pub struct BlobCache {
     uploading: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl BlobCache {
     /// Records the content objects of a fresh listing.
     pub fn learn(&self, listing: &[(String, u64)]) {
@@ -316,6 +192,7 @@ impl BlobCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::sha256_hex;
 
     #[test]
     fn hashes() {

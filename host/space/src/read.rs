@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::Data;
-use super::object::{blob_name, fetch_verified, Fault, TempPath};
-use super::restore::{restore_entry, RestoreReport};
-use super::space::{absolute, locked, Space};
+use crate::error::{SpaceError, SpaceResult};
+use crate::handle::{absolute, Space};
+use crate::manifest::Data;
+use crate::object::{blob_name, fetch_verified, Fault};
+use crate::restore::{restore_entry, RestoreReport};
+use crate::sync::locked;
+use crate::temp::TempPath;
 
 /// One entry of a [`Space::revert`].
 #[derive(Debug)]

@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::fsmeta::apply;
-use super::manifest::{Data, Entry, Meta, Node};
-use super::object::{fetch_verified, temp_path_beside, TempPath};
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsmeta::apply;
+use crate::manifest::{Data, Entry, Meta, Node};
+use crate::object::fetch_verified;
+use crate::temp::{temp_path_beside, TempPath};
 use stowage::Backend;
 
 /// What a restore wrote.
@@ -93,7 +94,7 @@ pub fn restore_entry(
     entry: &Entry,
     dest: &Path,
 ) -> SpaceResult<RestoreReport> {
-    let damaged = |fault: super::object::Fault, data: &Data| {
+    let damaged = |fault: crate::object::Fault, data: &Data| {
         let (sha, size) = data.content().unwrap_or(("", 0));
         fault.into_error(name, space, sha, size)
     };

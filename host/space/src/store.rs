@@ -1,145 +1,19 @@
 //! `BackupStore`: one backend URL holding any number of spaces.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
-use serde::Serialize;
-
-use super::error::{SpaceError, SpaceResult};
-use super::gc::{collect, GcReport};
-use super::lock::{holder, lock_path, FileLock};
-use super::manifest::{load_current, Manifest, ManifestName};
-use super::object::BlobCache;
-use super::space::{Mode, Space};
-use super::validate_space_name;
+use crate::error::{SpaceError, SpaceResult};
+use crate::gc::{collect, GcReport};
+use crate::handle::{Mode, Space};
+use crate::info::SpaceInfo;
+use crate::inner::{StoreInner, STORE_WAIT};
+use crate::lock::{lock_path, FileLock};
+use crate::manifest::{load_current, ManifestName};
+use crate::object::BlobCache;
+use crate::sync::locked;
+use crate::validate_space_name;
 use stowage::{Backend, Registry};
-
-/// How long opening a store waits for a garbage collection to finish.
-const STORE_WAIT: Duration = Duration::from_secs(60);
-
-/// What [`BackupStore::spaces`] says about one space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpaceInfo {
-    /// The space name.
-    pub name: String,
-    /// Whether it survives `close`.
-    pub persistent: bool,
-    /// Its manifest generation.
-    pub generation: u64,
-    /// Named backups in it.
-    pub entries: usize,
-    /// Distinct content objects it refers to.
-    pub objects: usize,
-    /// Total size of its files and values, in bytes.
-    pub size: u64,
-    /// Creation time (Unix seconds).
-    pub created: u64,
-    /// Time of the last change (Unix seconds).
-    pub modified: u64,
-}
-
-impl SpaceInfo {
-    pub(crate) fn of(m: &Manifest) -> Self {
-        let mut objects = BTreeSet::new();
-        let mut size = 0;
-        for entry in m.entries.values() {
-            for node in std::iter::once(&entry.root).chain(&entry.tree) {
-                if let Some((sha, len)) = node.data.content() {
-                    size += len;
-                    if len > 0 {
-                        objects.insert(sha);
-                    }
-                }
-            }
-        }
-        Self {
-            name: m.space.clone(),
-            persistent: m.persistent,
-            generation: m.generation,
-            entries: m.entries.len(),
-            objects: objects.len(),
-            size,
-            created: m.created,
-            modified: m.modified,
-        }
-    }
-}
-
-/// Shared by a store and its spaces.
-pub(crate) struct StoreInner {
-    pub backend: Backend,
-    /// The URL, credentials removed; also the lock key.
-    pub url: String,
-    pub temp_dir: PathBuf,
-    pub blobs: BlobCache,
-    /// Held shared for the store's life; exclusive only during gc.
-    store_lock: FileLock,
-    /// Space operations hold it shared; gc exclusively.
-    pub ops: RwLock<()>,
-    /// Spaces open through this store, by name.
-    pub open: Mutex<HashMap<String, bool>>,
-    pub workers: usize,
-}
-
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl StoreInner {
-    /// Runs `f` on a fresh listing with the store to ourselves: no other
-    /// process holds it, no space of this handle is open other than
-    /// `except`, no operation in flight. `Ok(None)` when that is not so.
-    pub fn exclusively<T>(
-        &self,
-        except: Option<&str>,
-        f: impl FnOnce(&[(String, u64)]) -> SpaceResult<T>,
-    ) -> SpaceResult<Option<T>> {
-        let others_open = || {
-            locked(&self.open)
-                .keys()
-                .any(|name| Some(name.as_str()) != except)
-        };
-        // Checked first so that a hopeless attempt does not make other
-        // threads' operations wait for the write lock.
-        if others_open() {
-            return Ok(None);
-        }
-        let _no_ops = self
-            .ops
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if others_open() {
-            return Ok(None);
-        }
-        let lock_err = |e: std::io::Error| SpaceError::StoreBusy {
-            url: self.url.clone(),
-            detail: format!("store lock: {e}"),
-        };
-        if !self.store_lock.try_upgrade(STORE_WAIT).map_err(lock_err)? {
-            return Ok(None);
-        }
-        let result = self
-            .backend
-            .list()
-            .map_err(SpaceError::from)
-            .and_then(|l| f(&l));
-        self.store_lock
-            .relock_shared(STORE_WAIT)
-            .map_err(lock_err)?;
-        result.map(Some)
-    }
-
-    /// Garbage collection when the store is ours alone; errors are logged.
-    pub fn collect_quietly(&self, except: Option<&str>) {
-        match self.exclusively(except, |listing| collect(self, listing)) {
-            Ok(Some(_)) => {}
-            Ok(None) => log::debug!("gc on {} skipped: the store is in use", self.url),
-            Err(e) => log::warn!("gc on {} failed: {e}", self.url),
-        }
-    }
-}
 
 /// A backup store: every space kept in one backend.
 ///
@@ -304,13 +178,5 @@ impl BackupStore {
             log::warn!("closing store {} with spaces still open", self.inner.url);
         }
         Ok(self.inner.backend.close()?)
-    }
-}
-
-/// The `InUse` error for a space whose lock is held elsewhere.
-pub(crate) fn in_use(url: &str, space: &str) -> SpaceError {
-    SpaceError::InUse {
-        space: space.to_string(),
-        holder: holder(&lock_path(url, Some(space))),
     }
 }

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::error::{SpaceError, SpaceResult};
-use super::fsmeta::{capture, Fingerprint};
-use super::manifest::{Data, Meta, Node, RawPath};
-use super::object::{sha256_file, BlobCache, EMPTY_SHA256};
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsmeta::{capture, Fingerprint};
+use crate::hash::{sha256_file, EMPTY_SHA256};
+use crate::manifest::{Data, Meta, Node, RawPath};
+use crate::object::BlobCache;
 use stowage::Backend;
 
 /// How often a file that keeps changing is hashed again before the backup

@@ -5,11 +5,14 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::{now_unix, Data, Entry, Node, RawPath};
-use super::object::write_temp;
-use super::space::{absolute, locked, Space};
-use super::walk::{scan, store_all, Skipped};
+use crate::error::{SpaceError, SpaceResult};
+use crate::handle::{absolute, Space};
+use crate::hash::sha256_hex;
+use crate::manifest::{Data, Entry, Node, RawPath};
+use crate::sync::locked;
+use crate::temp::write_temp;
+use crate::time::now_unix;
+use crate::walk::{scan, store_all, Skipped};
 
 /// What `backup_path` stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -138,7 +141,7 @@ impl Space {
             .ops
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sha256 = super::object::sha256_hex(value);
+        let sha256 = sha256_hex(value);
         let size = value.len() as u64;
         if size > 0 {
             let temp = write_temp(&self.store.temp_dir, value)?;

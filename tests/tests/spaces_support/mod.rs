@@ -1,5 +1,6 @@
-//! Shared by the `spaces*` tests: builds the CLI and the file and
-//! local-peer plugins once, loads them, runs the CLI, makes test data.
+//! Shared by the `spaces*` tests: the file and local-peer plugins (built
+//! by the `stowage_tests` support crate) in one directory, a registry over
+//! them, the CLI, stores with a test key, and tree snapshots.
 
 #![allow(dead_code)]
 
@@ -10,67 +11,28 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use stowage::{Registry, SearchPath};
+pub use stowage_tests::{file_url, stowage_bin};
 
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// `target/debug` (honouring CARGO_TARGET_DIR).
-pub fn debug_dir() -> PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => workspace().join(d),
-        _ => workspace().join("target"),
-    };
-    target.join("debug")
-}
-
-/// Builds `stowage`, the file and the local-peer plugins, once per test
-/// process; returns the directory holding them.
+/// A directory holding only the file and local-peer plugins, made once
+/// per test process. It is fixed (`target/spaces-plugins`), so nothing
+/// is left behind in /tmp; each copy is renamed into place, so a test
+/// process still running keeps its mapped copy.
 pub fn built() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "stowage-cli",
-                "-p",
-                "stowage-file",
-                "-p",
-                "stowage-local-peer",
-            ])
-            .current_dir(workspace())
-            .env_remove("RUST_LOG")
-            .output()
-            .map_err(|e| format!("running cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = stowage_tests::target_dir().join("spaces-plugins");
+        fs::create_dir_all(&dir).expect("creating target/spaces-plugins");
+        for (name, so) in [
+            ("file", "libstowage_file.so"),
+            ("local-peer", "libstowage_local_peer.so"),
+        ] {
+            let temp = format!(".{so}.{}", std::process::id());
+            let copied = stowage_tests::copy_plugin_as(&dir, name, &temp);
+            fs::rename(&copied, dir.join(so)).expect("renaming a plugin copy into place");
         }
-        // Only the two plugins, whatever else sits in target/debug. Copied
-        // under a temporary name and renamed: a test process still running
-        // keeps its mapped copy.
-        let dir = debug_dir().join("spaces-plugins");
-        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        for so in ["libstowage_file.so", "libstowage_local_peer.so"] {
-            let temp = dir.join(format!(".{so}.{}", std::process::id()));
-            fs::copy(debug_dir().join(so), &temp).map_err(|e| format!("{so}: {e}"))?;
-            fs::rename(&temp, dir.join(so)).map_err(|e| format!("{so}: {e}"))?;
-        }
-        Ok(dir)
-    });
-    match result {
-        Ok(dir) => dir.clone(),
-        Err(e) => panic!("{e}"),
-    }
+        dir
+    })
+    .clone()
 }
 
 /// A registry with the file and local-peer plugins.
@@ -88,13 +50,15 @@ pub fn registry() -> Registry {
     registry
 }
 
-/// The `stowage` binary.
-pub fn stowage_bin() -> PathBuf {
-    built();
-    debug_dir().join("stowage")
+/// The configuration directory the tests' CLI runs and library stores
+/// share (`XDG_CONFIG_HOME`), so both find the same store keys, and no
+/// test writes into the user's own configuration.
+pub fn config_home() -> PathBuf {
+    stowage_tests::target_dir().join("spaces-config")
 }
 
-/// A `stowage` command with the test plugins and a private probe cache.
+/// A `stowage` command with the test plugins, a private probe cache and
+/// the tests' configuration directory.
 pub fn cli(cache: &Path) -> Command {
     let mut cmd = Command::new(stowage_bin());
     cmd.arg("--plugin-dir")
@@ -119,11 +83,6 @@ pub fn outcome(o: &Output) -> (i32, String, String) {
     )
 }
 
-/// `file://` URL of `dir`.
-pub fn file_url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
-}
-
 /// `local-peer://` URL with `dir` as the collect directory.
 pub fn peer_url(dir: &Path) -> String {
     format!("local-peer://peer1{}", dir.display())
@@ -145,16 +104,10 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// The names of the objects in a file:// store directory (no temporaries).
 pub fn objects(store: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(store)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with(".stowage-partial-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    stowage_tests::files::dir_names(store)
+        .into_iter()
+        .filter(|n| !n.starts_with(".stowage-partial-"))
+        .collect()
 }
 
 /// What a comparison of two trees looks at, per path.

@@ -4,16 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use super::error::{SpaceError, SpaceResult};
-use super::lock::{lock_path, FileLock};
-use super::manifest::{
-    check_entry_name, encode, load_current, now_unix, Entry, Manifest, ManifestName,
+use crate::error::{SpaceError, SpaceResult};
+use crate::gc::collect_quietly;
+use crate::info::SpaceInfo;
+use crate::inner::{in_use, StoreInner};
+use crate::lock::{lock_path, FileLock};
+use crate::manifest::{
+    check_entry_name, encode, generations_of, load_current, Entry, Manifest, ManifestName,
 };
-use super::object::write_temp;
-use super::store::{in_use, SpaceInfo, StoreInner};
-use super::validate_space_name;
+use crate::sync::locked;
+use crate::temp::write_temp;
+use crate::time::now_unix;
+use crate::validate_space_name;
 
 /// How a space is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +75,6 @@ impl std::fmt::Debug for Space {
     }
 }
 
-pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// `path` made absolute without resolving symlinks; `.` components and a
 /// trailing `/` dropped (`..` is kept: it means something with symlinks).
 pub(crate) fn absolute(path: &Path) -> SpaceResult<PathBuf> {
@@ -122,7 +122,7 @@ impl Space {
         if writer {
             lock.record_holder();
             // Leftovers of crashed writers go first, when nobody else is in.
-            store.collect_quietly(Some(name));
+            collect_quietly(&store, Some(name));
         }
         let listing = store.backend.list()?;
         store.blobs.learn(&listing);
@@ -223,7 +223,7 @@ impl Space {
         self.writable
     }
 
-    /// Counts, size and dates, as [`BackupStore::spaces`](super::BackupStore::spaces) shows them.
+    /// Counts, size and dates, as [`BackupStore::spaces`](crate::BackupStore::spaces) shows them.
     pub fn info(&self) -> SpaceInfo {
         SpaceInfo::of(&locked(&self.state).manifest)
     }
@@ -428,7 +428,7 @@ impl Space {
         locked(&self.lock).take();
         locked(&self.store.open).remove(&self.name);
         if self.writable && garbage {
-            self.store.collect_quietly(None);
+            collect_quietly(&self.store, None);
         }
         result
     }
@@ -438,7 +438,7 @@ impl Space {
     fn remove_all(&self) -> SpaceResult<()> {
         let mut p = locked(&self.publish);
         let listing = self.store.backend.list()?;
-        let mut all = super::manifest::generations_of(&self.name, &listing);
+        let mut all = generations_of(&self.name, &listing);
         all.reverse();
         for m in &all {
             match self.store.backend.delete(&m.object()) {
