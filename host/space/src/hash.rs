@@ -15,7 +15,8 @@ pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -30,8 +31,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// SHA-256 and length of what `reader` yields.
-pub fn sha256_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
+/// SHA-256 and length of what `reader` yields, handing every chunk read
+/// to `sink` as well (to copy what is hashed, in the same pass).
+pub fn sha256_copy(
+    mut reader: impl Read,
+    mut sink: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
@@ -43,6 +48,7 @@ pub fn sha256_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
             Err(e) => return Err(e),
         };
         hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
         total += n as u64;
     }
     Ok((hex(&hasher.finalize()), total))
@@ -54,5 +60,5 @@ pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    sha256_reader(file)
+    sha256_copy(file, |_| Ok(()))
 }

@@ -52,21 +52,27 @@
 //!   with the store to itself, or by [`BackupStore::gc`].
 
 mod error;
+mod fsat;
 mod fsmeta;
 mod gc;
 mod handle;
 mod hash;
 mod info;
 mod inner;
+mod key;
 mod lock;
 mod manifest;
 mod object;
+mod publish;
 mod read;
+mod repair;
 mod restore;
 mod store;
 mod sync;
 mod temp;
 mod time;
+mod umask;
+mod upload;
 mod walk;
 mod write;
 
@@ -74,12 +80,14 @@ pub use error::{SpaceError, SpaceResult};
 pub use gc::GcReport;
 pub use handle::Space;
 pub use info::SpaceInfo;
+pub use key::{default_key_file, key_file_in};
 pub use lock::{lock_dir, LOCK_DIR_ENV};
 pub use manifest::{Data, Entry, Manifest, Meta, Node, RawPath, FORMAT, VERSION};
-pub use object::{blob_name, BLOB_PREFIX};
+pub use object::{blob_name, BLOB_PREFIX, VERIFY_SMALLER_THAN};
 pub use read::{Problem, RevertItem};
+pub use repair::RepairReport;
 pub use restore::RestoreReport;
-pub use store::BackupStore;
+pub use store::{BackupStore, StoreOptions};
 pub use time::iso8601;
 pub use walk::Skipped;
 pub use write::BackupReport;

@@ -2,7 +2,7 @@
 //! is that hex, so equal content is stored once per store, whichever space
 //! refers to it. Empty content needs no object.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use crate::error::{SpaceError, SpaceResult};
 use crate::hash::{is_sha256_hex, sha256_file, EMPTY_SHA256};
 use crate::sync::locked;
-use crate::temp::TempPath;
+use crate::temp::{write_temp, TempPath};
+use crate::umask::with_private_umask;
 use stowage::Backend;
 
 /// Prefix of content objects.
@@ -50,6 +51,16 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The fault in words, for `verify` and logs.
+    pub fn describe(&self, size: u64) -> String {
+        match self {
+            Fault::Missing => "missing".to_string(),
+            Fault::Size(found) => format!("size {found}, expected {size}"),
+            Fault::Checksum => "checksum mismatch".to_string(),
+            Fault::Other(e) => e.to_string(),
+        }
+    }
+
     /// The fault as words for [`SpaceError::Damaged`], or the error itself.
     pub fn into_error(self, name: &str, space: &str, sha256: &str, size: u64) -> SpaceError {
         let problem = match self {
@@ -104,20 +115,48 @@ fn fetch_checked(backend: &Backend, sha256: &str, size: u64, dest: &Path) -> Res
     }
 }
 
+/// Objects up to this size already in the store are fetched and checked
+/// (SHA-256) before a backup reuses them; bigger ones are checked by size,
+/// unless [`StoreOptions::verify_existing`](crate::StoreOptions) asks for
+/// all of them.
+pub const VERIFY_SMALLER_THAN: u64 = 64 * 1024;
+
+/// Content to store: bytes in memory, or a private local file.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// A file nobody else can change (a private temporary copy).
+    File(&'a Path),
+}
+
 /// What this process knows about the store's content objects, and who is
 /// uploading which.
 ///
-/// Invariant: a checksum is in `known` only when its object is complete in
-/// the backend with that size. Objects are removed only by garbage
-/// collection, which runs only when no other handle uses the store, so
-/// `known` stays true while the store is open.
+/// Invariant: a checksum is in `good` only when its object is complete in
+/// the backend with the right content (uploaded, or checked, by this
+/// handle). Objects are removed only by garbage collection, which runs only
+/// when no other handle uses the store, so `good` stays true while the
+/// store is open.
 #[derive(Debug, Default)]
 pub struct BlobCache {
+    verify_existing: bool,
+    /// Sizes from the store's listing (not checked).
     known: Mutex<HashMap<String, u64>>,
+    good: Mutex<HashSet<String>>,
     uploading: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl BlobCache {
+    /// A cache that checks reused objects' content whatever their size
+    /// when `verify_existing` is set.
+    pub fn new(verify_existing: bool) -> Self {
+        Self {
+            verify_existing,
+            ..Self::default()
+        }
+    }
+
     /// Records the content objects of a fresh listing.
     pub fn learn(&self, listing: &[(String, u64)]) {
         let mut known = locked(&self.known);
@@ -131,22 +170,37 @@ impl BlobCache {
     /// Forgets objects that were deleted.
     pub fn forget(&self, sha256: &str) {
         locked(&self.known).remove(sha256);
+        locked(&self.good).remove(sha256);
     }
 
-    /// Makes sure content `sha256` of `size` bytes is stored, uploading
-    /// `local` if it is not. After an upload, `unchanged` must confirm that
-    /// `local` still holds the content that was hashed; if not, the upload
-    /// is removed and `Ok(false)` returned (the caller hashes again).
+    /// Makes sure content `sha256` of `size` bytes is stored and sound:
+    /// an object of that name already in the store is reused when its
+    /// size matches and (for small objects, or all with `verify_existing`)
+    /// its content checks out; otherwise `content` is stored (again).
+    /// `force` stores it whatever the store holds (a repair).
     pub fn ensure(
         &self,
         backend: &Backend,
+        temp_dir: &Path,
         sha256: &str,
         size: u64,
-        local: &Path,
-        unchanged: impl FnOnce() -> SpaceResult<bool>,
-    ) -> SpaceResult<bool> {
-        if size == 0 && sha256 == EMPTY_SHA256 {
-            return Ok(true);
+        content: Content<'_>,
+        force: bool,
+    ) -> SpaceResult<()> {
+        self.one_at_a_time(sha256, || {
+            let reuse = !force
+                && (locked(&self.good).contains(sha256)
+                    || self.sound_in_store(backend, temp_dir, sha256, size));
+            if reuse {
+                return Ok(());
+            }
+            self.upload(backend, temp_dir, sha256, size, content)
+        })
+    }
+
+    fn one_at_a_time(&self, sha256: &str, f: impl FnOnce() -> SpaceResult<()>) -> SpaceResult<()> {
+        if sha256 == EMPTY_SHA256 {
+            return Ok(());
         }
         let slot = locked(&self.uploading)
             .entry(sha256.to_string())
@@ -154,7 +208,7 @@ impl BlobCache {
             .clone();
         let result = {
             let _one_uploader = locked(&slot);
-            self.upload(backend, sha256, size, local, unchanged)
+            f()
         };
         let mut uploading = locked(&self.uploading);
         // The map and we hold it: nobody waits.
@@ -164,28 +218,64 @@ impl BlobCache {
         result
     }
 
+    /// Whether the store's object for `sha256` can be reused: its listed
+    /// size matches, and its content when it is small or every object is
+    /// checked. A damaged one is logged (and then replaced by the caller).
+    fn sound_in_store(&self, backend: &Backend, temp_dir: &Path, sha256: &str, size: u64) -> bool {
+        let listed = locked(&self.known).get(sha256).copied();
+        match listed {
+            None => return false,
+            Some(found) if found != size => {
+                log::warn!(
+                    "{} has {found} bytes, expected {size}: storing it again",
+                    blob_name(sha256)
+                );
+                return false;
+            }
+            Some(_) => {}
+        }
+        if size >= VERIFY_SMALLER_THAN && !self.verify_existing {
+            locked(&self.good).insert(sha256.to_string());
+            return true;
+        }
+        let temp = TempPath::in_dir(temp_dir, "check");
+        match fetch_verified(backend, sha256, size, temp.path()) {
+            Ok(()) => {
+                locked(&self.good).insert(sha256.to_string());
+                true
+            }
+            Err(fault) => {
+                log::warn!(
+                    "{} is damaged ({}): storing it again",
+                    blob_name(sha256),
+                    fault.describe(size)
+                );
+                false
+            }
+        }
+    }
+
     fn upload(
         &self,
         backend: &Backend,
+        temp_dir: &Path,
         sha256: &str,
         size: u64,
-        local: &Path,
-        unchanged: impl FnOnce() -> SpaceResult<bool>,
-    ) -> SpaceResult<bool> {
-        // A shorter object is a torn upload from a crash: replace it.
-        if locked(&self.known).get(sha256) == Some(&size) {
-            return Ok(true);
-        }
-        let name = blob_name(sha256);
-        backend.put(local, &name)?;
-        if !unchanged()? {
-            if let Err(e) = backend.delete(&name) {
-                log::warn!("could not remove {name} after its source changed: {e}");
+        content: Content<'_>,
+    ) -> SpaceResult<()> {
+        let temp;
+        let local = match content {
+            Content::File(path) => path,
+            Content::Bytes(bytes) => {
+                temp = write_temp(temp_dir, bytes)?;
+                temp.path()
             }
-            return Ok(false);
-        }
+        };
+        let name = blob_name(sha256);
+        with_private_umask(|| backend.put(local, &name))?;
         locked(&self.known).insert(sha256.to_string(), size);
-        Ok(true)
+        locked(&self.good).insert(sha256.to_string());
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! `BackupStore`: one backend URL holding any number of spaces.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{SpaceError, SpaceResult};
@@ -8,12 +9,37 @@ use crate::gc::{collect, GcReport};
 use crate::handle::{Mode, Space};
 use crate::info::SpaceInfo;
 use crate::inner::{StoreInner, STORE_WAIT};
+use crate::key::{default_key_file, StoreKey};
 use crate::lock::{lock_path, FileLock};
-use crate::manifest::{load_current, ManifestName};
+use crate::manifest::ManifestName;
 use crate::object::BlobCache;
 use crate::sync::locked;
+use crate::umask::with_private_umask;
 use crate::validate_space_name;
 use stowage::{Backend, Registry};
+
+/// How a store is opened. `StoreOptions::default()` is what
+/// [`BackupStore::open`] uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The file holding the store key that authenticates manifests
+    /// (created, 0600, when absent). `None`: [`default_key_file`] of the
+    /// store URL. The CLI's `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// Before reusing any content object already in the store (dedup),
+    /// fetch it and check its SHA-256, storing it again when it is
+    /// damaged. Without it, only objects up to
+    /// [`VERIFY_SMALLER_THAN`](crate::VERIFY_SMALLER_THAN) bytes are
+    /// checked that way, bigger ones by size. The CLI's
+    /// `--verify-existing`.
+    pub verify_existing: bool,
+    /// Read manifests written by stowage versions whose manifests were not
+    /// authenticated (format version 1). Their entries are restored
+    /// without setuid, setgid or sticky bits and owned by the restoring
+    /// user; the next change rewrites them authenticated. The CLI's
+    /// `--trust-unauthenticated`.
+    pub trust_unauthenticated: bool,
+}
 
 /// A backup store: every space kept in one backend.
 ///
@@ -38,7 +64,17 @@ impl BackupStore {
     /// The URL cannot be opened; a garbage collection holds the store for
     /// over a minute ([`SpaceError::StoreBusy`]).
     pub fn open(registry: &Registry, url: &str) -> SpaceResult<Self> {
-        Self::with_backend(registry.open(url)?)
+        Self::open_with(registry, url, &StoreOptions::default())
+    }
+
+    /// Opens the backend at `url` as a store, with `options`.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open`]; the key file cannot be read or created
+    /// ([`SpaceError::KeyFile`]).
+    pub fn open_with(registry: &Registry, url: &str, options: &StoreOptions) -> SpaceResult<Self> {
+        let backend = with_private_umask(|| registry.open(url))?;
+        Self::with_backend_options(backend, options)
     }
 
     /// A store over an already open backend.
@@ -46,24 +82,43 @@ impl BackupStore {
     /// # Errors
     /// As [`BackupStore::open`].
     pub fn with_backend(backend: Backend) -> SpaceResult<Self> {
+        Self::with_backend_options(backend, &StoreOptions::default())
+    }
+
+    /// A store over an already open backend, with `options`.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open_with`].
+    pub fn with_backend_options(backend: Backend, options: &StoreOptions) -> SpaceResult<Self> {
         let url = backend.url();
+        let key_file = match &options.key_file {
+            Some(path) => path.clone(),
+            None => default_key_file(&url)?,
+        };
+        let key = StoreKey::load_or_create(&key_file)?;
+        let staging = tempfile::Builder::new()
+            .prefix(".stowage-space-")
+            .tempdir()
+            .map_err(|e| SpaceError::local(std::env::temp_dir(), e))?;
         let path = lock_path(&url, None);
         let busy = |detail: String| SpaceError::StoreBusy {
             url: url.clone(),
             detail,
         };
-        let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)
-            .map_err(|e| busy(format!("lock file {}: {e}", path.display())))?
+        let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)?
             .ok_or_else(|| busy("a garbage collection holds it".to_string()))?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
         Ok(Self {
             inner: Arc::new(StoreInner {
                 backend,
                 url,
-                temp_dir: std::env::temp_dir(),
-                blobs: BlobCache::default(),
+                staging,
+                key,
+                trust_unauthenticated: options.trust_unauthenticated,
+                blobs: BlobCache::new(options.verify_existing),
                 store_lock,
                 ops: RwLock::new(()),
+                pinned: Mutex::new(HashSet::new()),
                 open: Mutex::new(HashMap::new()),
                 workers: workers.clamp(2, 8),
             }),
@@ -73,6 +128,12 @@ impl BackupStore {
     /// The URL, credentials removed.
     pub fn url(&self) -> &str {
         &self.inner.url
+    }
+
+    /// The file holding the key that authenticates this store's manifests.
+    /// Copy it (keeping it private) to restore on another machine.
+    pub fn key_file(&self) -> &Path {
+        self.inner.key.path()
     }
 
     /// The backend.
@@ -126,7 +187,7 @@ impl BackupStore {
                 .collect();
             let mut out = Vec::with_capacity(names.len());
             for name in names {
-                match load_current(&self.inner.backend, &self.inner.temp_dir, &name, &listing) {
+                match self.inner.load(&name, &listing) {
                     Ok(Some(loaded)) => out.push(SpaceInfo::of(&loaded.manifest)),
                     Ok(None) => {}
                     Err(SpaceError::BadManifest { .. }) if attempts < 3 => continue 'again,

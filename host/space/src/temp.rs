@@ -1,6 +1,6 @@
 //! Temporary files and names: hidden, random, removed unless kept.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -45,13 +45,6 @@ impl TempPath {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// Renames it onto `target` and forgets it.
-    pub fn rename_onto(mut self, target: &Path) -> io::Result<()> {
-        fs::rename(&self.path, target)?;
-        self.armed = false;
-        Ok(())
-    }
 }
 
 impl Drop for TempPath {
@@ -62,15 +55,21 @@ impl Drop for TempPath {
     }
 }
 
-/// Writes `bytes` to a new private file in `dir`.
-pub fn write_temp(dir: &Path, bytes: &[u8]) -> SpaceResult<TempPath> {
-    let temp = TempPath::in_dir(dir, "value");
-    let mut f = OpenOptions::new()
+/// Creates a new private (0600) file with a fresh name in `dir`.
+pub fn create_private(dir: &Path, tag: &str) -> io::Result<(TempPath, File)> {
+    let temp = TempPath::in_dir(dir, tag);
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(temp.path())
-        .map_err(|e| SpaceError::local(temp.path(), e))?;
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(temp.path())?;
+    Ok((temp, file))
+}
+
+/// Writes `bytes` to a new private file in `dir`.
+pub fn write_temp(dir: &Path, bytes: &[u8]) -> SpaceResult<TempPath> {
+    let (temp, mut f) = create_private(dir, "value").map_err(|e| SpaceError::local(dir, e))?;
     f.write_all(bytes)
         .map_err(|e| SpaceError::local(temp.path(), e))?;
     Ok(temp)

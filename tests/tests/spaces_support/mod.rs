@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use stowage::{Registry, SearchPath};
+use stowage_space::{key_file_in, BackupStore, StoreOptions};
 pub use stowage_tests::{file_url, stowage_bin};
 
 /// A directory holding only the file and local-peer plugins, made once
@@ -57,6 +58,19 @@ pub fn config_home() -> PathBuf {
     stowage_tests::target_dir().join("spaces-config")
 }
 
+/// The store options of the tests: the key the CLI would use for `url`.
+pub fn options(url: &str) -> StoreOptions {
+    StoreOptions {
+        key_file: Some(key_file_in(&config_home(), url)),
+        ..StoreOptions::default()
+    }
+}
+
+/// Opens the store at `url` with the tests' key.
+pub fn open_store(url: &str) -> Result<BackupStore, stowage_space::SpaceError> {
+    BackupStore::open_with(&registry(), url, &options(url))
+}
+
 /// A `stowage` command with the test plugins, a private probe cache and
 /// the tests' configuration directory.
 pub fn cli(cache: &Path) -> Command {
@@ -64,6 +78,7 @@ pub fn cli(cache: &Path) -> Command {
     cmd.arg("--plugin-dir")
         .arg(built())
         .env("XDG_CACHE_HOME", cache)
+        .env("XDG_CONFIG_HOME", config_home())
         .env_remove("RUST_LOG")
         .env_remove("STOWAGE_PLUGIN_PATH");
     cmd

@@ -1,6 +1,7 @@
 //! What a hostile or broken manifest could abuse, refused on load.
 
 use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
 use super::name::ManifestName;
@@ -43,8 +44,27 @@ pub(crate) fn check_entry(name: &str, entry: &Entry) -> Result<(), String> {
     match (&entry.root.data, &entry.origin) {
         (Data::Value { .. }, None) => {}
         (Data::Value { .. }, Some(_)) => return Err("a value with an origin".into()),
-        (_, Some(origin)) if origin.0.is_absolute() => {}
+        (_, Some(origin)) => check_origin(&origin.0)?,
         _ => return Err("a filesystem object without an absolute origin".into()),
+    }
+    if let Some(origin) = &entry.origin {
+        let depth = origin.0.components().count().saturating_sub(2);
+        if !entry.parents.is_empty() && entry.parents.len() != depth {
+            return Err(format!(
+                "{} parents recorded for an origin {depth} directories deep",
+                entry.parents.len()
+            ));
+        }
+    }
+    let metas = std::iter::once(&entry.root)
+        .chain(&entry.tree)
+        .filter_map(|n| n.meta.as_ref())
+        .chain(&entry.parents);
+    for meta in metas {
+        // -1 means "leave unchanged" to chown: never a real owner.
+        if meta.uid == u32::MAX || meta.gid == u32::MAX {
+            return Err("an owner of -1".into());
+        }
     }
     if !entry.tree.is_empty() && entry.root.data != Data::Dir {
         return Err("only a directory has a tree".into());
@@ -63,6 +83,9 @@ pub(crate) fn check_entry(name: &str, entry: &Entry) -> Result<(), String> {
     }
     for node in &entry.tree {
         let path = &node.path.0;
+        if path.as_os_str().as_bytes().contains(&0) {
+            return Err("a tree path contains NUL".into());
+        }
         if path.as_os_str().is_empty()
             || !path.components().all(|c| matches!(c, Component::Normal(_)))
         {
@@ -83,6 +106,29 @@ pub(crate) fn check_entry(name: &str, entry: &Entry) -> Result<(), String> {
         if node.data == Data::Dir && !dirs.insert(path) {
             return Err(format!("{} appears twice", path.display()));
         }
+    }
+    Ok(())
+}
+
+/// Origins are absolute paths of plain components: no `.` or `..`
+/// (which could lead a restore elsewhere than the path shown) and no NUL.
+fn check_origin(origin: &Path) -> Result<(), String> {
+    let bytes = origin.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err("the origin contains NUL".into());
+    }
+    // Checked on the bytes: `Path::components` would hide a `.` or `//`.
+    let Some(rest) = bytes.strip_prefix(b"/") else {
+        return Err(format!("origin {} is not absolute", origin.display()));
+    };
+    if rest
+        .split(|&b| b == b'/')
+        .any(|part| part.is_empty() || part == b"." || part == b"..")
+    {
+        return Err(format!(
+            "origin {} is not a plain absolute path (`.`, `..`, `//`, or /)",
+            origin.display()
+        ));
     }
     Ok(())
 }
@@ -116,6 +162,7 @@ mod tests {
             created: 0,
             root,
             tree: vec![file("a")],
+            parents: vec![],
         };
         assert!(check_entry("n", &entry).is_ok());
         for bad in ["../a", "/etc/passwd", "sub/a", "a/../../b"] {
@@ -129,5 +176,10 @@ mod tests {
         };
         entry.tree = vec![link, file("l/passwd")];
         assert!(check_entry("n", &entry).is_err());
+        entry.tree = vec![];
+        for bad in ["/x/../etc/shadow", "/x/./y", "x", "/", "/a\0b"] {
+            entry.origin = Some(RawPath(bad.into()));
+            assert!(check_entry("n", &entry).is_err(), "{bad:?}");
+        }
     }
 }

@@ -14,11 +14,16 @@ mod name;
 mod schema;
 
 pub use check::check_entry_name;
-pub(crate) use load::{encode, load_current};
+pub(crate) use load::{encode, load_current, load_named, Loaded, Trust};
 pub(crate) use name::{generations_of, ManifestName};
 pub use schema::{Data, Entry, Manifest, Meta, Node, RawPath};
 
 /// The `format` field of every manifest.
 pub const FORMAT: &str = "stowage-space";
 /// The manifest version this host writes (and the newest it reads).
-pub const VERSION: u32 = 1;
+/// Version 2 added the authentication code (`mac`) and the parents'
+/// metadata; version 1 manifests are unauthenticated.
+pub const VERSION: u32 = 2;
+
+/// The last version without authentication.
+pub(crate) const UNAUTHENTICATED_VERSION: u32 = 1;

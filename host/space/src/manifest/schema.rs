@@ -29,6 +29,10 @@ pub struct Manifest {
     pub modified: u64,
     /// The entries by name.
     pub entries: BTreeMap<String, Entry>,
+    /// HMAC-SHA256, under the store key, of this manifest serialised
+    /// without this field (version 2 on). See [`crate::key_file_in`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// One named backup: a file, a directory tree, a symlink or a value.
@@ -44,6 +48,12 @@ pub struct Entry {
     /// For a directory: everything below it, parents before children.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tree: Vec<Node>,
+    /// Owner and permissions of the directories above the origin, one per
+    /// component of its parent, top first (`/a/b/c`: `/a`, `/a/b`), so that
+    /// a restore recreates missing ones as they were (version 2 on; empty
+    /// in older manifests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<Meta>,
 }
 
 /// One filesystem object (or a value) with its metadata.
@@ -177,6 +187,7 @@ impl Manifest {
             created: now,
             modified: now,
             entries: BTreeMap::new(),
+            mac: None,
         }
     }
 }
