@@ -131,3 +131,15 @@ impl Space {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generation_counter_does_not_overflow() {
+        assert_eq!(next_generation("s", 41).unwrap(), 42);
+        let err = next_generation("s", u64::MAX).unwrap_err();
+        assert!(err.to_string().contains("overflow"), "{err}");
+    }
+}

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -82,6 +82,11 @@ pub fn cli(cache: &Path) -> Command {
         .env_remove("RUST_LOG")
         .env_remove("STOWAGE_PLUGIN_PATH");
     cmd
+}
+
+/// Runs `stowage space ARGS...` (see [`cli`]): exit status, stdout, stderr.
+pub fn space_cli(cache: &Path, args: &[&str]) -> (i32, String, String) {
+    outcome(&run(cli(cache).arg("space").args(args)))
 }
 
 /// Runs `cmd`, returns its output.
@@ -196,4 +201,91 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Seen)>) {
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The uid and gid of `nobody`, the attacker of the security tests.
+pub fn nobody() -> (u32, u32) {
+    // SAFETY: getpwnam with a NUL-terminated name; the result is read at
+    // once, before any other call could reuse its buffer.
+    let pw = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    assert!(!pw.is_null(), "no user nobody");
+    // SAFETY: checked non-null just above.
+    unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
+}
+
+/// A command run as `nobody` (no supplementary groups): the attacker.
+pub fn as_nobody(program: &str) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        program,
+    ]);
+    cmd
+}
+
+/// Whether the attack tests can run: they need root (to be attacked as
+/// root, and to become `nobody`), `setpriv` and `python3` (the attacker's
+/// fast loops). Says `SKIPPED` loudly otherwise, and fails under
+/// `STOWAGE_REQUIRE_TOOLS`.
+pub fn can_attack() -> bool {
+    if !is_root() {
+        if std::env::var_os("STOWAGE_REQUIRE_TOOLS").is_some() {
+            panic!("the attack tests need root, and STOWAGE_REQUIRE_TOOLS is set");
+        }
+        eprintln!("\n*** SKIPPED: the attack tests need root ***\n");
+        return false;
+    }
+    stowage_tests::require_tool("setpriv") && stowage_tests::require_tool("python3")
+}
+
+/// A `python3` that `nobody` can run (not a shim under root's home).
+pub fn python() -> PathBuf {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| stowage_tests::find_in_path("python3"))
+        .expect("python3")
+}
+
+/// Starts `script` in `python3` as `nobody`; its standard output (the
+/// attacker's count of what it did) is read by [`finish_attacker`].
+pub fn start_attacker(script: &str) -> std::process::Child {
+    as_nobody(python().to_str().expect("UTF-8 python path"))
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the attacker")
+}
+
+/// Waits for the attacker (told to stop through `stop`, a file it polls)
+/// and returns the number it printed: how often it struck.
+pub fn finish_attacker(child: std::process::Child, stop: &Path) -> u64 {
+    fs::write(stop, b"").expect("writing the stop file");
+    let out = child.wait_with_output().expect("attacker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("attacker printed {text:?}"))
+}
+
+/// A temporary directory that `nobody` can enter (0755; its parent /tmp
+/// is world-searchable).
+pub fn shared_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("stowage-attack-")
+        .tempdir()
+        .expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    dir
+}
+
+/// Creates directory `path` owned by `nobody`, mode 0755.
+pub fn nobody_dir(path: &Path) {
+    let (uid, gid) = nobody();
+    fs::create_dir_all(path).expect("mkdir");
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to nobody");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod 755");
 }
