@@ -50,6 +50,19 @@
 //! - After `kill -9` the space opens at its last published manifest;
 //!   objects nothing refers to are collected when a writer opens a space
 //!   with the store to itself, or by [`BackupStore::gc`].
+//! - Manifests are authenticated (HMAC-SHA256) with a key kept on the
+//!   backing-up machine ([`default_key_file`], [`StoreOptions::key_file`]):
+//!   whoever can write the store cannot make a restore write what they
+//!   choose. A manifest that fails is refused ([`SpaceError::Unauthenticated`]).
+//! - Restores walk the destination through directory descriptors and never
+//!   follow a symlink in a parent ([`SpaceError::UnsafePath`]); metadata is
+//!   applied through the new file's descriptor, which is synced before it
+//!   is renamed over the live file.
+//! - Backups read each file once and store the copy they hashed; objects a
+//!   backup reuses are checked first; [`Space::repair`] heals damaged ones
+//!   from live files.
+
+#![deny(missing_docs)]
 
 mod error;
 mod fsat;
