@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::Mutex;
 
 use spaces_support::*;
-use stowage_space::{BackupStore, SpaceError};
+use stowage_space::SpaceError;
 
 const THREADS: usize = 8;
 const OPS: usize = 500;
@@ -20,7 +20,7 @@ fn eight_threads_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
     let url = file_url(&store_dir);
-    let store = BackupStore::open(&registry(), &url).unwrap();
+    let store = open_store(&url).unwrap();
     let space = store.space("busy", true).unwrap();
     // What must be in the space at the end: name -> content.
     let expected: Mutex<BTreeMap<String, Vec<u8>>> = Mutex::new(BTreeMap::new());
@@ -91,7 +91,7 @@ fn eight_threads_lose_nothing() {
     drop(store);
 
     // A fresh handle reads the same from the backend.
-    let store = BackupStore::open(&registry(), &url).unwrap();
+    let store = open_store(&url).unwrap();
     let space = store.open_space_read_only("busy").unwrap();
     assert_eq!(space.entries().len(), expected.len());
     for (name, content) in &expected {
@@ -121,8 +121,8 @@ fn eight_threads_lose_nothing() {
 fn a_second_handle_in_process_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = file_url(&dir.path().join("store"));
-    let one = BackupStore::open(&registry(), &url).unwrap();
-    let two = BackupStore::open(&registry(), &url).unwrap();
+    let one = open_store(&url).unwrap();
+    let two = open_store(&url).unwrap();
     let writer = one.space("s", true).unwrap();
     let e = two.space("s", true).unwrap_err();
     assert!(matches!(e, SpaceError::InUse { .. }), "{e}");

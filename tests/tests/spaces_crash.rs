@@ -11,7 +11,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use spaces_support::*;
-use stowage_space::BackupStore;
 
 const FILES: usize = 200;
 const FILE_SIZE: usize = 1 << 20;
@@ -32,7 +31,7 @@ fn write_data(dir: &Path, round: u64) {
 
 /// Content objects referenced by the space's current manifest.
 fn referenced(url: &str) -> BTreeSet<String> {
-    let store = BackupStore::open(&registry(), url).unwrap();
+    let store = open_store(url).unwrap();
     let space = store.open_space_read_only("crash").unwrap();
     let mut out = BTreeSet::new();
     for (_, e) in space.entries() {
@@ -117,7 +116,7 @@ fn kill_9_during_backups_leaves_a_sound_space() {
 
         // Collect: by reopening for writing (even rounds) or the CLI's gc.
         if round % 2 == 0 {
-            let store = BackupStore::open(&registry(), &url).unwrap();
+            let store = open_store(&url).unwrap();
             let space = store.open_space("crash").unwrap();
             assert!(space.verify().unwrap().is_empty(), "seed {seed}");
             space.close().unwrap();
@@ -140,7 +139,7 @@ fn kill_9_during_backups_leaves_a_sound_space() {
 
         // Entries are exactly the completed rounds (the killed one is all
         // or nothing).
-        let store = BackupStore::open(&registry(), &url).unwrap();
+        let store = open_store(&url).unwrap();
         let space = store.open_space_read_only("crash").unwrap();
         let names: Vec<String> = space.entries().into_iter().map(|(n, _)| n).collect();
         let mut expected = complete.clone();
@@ -157,7 +156,7 @@ fn kill_9_during_backups_leaves_a_sound_space() {
     let last = complete.last().unwrap().clone();
     let round: u64 = last[1..].parse().unwrap();
     let restored = dir.path().join("restored");
-    let store = BackupStore::open(&registry(), &url).unwrap();
+    let store = open_store(&url).unwrap();
     let space = store.open_space_read_only("crash").unwrap();
     space.restore_name(&last, Some(&restored)).unwrap();
     let data = data_dir(round);

@@ -51,13 +51,12 @@ fn make_tree(root: &Path) {
 }
 
 fn round_trip(url: &str, store_dir: &Path, work: &Path) {
-    let registry = registry();
     let src = work.join("src");
     make_tree(&src);
     fs::write(work.join("single"), b"single file").unwrap();
     let before = snapshot(&src);
 
-    let store = BackupStore::open(&registry, url).unwrap();
+    let store = open_store(url).unwrap();
     let space = store.space("roundtrip", false).unwrap();
     let report = space.backup_path(&src, None).unwrap();
     assert_eq!(
@@ -141,7 +140,7 @@ fn round_trip_on_local_peer() {
 fn firstaidkit_semantics_with_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
-    let store = BackupStore::open(&registry(), &file_url(&store_dir)).unwrap();
+    let store = open_store(&file_url(&store_dir)).unwrap();
     fs::write(dir.path().join("f"), b"x").unwrap();
     let s = store.space("fak", false).unwrap();
     s.backup_path(dir.path().join("f"), None).unwrap();
@@ -240,7 +239,7 @@ fn corrupted_or_missing_objects_are_refused_and_live_files_kept() {
     let url = file_url(&store_dir);
     let live = dir.path().join("config");
     fs::write(&live, b"good version").unwrap();
-    let store = BackupStore::open(&registry(), &url).unwrap();
+    let store = open_store(&url).unwrap();
     let s = store.space("integrity", true).unwrap();
     s.backup_path(&live, Some("cfg")).unwrap();
     fs::create_dir(dir.path().join("tree")).unwrap();
@@ -350,7 +349,7 @@ fn persistent_space_survives_processes_and_reverts() {
     assert_eq!(o.stdout, vec![0xAA; 446]);
 
     // The library sees the same space after its own close.
-    let store = BackupStore::open(&registry(), &url).unwrap();
+    let store = open_store(&url).unwrap();
     let s = store.open_space("fix-grub").unwrap();
     assert!(s.is_persistent());
     let items = s.revert().unwrap();
@@ -388,7 +387,7 @@ fn equal_content_is_stored_once_across_spaces() {
         fs::write(src.join(format!("f{i}")), bytes(i, 10_000)).unwrap();
     }
     fs::write(src.join("dup"), bytes(3, 10_000)).unwrap();
-    let store = BackupStore::open(&registry(), &file_url(&store_dir)).unwrap();
+    let store = open_store(&file_url(&store_dir)).unwrap();
     let a = store.space("a", true).unwrap();
     let b = store.space("b", true).unwrap();
     a.backup_path(&src, None).unwrap();

@@ -113,6 +113,50 @@ pub enum SpaceError {
         detail: String,
     },
 
+    /// A manifest is not authenticated by this store's key: forged,
+    /// written with another key (the key was not moved along with the
+    /// store), or written by an older stowage without authentication and
+    /// not explicitly trusted. Nothing was restored.
+    #[error("backup space {space:?}: {detail}; nothing was restored")]
+    Unauthenticated {
+        /// The space.
+        space: String,
+        /// What failed, and what to do.
+        detail: String,
+    },
+
+    /// The space was written by a newer stowage, in a manifest format this
+    /// one does not know: it is neither read nor changed (nor removed).
+    #[error("backup space {space:?} has manifest format version {version}, newer than this stowage knows ({known}); use a newer stowage")]
+    NewerFormat {
+        /// The space.
+        space: String,
+        /// The version found.
+        version: u32,
+        /// The newest version this stowage knows.
+        known: u32,
+    },
+
+    /// The store key cannot be read or created.
+    #[error("store key {}: {detail}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A restore's destination path goes through a symbolic link (or a
+    /// non-directory) that a restore will not follow, or a lock directory
+    /// is unsafe: nothing was written there.
+    #[error("{}: {detail}", path.display())]
+    UnsafePath {
+        /// The offending path.
+        path: PathBuf,
+        /// Why it is refused.
+        detail: String,
+    },
+
     /// Another handle (in this or another process) holds the space.
     #[error("backup space {space:?} is in use{holder}", holder = holder_text(holder))]
     InUse {
@@ -187,15 +231,18 @@ impl SpaceError {
             | SpaceError::NameExists { .. }
             | SpaceError::PathExists { .. }
             | SpaceError::WrongKind { .. }
-            | SpaceError::NotWritable { .. } => ErrorCode::INVALID_INPUT,
+            | SpaceError::NotWritable { .. }
+            | SpaceError::UnsafePath { .. } => ErrorCode::INVALID_INPUT,
             SpaceError::NoSuchSpace { .. }
             | SpaceError::NoSuchName { .. }
             | SpaceError::NoSuchPath { .. } => ErrorCode::NOT_FOUND,
-            SpaceError::Damaged { .. } | SpaceError::BadManifest { .. } => {
-                ErrorCode::VALIDATION_FAILED
-            }
+            SpaceError::Damaged { .. }
+            | SpaceError::BadManifest { .. }
+            | SpaceError::Unauthenticated { .. } => ErrorCode::VALIDATION_FAILED,
             SpaceError::InUse { .. } | SpaceError::StoreBusy { .. } => ErrorCode::IN_USE,
-            SpaceError::SourceChanged { .. } => ErrorCode::GENERIC,
+            SpaceError::SourceChanged { .. }
+            | SpaceError::NewerFormat { .. }
+            | SpaceError::KeyFile { .. } => ErrorCode::GENERIC,
             SpaceError::Local { source, .. } => BackendError::from_io(source, "").code(),
             SpaceError::Backend(e) => e.code(),
         }

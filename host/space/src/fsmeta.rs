@@ -1,13 +1,18 @@
 //! Reading and applying inode metadata: mode, owner, modification time.
 
-use std::ffi::CString;
-use std::fs::{self, Metadata};
+use std::ffi::OsStr;
+use std::fs::Metadata;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::os::fd::BorrowedFd;
+use std::os::unix::fs::MetadataExt;
 
-use super::manifest::Meta;
+use rustix::fs::{
+    chownat, fchmod, fchown, futimens, utimensat, AtFlags, Gid, Mode, Timespec, Timestamps, Uid,
+    UTIME_OMIT,
+};
+use rustix::io::Errno;
+
+use crate::manifest::Meta;
 
 /// The metadata recorded for `m`.
 pub fn capture(m: &Metadata) -> Meta {
@@ -49,66 +54,65 @@ impl Fingerprint {
     }
 }
 
-fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))
-}
-
-/// Sets the modification time of `path` itself (a symlink is not
-/// followed); the access time is left alone.
-pub fn set_mtime(path: &Path, meta: &Meta) -> io::Result<()> {
-    let c = c_path(path)?;
-    let times = [
-        libc::timespec {
+fn mtime_only(meta: &Meta) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
             tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
+            tv_nsec: UTIME_OMIT,
         },
-        libc::timespec {
-            tv_sec: meta.mtime as libc::time_t,
-            tv_nsec: libc::c_long::from(meta.mtime_nsec.min(999_999_999) as i32),
+        last_modification: Timespec {
+            tv_sec: meta.mtime,
+            tv_nsec: meta.mtime_nsec.min(999_999_999).into(),
         },
-    ];
-    // SAFETY: a valid C string and a two-element timespec array.
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            times.as_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
-/// Gives `path` (not following a symlink) the recorded owner. Without
-/// the privilege to give files away, `EPERM` is ignored: the file keeps
-/// the restoring user as owner.
-pub fn set_owner(path: &Path, meta: &Meta) -> io::Result<()> {
-    match std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid)) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+/// Without the privilege to give files away, `EPERM` from a chown is
+/// ignored: the file keeps the restoring user as owner.
+fn owner_result(result: rustix::io::Result<()>, meta: &Meta) -> io::Result<()> {
+    match result {
+        Err(Errno::PERM) => {
             log::debug!(
-                "cannot give {} to {}:{} ({e}); owner left as is",
-                path.display(),
+                "cannot give a restored file to {}:{}; owner left as is",
                 meta.uid,
                 meta.gid
             );
             Ok(())
         }
-        other => other,
+        other => other.map_err(io::Error::from),
     }
 }
 
 /// Applies owner, then permissions (after `chown`, which clears setuid
-/// and setgid), then the modification time. For symlinks only owner and
-/// time apply.
-pub fn apply(path: &Path, meta: &Meta, symlink: bool) -> io::Result<()> {
-    set_owner(path, meta)?;
-    if !symlink {
-        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))?;
-    }
-    set_mtime(path, meta)
+/// and setgid), then the modification time, through the descriptor of a
+/// file or directory itself: nothing is looked up by name.
+pub fn apply_fd(fd: BorrowedFd<'_>, meta: &Meta) -> io::Result<()> {
+    owner_result(
+        fchown(
+            fd,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        ),
+        meta,
+    )?;
+    fchmod(fd, Mode::from_raw_mode(meta.mode & 0o7777))?;
+    futimens(fd, &mtime_only(meta))?;
+    Ok(())
+}
+
+/// Gives the symlink `name` in directory `dir` its owner and modification
+/// time (symlinks have no permissions), without following it.
+pub fn apply_symlink_at(dir: BorrowedFd<'_>, name: &OsStr, meta: &Meta) -> io::Result<()> {
+    owner_result(
+        chownat(
+            dir,
+            name,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ),
+        meta,
+    )?;
+    utimensat(dir, name, &mtime_only(meta), AtFlags::SYMLINK_NOFOLLOW)?;
+    Ok(())
 }

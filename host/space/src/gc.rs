@@ -10,10 +10,10 @@ use std::collections::{BTreeSet, HashSet};
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::{load_current, ManifestName};
-use super::object::parse_blob_name;
-use super::store::StoreInner;
+use crate::error::{SpaceError, SpaceResult};
+use crate::inner::StoreInner;
+use crate::manifest::{Manifest, ManifestName};
+use crate::object::parse_blob_name;
 
 /// What a collection removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -45,26 +45,30 @@ pub(crate) fn collect(
     let mut referenced: HashSet<String> = HashSet::new();
     let mut garbage: Vec<(String, u64, bool)> = Vec::new();
     for space in &spaces {
-        match load_current(&store.backend, &store.temp_dir, space, listing) {
+        match store.load(space, listing) {
             Ok(Some(loaded)) => {
-                for entry in loaded.manifest.entries.values() {
-                    for node in std::iter::once(&entry.root).chain(&entry.tree) {
-                        if let Some((sha, _)) = node.data.content() {
-                            referenced.insert(sha.to_string());
-                        }
-                    }
-                }
+                reference(&loaded.manifest, &mut referenced);
                 for stale in loaded.stale {
-                    garbage.push((stale.object(), 0, false));
+                    if !store.is_pinned(&stale) {
+                        garbage.push((stale.object(), 0, false));
+                        continue;
+                    }
+                    // A durable base kept until the store's close: what it
+                    // refers to stays too.
+                    match store.load_named(&stale) {
+                        Ok(base) => reference(&base, &mut referenced),
+                        Err(e) => unreadable(&mut report, space, &e),
+                    }
                 }
             }
             Ok(None) => {}
-            Err(SpaceError::BadManifest { space, detail }) => {
-                log::warn!(
-                    "gc: space {space:?} is unreadable ({detail}); content objects are kept"
-                );
-                report.unreadable_spaces.push(space);
-            }
+            // Unreadable, forged, or of a newer format: nothing of it is
+            // touched, and no content object is removed (it might be its).
+            Err(
+                e @ (SpaceError::BadManifest { .. }
+                | SpaceError::Unauthenticated { .. }
+                | SpaceError::NewerFormat { .. }),
+            ) => unreadable(&mut report, space, &e),
             Err(e) => return Err(e),
         }
     }
@@ -103,4 +107,31 @@ pub(crate) fn collect(
         );
     }
     Ok((report, garbage.into_iter().map(|(n, _, _)| n).collect()))
+}
+
+/// Adds every content object `manifest` refers to.
+fn reference(manifest: &Manifest, referenced: &mut HashSet<String>) {
+    for entry in manifest.entries.values() {
+        for node in std::iter::once(&entry.root).chain(&entry.tree) {
+            if let Some((sha, _)) = node.data.content() {
+                referenced.insert(sha.to_string());
+            }
+        }
+    }
+}
+
+fn unreadable(report: &mut GcReport, space: &str, e: &SpaceError) {
+    log::warn!("gc: {e}; content objects are kept");
+    if !report.unreadable_spaces.iter().any(|s| s == space) {
+        report.unreadable_spaces.push(space.to_string());
+    }
+}
+
+/// Garbage collection when the store is ours alone; errors are logged.
+pub(crate) fn collect_quietly(store: &StoreInner, except: Option<&str>) {
+    match store.exclusively(except, |listing| collect(store, listing)) {
+        Ok(Some(_)) => {}
+        Ok(None) => log::debug!("gc on {} skipped: the store is in use", store.url),
+        Err(e) => log::warn!("gc on {} failed: {e}", store.url),
+    }
 }

@@ -50,30 +50,58 @@
 //! - After `kill -9` the space opens at its last published manifest;
 //!   objects nothing refers to are collected when a writer opens a space
 //!   with the store to itself, or by [`BackupStore::gc`].
+//! - Manifests are authenticated (HMAC-SHA256) with a key kept on the
+//!   backing-up machine ([`default_key_file`], [`StoreOptions::key_file`]):
+//!   whoever can write the store cannot make a restore write what they
+//!   choose. A manifest that fails is refused ([`SpaceError::Unauthenticated`]).
+//! - Restores walk the destination through directory descriptors and never
+//!   follow a symlink in a parent ([`SpaceError::UnsafePath`]); metadata is
+//!   applied through the new file's descriptor, which is synced before it
+//!   is renamed over the live file.
+//! - Backups read each file once and store the copy they hashed; objects a
+//!   backup reuses are checked first; [`Space::repair`] heals damaged ones
+//!   from live files.
+
+#![deny(missing_docs)]
 
 mod error;
+mod fsat;
 mod fsmeta;
 mod gc;
+mod handle;
+mod hash;
+mod info;
+mod inner;
+mod key;
 mod lock;
 mod manifest;
 mod object;
+mod publish;
 mod read;
+mod repair;
 mod restore;
-#[allow(clippy::module_inception)]
-mod space;
 mod store;
+mod sync;
+mod temp;
+mod time;
+mod umask;
+mod upload;
 mod walk;
 mod write;
 
 pub use error::{SpaceError, SpaceResult};
 pub use gc::GcReport;
+pub use handle::Space;
+pub use info::SpaceInfo;
+pub use key::{default_key_file, key_file_in};
 pub use lock::{lock_dir, LOCK_DIR_ENV};
-pub use manifest::{iso8601, Data, Entry, Manifest, Meta, Node, RawPath, FORMAT, VERSION};
-pub use object::{blob_name, BLOB_PREFIX};
+pub use manifest::{Data, Entry, Manifest, Meta, Node, RawPath, FORMAT, VERSION};
+pub use object::{blob_name, BLOB_PREFIX, VERIFY_SMALLER_THAN};
 pub use read::{Problem, RevertItem};
+pub use repair::RepairReport;
 pub use restore::RestoreReport;
-pub use space::Space;
-pub use store::{BackupStore, SpaceInfo};
+pub use store::{BackupStore, StoreOptions};
+pub use time::iso8601;
 pub use walk::Skipped;
 pub use write::BackupReport;
 

@@ -7,50 +7,108 @@
 //! readers. The kernel drops a dead process's locks, so `kill -9` leaves
 //! nothing to clean. Locks do not reach other machines.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::manifest::{iso8601, now_unix};
-use super::object::sha256_hex;
+use rustix::fs::{fchmod, fstat, openat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::io::Errno;
+use rustix::process::geteuid;
+
+use crate::error::{SpaceError, SpaceResult};
+use crate::hash::sha256_hex;
+use crate::time::{iso8601, now_unix};
 
 /// Environment variable naming the lock directory.
 pub const LOCK_DIR_ENV: &str = "STOWAGE_LOCK_DIR";
 
-/// The directory for lock files: `$STOWAGE_LOCK_DIR`, else
-/// `/run/lock/stowage-spaces` when `/run/lock` exists, else
-/// `/tmp/stowage-spaces`. Shared by all users (mode 1777, like `/tmp`).
+/// The directory for lock files: `$STOWAGE_LOCK_DIR`; else, for root,
+/// `/run/lock/stowage-spaces` (when `/run/lock` exists); else
+/// `$XDG_RUNTIME_DIR/stowage-spaces`; else `/tmp/stowage-spaces-<uid>`.
+///
+/// Each user has their own: a lock directory must belong to the user (or
+/// root) and not be writable by anyone else, and lock files are 0600, so
+/// no other user can hold, block or remove a lock.
 pub fn lock_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(LOCK_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    if Path::new("/run/lock").is_dir() {
-        PathBuf::from("/run/lock/stowage-spaces")
-    } else {
-        PathBuf::from("/tmp/stowage-spaces")
+    let uid = geteuid().as_raw();
+    if uid == 0 && Path::new("/run/lock").is_dir() {
+        return PathBuf::from("/run/lock/stowage-spaces");
+    }
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return runtime.join("stowage-spaces");
+    }
+    PathBuf::from(format!("/tmp/stowage-spaces-{uid}"))
+}
+
+fn unsafe_dir(dir: &Path, detail: String) -> SpaceError {
+    SpaceError::UnsafePath {
+        path: dir.to_path_buf(),
+        detail: format!("{detail}; refusing it as a lock directory"),
     }
 }
 
-fn ensure_dir(dir: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => return Ok(()),
-        Ok(_) => {
-            return Err(io::Error::other(format!(
-                "{} is not a directory",
-                dir.display()
-            )))
+/// Opens the lock directory (creating it 0700), refusing one that another
+/// user owns or could write to.
+fn open_lock_dir(dir: &Path) -> SpaceResult<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = match openat(CWD, dir, flags, Mode::empty()) {
+        Err(Errno::NOENT) => {
+            match fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+            {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(SpaceError::local(dir, e)),
+            }
+            openat(CWD, dir, flags, Mode::empty())
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        other => other,
+    };
+    let fd = fd.map_err(|e| match e {
+        Errno::LOOP | Errno::NOTDIR => unsafe_dir(dir, "not a directory (or a symlink)".into()),
+        e => SpaceError::local(dir, e.into()),
+    })?;
+    let st = fstat(&fd).map_err(|e| SpaceError::local(dir, e.into()))?;
+    let me = geteuid().as_raw();
+    if st.st_uid != me && st.st_uid != 0 {
+        return Err(unsafe_dir(
+            dir,
+            format!(
+                "owned by uid {}, neither this user ({me}) nor root",
+                st.st_uid
+            ),
+        ));
     }
-    match fs::DirBuilder::new().mode(0o1777).create(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o1777)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+    if st.st_mode & 0o022 != 0 && st.st_uid == me {
+        // Ours, made shared (1777) by an older stowage: made private.
+        // Other users' files left in it are refused or replaced below.
+        log::warn!(
+            "{}: made private (it was mode {:04o})",
+            dir.display(),
+            st.st_mode & 0o7777
+        );
+        fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(|e| SpaceError::local(dir, e.into()))?;
+    } else if st.st_mode & 0o022 != 0 {
+        return Err(unsafe_dir(
+            dir,
+            format!(
+                "writable by group or others (mode {:04o})",
+                st.st_mode & 0o7777
+            ),
+        ));
     }
+    Ok(fd)
 }
 
 /// The lock file for a store (`space` = `None`) or one of its spaces.
@@ -71,24 +129,55 @@ pub struct FileLock {
     path: PathBuf,
 }
 
-fn open_lock_file(path: &Path) -> io::Result<File> {
-    if let Some(dir) = path.parent() {
-        ensure_dir(dir)?;
+/// Opens (creating, 0600) the lock file at `path`, read-write, through
+/// its checked directory.
+fn open_lock_file(path: &Path) -> SpaceResult<File> {
+    let (dir, name) = split(path)?;
+    let dir_fd = open_lock_dir(dir)?;
+    let fd = openat(
+        &dir_fd,
+        name,
+        OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| SpaceError::local(path, e.into()))?;
+    let st = fstat(&fd).map_err(|e| SpaceError::local(path, e.into()))?;
+    if st.st_uid != geteuid().as_raw() && dir_is_mine(&dir_fd) {
+        // Left by another user when the directory was shared: ours to
+        // replace (only we can write the directory now).
+        log::warn!(
+            "{}: replacing a lock file of uid {}",
+            path.display(),
+            st.st_uid
+        );
+        drop(fd);
+        unlinkat(&dir_fd, name, AtFlags::empty()).map_err(|e| SpaceError::local(path, e.into()))?;
+        return open_lock_file(path);
     }
-    let rw = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path);
-    match rw {
-        // Another user's lock file: a read-only descriptor can be locked too.
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path),
-        other => other,
+    if st.st_uid != geteuid().as_raw() {
+        return Err(SpaceError::UnsafePath {
+            path: path.to_path_buf(),
+            detail: format!("lock file owned by uid {}, not by this user", st.st_uid),
+        });
+    }
+    if st.st_mode & 0o077 != 0 {
+        // Made by an older stowage (0644): ours, so made private.
+        fchmod(&fd, Mode::from_raw_mode(0o600)).map_err(|e| SpaceError::local(path, e.into()))?;
+    }
+    Ok(File::from(fd))
+}
+
+fn dir_is_mine(dir: &OwnedFd) -> bool {
+    fstat(dir).is_ok_and(|st| st.st_uid == geteuid().as_raw())
+}
+
+fn split(path: &Path) -> SpaceResult<(&Path, &std::ffi::OsStr)> {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => Ok((dir, name)),
+        _ => Err(SpaceError::InvalidInput(format!(
+            "{}: not a lock file path",
+            path.display()
+        ))),
     }
 }
 
@@ -118,9 +207,9 @@ fn op(exclusive: bool) -> libc::c_int {
 impl FileLock {
     /// Takes the lock at `path` without waiting; `Ok(None)` when it is held
     /// in a conflicting mode (by any other open file, in any process).
-    pub fn try_lock(path: &Path, exclusive: bool) -> io::Result<Option<Self>> {
+    pub fn try_lock(path: &Path, exclusive: bool) -> SpaceResult<Option<Self>> {
         let file = open_lock_file(path)?;
-        if flock(&file, op(exclusive))? {
+        if flock(&file, op(exclusive)).map_err(|e| SpaceError::local(path, e))? {
             Ok(Some(Self {
                 file,
                 path: path.to_path_buf(),
@@ -131,11 +220,11 @@ impl FileLock {
     }
 
     /// Takes the lock, polling for up to `wait`.
-    pub fn lock_within(path: &Path, exclusive: bool, wait: Duration) -> io::Result<Option<Self>> {
+    pub fn lock_within(path: &Path, exclusive: bool, wait: Duration) -> SpaceResult<Option<Self>> {
         let file = open_lock_file(path)?;
         let start = Instant::now();
         loop {
-            if flock(&file, op(exclusive))? {
+            if flock(&file, op(exclusive)).map_err(|e| SpaceError::local(path, e))? {
                 return Ok(Some(Self {
                     file,
                     path: path.to_path_buf(),
@@ -184,14 +273,22 @@ impl FileLock {
             hostname(),
             iso8601(now_unix())
         );
-        let written = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&info)
-            .and_then(|mut f| f.write_all(text.as_bytes()));
+        let written = split(&info)
+            .map_err(|e| io::Error::other(e.to_string()))
+            .and_then(|(dir, name)| {
+                let dir_fd = open_lock_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
+                let fd = openat(
+                    &dir_fd,
+                    name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::TRUNC
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )?;
+                File::from(fd).write_all(text.as_bytes())
+            });
         if let Err(e) = written {
             log::debug!("cannot record the lock holder in {}: {e}", info.display());
         }

@@ -2,23 +2,20 @@
 //! is that hex, so equal content is stored once per store, whichever space
 //! refers to it. Empty content needs no object.
 
-use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
-use super::error::{SpaceError, SpaceResult};
+use crate::error::{SpaceError, SpaceResult};
+use crate::hash::{is_sha256_hex, sha256_file, EMPTY_SHA256};
+use crate::sync::locked;
+use crate::temp::{write_temp, TempPath};
+use crate::umask::with_private_umask;
 use stowage::Backend;
 
 /// Prefix of content objects.
 pub const BLOB_PREFIX: &str = "obj-";
-
-/// SHA-256 of no bytes.
-pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The object name of content with this checksum.
 pub fn blob_name(sha256: &str) -> String {
@@ -30,122 +27,6 @@ pub fn parse_blob_name(object: &str) -> Option<&str> {
     object
         .strip_prefix(BLOB_PREFIX)
         .filter(|hex| is_sha256_hex(hex))
-}
-
-/// Whether `s` is 64 lower-case hex digits.
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    out
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// SHA-256 and length of what `reader` yields.
-pub fn sha256_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), total))
-}
-
-/// SHA-256 and length of the file at `path` (a symlink is not followed).
-pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
-    sha256_reader(file)
-}
-
-/// A fresh hidden path beside `target` (same directory, so a rename onto
-/// `target` is atomic). Nothing is created.
-pub fn temp_path_beside(target: &Path, tag: &str) -> PathBuf {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let base = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut keep: String = base.chars().take(100).collect();
-    keep.retain(|c| c != '/');
-    dir.join(format!(
-        ".stowage-{tag}-{:016x}-{keep}",
-        rand::random::<u64>()
-    ))
-}
-
-/// A path that is removed (if it exists) when dropped, unless kept.
-#[derive(Debug)]
-pub struct TempPath {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl TempPath {
-    /// Claims `path` (which should not exist yet).
-    pub fn new(path: PathBuf) -> Self {
-        Self { path, armed: true }
-    }
-
-    /// A fresh name in `dir`.
-    pub fn in_dir(dir: &Path, tag: &str) -> Self {
-        Self::new(temp_path_beside(&dir.join("x"), tag))
-    }
-
-    /// The path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames it onto `target` and forgets it.
-    pub fn rename_onto(mut self, target: &Path) -> io::Result<()> {
-        fs::rename(&self.path, target)?;
-        self.armed = false;
-        Ok(())
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Writes `bytes` to a new private file in `dir`.
-pub fn write_temp(dir: &Path, bytes: &[u8]) -> SpaceResult<TempPath> {
-    let temp = TempPath::in_dir(dir, "value");
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(temp.path())
-        .map_err(|e| SpaceError::local(temp.path(), e))?;
-    f.write_all(bytes)
-        .map_err(|e| SpaceError::local(temp.path(), e))?;
-    Ok(temp)
 }
 
 /// Fetches a whole object into memory, through a temporary file in
@@ -170,6 +51,16 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The fault in words, for `verify` and logs.
+    pub fn describe(&self, size: u64) -> String {
+        match self {
+            Fault::Missing => "missing".to_string(),
+            Fault::Size(found) => format!("size {found}, expected {size}"),
+            Fault::Checksum => "checksum mismatch".to_string(),
+            Fault::Other(e) => e.to_string(),
+        }
+    }
+
     /// The fault as words for [`SpaceError::Damaged`], or the error itself.
     pub fn into_error(self, name: &str, space: &str, sha256: &str, size: u64) -> SpaceError {
         let problem = match self {
@@ -224,24 +115,48 @@ fn fetch_checked(backend: &Backend, sha256: &str, size: u64, dest: &Path) -> Res
     }
 }
 
+/// Objects up to this size already in the store are fetched and checked
+/// (SHA-256) before a backup reuses them; bigger ones are checked by size,
+/// unless [`StoreOptions::verify_existing`](crate::StoreOptions) asks for
+/// all of them.
+pub const VERIFY_SMALLER_THAN: u64 = 64 * 1024;
+
+/// Content to store: bytes in memory, or a private local file.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// A file nobody else can change (a private temporary copy).
+    File(&'a Path),
+}
+
 /// What this process knows about the store's content objects, and who is
 /// uploading which.
 ///
-/// Invariant: a checksum is in `known` only when its object is complete in
-/// the backend with that size. Objects are removed only by garbage
-/// collection, which runs only when no other handle uses the store, so
-/// `known` stays true while the store is open.
+/// Invariant: a checksum is in `good` only when its object is complete in
+/// the backend with the right content (uploaded, or checked, by this
+/// handle). Objects are removed only by garbage collection, which runs only
+/// when no other handle uses the store, so `good` stays true while the
+/// store is open.
 #[derive(Debug, Default)]
 pub struct BlobCache {
+    verify_existing: bool,
+    /// Sizes from the store's listing (not checked).
     known: Mutex<HashMap<String, u64>>,
+    good: Mutex<HashSet<String>>,
     uploading: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl BlobCache {
+    /// A cache that checks reused objects' content whatever their size
+    /// when `verify_existing` is set.
+    pub fn new(verify_existing: bool) -> Self {
+        Self {
+            verify_existing,
+            ..Self::default()
+        }
+    }
+
     /// Records the content objects of a fresh listing.
     pub fn learn(&self, listing: &[(String, u64)]) {
         let mut known = locked(&self.known);
@@ -255,22 +170,37 @@ impl BlobCache {
     /// Forgets objects that were deleted.
     pub fn forget(&self, sha256: &str) {
         locked(&self.known).remove(sha256);
+        locked(&self.good).remove(sha256);
     }
 
-    /// Makes sure content `sha256` of `size` bytes is stored, uploading
-    /// `local` if it is not. After an upload, `unchanged` must confirm that
-    /// `local` still holds the content that was hashed; if not, the upload
-    /// is removed and `Ok(false)` returned (the caller hashes again).
+    /// Makes sure content `sha256` of `size` bytes is stored and sound:
+    /// an object of that name already in the store is reused when its
+    /// size matches and (for small objects, or all with `verify_existing`)
+    /// its content checks out; otherwise `content` is stored (again).
+    /// `force` stores it whatever the store holds (a repair).
     pub fn ensure(
         &self,
         backend: &Backend,
+        temp_dir: &Path,
         sha256: &str,
         size: u64,
-        local: &Path,
-        unchanged: impl FnOnce() -> SpaceResult<bool>,
-    ) -> SpaceResult<bool> {
-        if size == 0 && sha256 == EMPTY_SHA256 {
-            return Ok(true);
+        content: Content<'_>,
+        force: bool,
+    ) -> SpaceResult<()> {
+        self.one_at_a_time(sha256, || {
+            let reuse = !force
+                && (locked(&self.good).contains(sha256)
+                    || self.sound_in_store(backend, temp_dir, sha256, size));
+            if reuse {
+                return Ok(());
+            }
+            self.upload(backend, temp_dir, sha256, size, content)
+        })
+    }
+
+    fn one_at_a_time(&self, sha256: &str, f: impl FnOnce() -> SpaceResult<()>) -> SpaceResult<()> {
+        if sha256 == EMPTY_SHA256 {
+            return Ok(());
         }
         let slot = locked(&self.uploading)
             .entry(sha256.to_string())
@@ -278,7 +208,7 @@ impl BlobCache {
             .clone();
         let result = {
             let _one_uploader = locked(&slot);
-            self.upload(backend, sha256, size, local, unchanged)
+            f()
         };
         let mut uploading = locked(&self.uploading);
         // The map and we hold it: nobody waits.
@@ -288,34 +218,71 @@ impl BlobCache {
         result
     }
 
+    /// Whether the store's object for `sha256` can be reused: its listed
+    /// size matches, and its content when it is small or every object is
+    /// checked. A damaged one is logged (and then replaced by the caller).
+    fn sound_in_store(&self, backend: &Backend, temp_dir: &Path, sha256: &str, size: u64) -> bool {
+        let listed = locked(&self.known).get(sha256).copied();
+        match listed {
+            None => return false,
+            Some(found) if found != size => {
+                log::warn!(
+                    "{} has {found} bytes, expected {size}: storing it again",
+                    blob_name(sha256)
+                );
+                return false;
+            }
+            Some(_) => {}
+        }
+        if size >= VERIFY_SMALLER_THAN && !self.verify_existing {
+            locked(&self.good).insert(sha256.to_string());
+            return true;
+        }
+        let temp = TempPath::in_dir(temp_dir, "check");
+        match fetch_verified(backend, sha256, size, temp.path()) {
+            Ok(()) => {
+                locked(&self.good).insert(sha256.to_string());
+                true
+            }
+            Err(fault) => {
+                log::warn!(
+                    "{} is damaged ({}): storing it again",
+                    blob_name(sha256),
+                    fault.describe(size)
+                );
+                false
+            }
+        }
+    }
+
     fn upload(
         &self,
         backend: &Backend,
+        temp_dir: &Path,
         sha256: &str,
         size: u64,
-        local: &Path,
-        unchanged: impl FnOnce() -> SpaceResult<bool>,
-    ) -> SpaceResult<bool> {
-        // A shorter object is a torn upload from a crash: replace it.
-        if locked(&self.known).get(sha256) == Some(&size) {
-            return Ok(true);
-        }
-        let name = blob_name(sha256);
-        backend.put(local, &name)?;
-        if !unchanged()? {
-            if let Err(e) = backend.delete(&name) {
-                log::warn!("could not remove {name} after its source changed: {e}");
+        content: Content<'_>,
+    ) -> SpaceResult<()> {
+        let temp;
+        let local = match content {
+            Content::File(path) => path,
+            Content::Bytes(bytes) => {
+                temp = write_temp(temp_dir, bytes)?;
+                temp.path()
             }
-            return Ok(false);
-        }
+        };
+        let name = blob_name(sha256);
+        with_private_umask(|| backend.put(local, &name))?;
         locked(&self.known).insert(sha256.to_string(), size);
-        Ok(true)
+        locked(&self.good).insert(sha256.to_string());
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::sha256_hex;
 
     #[test]
     fn hashes() {

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::Data;
-use super::object::{blob_name, fetch_verified, Fault, TempPath};
-use super::restore::{restore_entry, RestoreReport};
-use super::space::{absolute, locked, Space};
+use crate::error::{SpaceError, SpaceResult};
+use crate::handle::{absolute, Space};
+use crate::manifest::Data;
+use crate::object::{blob_name, fetch_verified, Fault};
+use crate::restore::{Restore, RestoreReport};
+use crate::sync::locked;
+use crate::temp::TempPath;
 
 /// One entry of a [`Space::revert`].
 #[derive(Debug)]
@@ -37,7 +39,7 @@ pub struct Problem {
 }
 
 impl Space {
-    fn read_guard(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+    pub(crate) fn read_guard(&self) -> std::sync::RwLockReadGuard<'_, ()> {
         self.store
             .ops
             .read()
@@ -73,8 +75,21 @@ impl Space {
                 expected: "filesystem object",
             });
         }
+        // Missing parents of the origin come back as they were backed up.
+        let parents = match &entry.origin {
+            Some(origin) if origin.0 == dest => entry.parents.as_slice(),
+            _ => &[],
+        };
         let _ops = self.read_guard();
-        restore_entry(&self.store.backend, &self.name, name, &entry, &dest)
+        Restore {
+            store: &self.store,
+            space: &self.name,
+            name,
+            entry: &entry,
+            dest: &dest,
+            parents,
+        }
+        .run()
     }
 
     /// Restores what was backed up from `path` to `path`; with `name`,
@@ -116,7 +131,7 @@ impl Space {
             });
         };
         let _ops = self.read_guard();
-        let temp = TempPath::in_dir(&self.store.temp_dir, "value");
+        let temp = TempPath::in_dir(self.store.temp_dir(), "value");
         fetch_verified(&self.store.backend, sha256, *size, temp.path())
             .map_err(|f| f.into_error(name, &self.name, sha256, *size))?;
         fs::read(temp.path()).map_err(|e| SpaceError::local(temp.path(), e))
@@ -181,18 +196,13 @@ impl Space {
                     None => Some(Fault::Missing),
                     Some(&found) if found != size => Some(Fault::Size(found)),
                     Some(_) => {
-                        let temp = TempPath::in_dir(&self.store.temp_dir, "verify");
+                        let temp = TempPath::in_dir(self.store.temp_dir(), "verify");
                         fetch_verified(&self.store.backend, &sha, size, temp.path()).err()
                     }
                 }
             };
             let Some(fault) = fault else { continue };
-            let problem = match fault {
-                Fault::Missing => "missing".to_string(),
-                Fault::Size(found) => format!("size {found}, expected {size}"),
-                Fault::Checksum => "checksum mismatch".to_string(),
-                Fault::Other(e) => e.to_string(),
-            };
+            let problem = fault.describe(size);
             for (name, path) in users {
                 problems.push(Problem {
                     name,

@@ -1,144 +1,44 @@
 //! `BackupStore`: one backend URL holding any number of spaces.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
-use serde::Serialize;
-
-use super::error::{SpaceError, SpaceResult};
-use super::gc::{collect, GcReport};
-use super::lock::{holder, lock_path, FileLock};
-use super::manifest::{load_current, Manifest, ManifestName};
-use super::object::BlobCache;
-use super::space::{Mode, Space};
-use super::validate_space_name;
+use crate::error::{SpaceError, SpaceResult};
+use crate::gc::{collect, GcReport};
+use crate::handle::{Mode, Space};
+use crate::info::SpaceInfo;
+use crate::inner::{StoreInner, STORE_WAIT};
+use crate::key::{default_key_file, StoreKey};
+use crate::lock::{lock_path, FileLock};
+use crate::manifest::ManifestName;
+use crate::object::BlobCache;
+use crate::sync::locked;
+use crate::umask::with_private_umask;
+use crate::validate_space_name;
 use stowage::{Backend, Registry};
 
-/// How long opening a store waits for a garbage collection to finish.
-const STORE_WAIT: Duration = Duration::from_secs(60);
-
-/// What [`BackupStore::spaces`] says about one space.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpaceInfo {
-    /// The space name.
-    pub name: String,
-    /// Whether it survives `close`.
-    pub persistent: bool,
-    /// Its manifest generation.
-    pub generation: u64,
-    /// Named backups in it.
-    pub entries: usize,
-    /// Distinct content objects it refers to.
-    pub objects: usize,
-    /// Total size of its files and values, in bytes.
-    pub size: u64,
-    /// Creation time (Unix seconds).
-    pub created: u64,
-    /// Time of the last change (Unix seconds).
-    pub modified: u64,
-}
-
-impl SpaceInfo {
-    pub(crate) fn of(m: &Manifest) -> Self {
-        let mut objects = BTreeSet::new();
-        let mut size = 0;
-        for entry in m.entries.values() {
-            for node in std::iter::once(&entry.root).chain(&entry.tree) {
-                if let Some((sha, len)) = node.data.content() {
-                    size += len;
-                    if len > 0 {
-                        objects.insert(sha);
-                    }
-                }
-            }
-        }
-        Self {
-            name: m.space.clone(),
-            persistent: m.persistent,
-            generation: m.generation,
-            entries: m.entries.len(),
-            objects: objects.len(),
-            size,
-            created: m.created,
-            modified: m.modified,
-        }
-    }
-}
-
-/// Shared by a store and its spaces.
-pub(crate) struct StoreInner {
-    pub backend: Backend,
-    /// The URL, credentials removed; also the lock key.
-    pub url: String,
-    pub temp_dir: PathBuf,
-    pub blobs: BlobCache,
-    /// Held shared for the store's life; exclusive only during gc.
-    store_lock: FileLock,
-    /// Space operations hold it shared; gc exclusively.
-    pub ops: RwLock<()>,
-    /// Spaces open through this store, by name.
-    pub open: Mutex<HashMap<String, bool>>,
-    pub workers: usize,
-}
-
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl StoreInner {
-    /// Runs `f` on a fresh listing with the store to ourselves: no other
-    /// process holds it, no space of this handle is open other than
-    /// `except`, no operation in flight. `Ok(None)` when that is not so.
-    pub fn exclusively<T>(
-        &self,
-        except: Option<&str>,
-        f: impl FnOnce(&[(String, u64)]) -> SpaceResult<T>,
-    ) -> SpaceResult<Option<T>> {
-        let others_open = || {
-            locked(&self.open)
-                .keys()
-                .any(|name| Some(name.as_str()) != except)
-        };
-        // Checked first so that a hopeless attempt does not make other
-        // threads' operations wait for the write lock.
-        if others_open() {
-            return Ok(None);
-        }
-        let _no_ops = self
-            .ops
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if others_open() {
-            return Ok(None);
-        }
-        let lock_err = |e: std::io::Error| SpaceError::StoreBusy {
-            url: self.url.clone(),
-            detail: format!("store lock: {e}"),
-        };
-        if !self.store_lock.try_upgrade(STORE_WAIT).map_err(lock_err)? {
-            return Ok(None);
-        }
-        let result = self
-            .backend
-            .list()
-            .map_err(SpaceError::from)
-            .and_then(|l| f(&l));
-        self.store_lock
-            .relock_shared(STORE_WAIT)
-            .map_err(lock_err)?;
-        result.map(Some)
-    }
-
-    /// Garbage collection when the store is ours alone; errors are logged.
-    pub fn collect_quietly(&self, except: Option<&str>) {
-        match self.exclusively(except, |listing| collect(self, listing)) {
-            Ok(Some(_)) => {}
-            Ok(None) => log::debug!("gc on {} skipped: the store is in use", self.url),
-            Err(e) => log::warn!("gc on {} failed: {e}", self.url),
-        }
-    }
+/// How a store is opened. `StoreOptions::default()` is what
+/// [`BackupStore::open`] uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The file holding the store key that authenticates manifests
+    /// (created, 0600, when absent). `None`: [`default_key_file`] of the
+    /// store URL. The CLI's `--key-file`.
+    pub key_file: Option<PathBuf>,
+    /// Before reusing any content object already in the store (dedup),
+    /// fetch it and check its SHA-256, storing it again when it is
+    /// damaged. Without it, only objects up to
+    /// [`VERIFY_SMALLER_THAN`](crate::VERIFY_SMALLER_THAN) bytes are
+    /// checked that way, bigger ones by size. The CLI's
+    /// `--verify-existing`.
+    pub verify_existing: bool,
+    /// Read manifests written by stowage versions whose manifests were not
+    /// authenticated (format version 1). Their entries are restored
+    /// without setuid, setgid or sticky bits and owned by the restoring
+    /// user; the next change rewrites them authenticated. The CLI's
+    /// `--trust-unauthenticated`.
+    pub trust_unauthenticated: bool,
 }
 
 /// A backup store: every space kept in one backend.
@@ -164,7 +64,17 @@ impl BackupStore {
     /// The URL cannot be opened; a garbage collection holds the store for
     /// over a minute ([`SpaceError::StoreBusy`]).
     pub fn open(registry: &Registry, url: &str) -> SpaceResult<Self> {
-        Self::with_backend(registry.open(url)?)
+        Self::open_with(registry, url, &StoreOptions::default())
+    }
+
+    /// Opens the backend at `url` as a store, with `options`.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open`]; the key file cannot be read or created
+    /// ([`SpaceError::KeyFile`]).
+    pub fn open_with(registry: &Registry, url: &str, options: &StoreOptions) -> SpaceResult<Self> {
+        let backend = with_private_umask(|| registry.open(url))?;
+        Self::with_backend_options(backend, options)
     }
 
     /// A store over an already open backend.
@@ -172,24 +82,43 @@ impl BackupStore {
     /// # Errors
     /// As [`BackupStore::open`].
     pub fn with_backend(backend: Backend) -> SpaceResult<Self> {
+        Self::with_backend_options(backend, &StoreOptions::default())
+    }
+
+    /// A store over an already open backend, with `options`.
+    ///
+    /// # Errors
+    /// As [`BackupStore::open_with`].
+    pub fn with_backend_options(backend: Backend, options: &StoreOptions) -> SpaceResult<Self> {
         let url = backend.url();
+        let key_file = match &options.key_file {
+            Some(path) => path.clone(),
+            None => default_key_file(&url)?,
+        };
+        let key = StoreKey::load_or_create(&key_file)?;
+        let staging = tempfile::Builder::new()
+            .prefix(".stowage-space-")
+            .tempdir()
+            .map_err(|e| SpaceError::local(std::env::temp_dir(), e))?;
         let path = lock_path(&url, None);
         let busy = |detail: String| SpaceError::StoreBusy {
             url: url.clone(),
             detail,
         };
-        let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)
-            .map_err(|e| busy(format!("lock file {}: {e}", path.display())))?
+        let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)?
             .ok_or_else(|| busy("a garbage collection holds it".to_string()))?;
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
         Ok(Self {
             inner: Arc::new(StoreInner {
                 backend,
                 url,
-                temp_dir: std::env::temp_dir(),
-                blobs: BlobCache::default(),
+                staging,
+                key,
+                trust_unauthenticated: options.trust_unauthenticated,
+                blobs: BlobCache::new(options.verify_existing),
                 store_lock,
                 ops: RwLock::new(()),
+                pinned: Mutex::new(HashSet::new()),
                 open: Mutex::new(HashMap::new()),
                 workers: workers.clamp(2, 8),
             }),
@@ -199,6 +128,12 @@ impl BackupStore {
     /// The URL, credentials removed.
     pub fn url(&self) -> &str {
         &self.inner.url
+    }
+
+    /// The file holding the key that authenticates this store's manifests.
+    /// Copy it (keeping it private) to restore on another machine.
+    pub fn key_file(&self) -> &Path {
+        self.inner.key.path()
     }
 
     /// The backend.
@@ -252,7 +187,7 @@ impl BackupStore {
                 .collect();
             let mut out = Vec::with_capacity(names.len());
             for name in names {
-                match load_current(&self.inner.backend, &self.inner.temp_dir, &name, &listing) {
+                match self.inner.load(&name, &listing) {
                     Ok(Some(loaded)) => out.push(SpaceInfo::of(&loaded.manifest)),
                     Ok(None) => {}
                     Err(SpaceError::BadManifest { .. }) if attempts < 3 => continue 'again,
@@ -304,13 +239,5 @@ impl BackupStore {
             log::warn!("closing store {} with spaces still open", self.inner.url);
         }
         Ok(self.inner.backend.close()?)
-    }
-}
-
-/// The `InUse` error for a space whose lock is held elsewhere.
-pub(crate) fn in_use(url: &str, space: &str) -> SpaceError {
-    SpaceError::InUse {
-        space: space.to_string(),
-        holder: holder(&lock_path(url, Some(space))),
     }
 }

@@ -1,19 +1,11 @@
-//! Scanning what `backup_path` stores, and uploading the files' content.
+//! Scanning what `backup_path` stores.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-use super::error::{SpaceError, SpaceResult};
-use super::fsmeta::{capture, Fingerprint};
-use super::manifest::{Data, Meta, Node, RawPath};
-use super::object::{sha256_file, BlobCache, EMPTY_SHA256};
-use stowage::Backend;
-
-/// How often a file that keeps changing is hashed again before the backup
-/// gives up on it.
-const ATTEMPTS: usize = 3;
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsmeta::{capture, Fingerprint};
+use crate::manifest::{Data, Node, RawPath};
 
 /// A node found by the scan; files still need their content stored.
 pub struct Scanned {
@@ -139,123 +131,6 @@ fn walk_dir(
                 });
             }
         }
-    }
-    Ok(())
-}
-
-/// What was stored for one file: size, checksum, and the metadata of
-/// the version that was read.
-type Stored = (u64, String, Meta);
-
-/// Hashes and stores one file's content. A file that changes while this
-/// runs is read again, up to 3 times.
-pub fn store_file(
-    backend: &Backend,
-    blobs: &BlobCache,
-    path: &Path,
-    seen: Fingerprint,
-) -> SpaceResult<Stored> {
-    let mut before = seen;
-    for _ in 0..ATTEMPTS {
-        let (sha256, size) = sha256_file(path).map_err(|e| SpaceError::local(path, e))?;
-        let (now, meta) = fingerprint(path)?;
-        if now != before || size != now.size() {
-            before = now;
-            continue;
-        }
-        if size == 0 {
-            return Ok((0, EMPTY_SHA256.to_string(), meta));
-        }
-        let stored = blobs.ensure(backend, &sha256, size, path, || {
-            Ok(fingerprint(path)?.0 == before)
-        })?;
-        if stored {
-            return Ok((size, sha256, meta));
-        }
-        before = fingerprint(path)?.0;
-    }
-    Err(SpaceError::SourceChanged {
-        path: path.to_path_buf(),
-    })
-}
-
-fn fingerprint(path: &Path) -> SpaceResult<(Fingerprint, Meta)> {
-    let m = fs::symlink_metadata(path).map_err(|e| SpaceError::local(path, e))?;
-    if !m.is_file() {
-        return Err(SpaceError::SourceChanged {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok((Fingerprint::of(&m), capture(&m)))
-}
-
-/// Stores the content of every file in `scanned`, on up to `workers`
-/// threads, and fills in sizes and checksums. Stops at the first error.
-/// `progress(done, total)` hears the bytes of files stored so far, from any
-/// of the worker threads.
-pub fn store_all(
-    backend: &Backend,
-    blobs: &BlobCache,
-    scanned: &mut [Scanned],
-    workers: usize,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> SpaceResult<()> {
-    let jobs: Vec<(usize, PathBuf, Fingerprint)> = scanned
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.file.as_ref().map(|(p, f)| (i, p.clone(), *f)))
-        .collect();
-    let total: u64 = jobs.iter().map(|(_, _, f)| f.size()).sum();
-    let done = std::sync::atomic::AtomicU64::new(0);
-    progress(0, total);
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, Stored)>> = Mutex::new(Vec::with_capacity(jobs.len()));
-    let first_error: Mutex<Option<SpaceError>> = Mutex::new(None);
-    let workers = workers.clamp(1, jobs.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some((index, path, seen)) = jobs.get(next.fetch_add(1, Ordering::Relaxed))
-                else {
-                    return;
-                };
-                match store_file(backend, blobs, path, *seen) {
-                    Ok(stored) => {
-                        let now = done.fetch_add(seen.size(), Ordering::Relaxed) + seen.size();
-                        progress(now, total);
-                        results
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .push((*index, stored));
-                    }
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        first_error
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = first_error
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        return Err(e);
-    }
-    for (index, (size, sha256, meta)) in results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        scanned[index].node.data = Data::File { size, sha256 };
-        scanned[index].node.meta = Some(meta);
     }
     Ok(())
 }

@@ -5,11 +5,16 @@ use std::sync::atomic::Ordering;
 
 use serde::Serialize;
 
-use super::error::{SpaceError, SpaceResult};
-use super::manifest::{now_unix, Data, Entry, Node, RawPath};
-use super::object::write_temp;
-use super::space::{absolute, locked, Space};
-use super::walk::{scan, store_all, Skipped};
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsmeta::capture;
+use crate::handle::{absolute, Space};
+use crate::hash::sha256_hex;
+use crate::manifest::{Data, Entry, Meta, Node, RawPath};
+use crate::object::Content;
+use crate::sync::locked;
+use crate::time::now_unix;
+use crate::upload::store_all;
+use crate::walk::{scan, Skipped};
 
 /// What `backup_path` stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -28,6 +33,27 @@ pub struct BackupReport {
     pub bytes: u64,
     /// Special files inside the tree that were not backed up.
     pub skipped: Vec<Skipped>,
+}
+
+/// Owner and permissions of the directories above `origin`, top first,
+/// so that a restore can recreate them as they were. Empty when one of them
+/// cannot be read or is not a directory (a restore would refuse to go
+/// through a symlink anyway).
+fn parents_of(origin: &Path) -> Vec<Meta> {
+    let Some(parent) = origin.parent() else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<&Path> = parent.ancestors().collect();
+    dirs.pop(); // "/"
+    dirs.reverse();
+    let mut out = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => out.push(capture(&m)),
+            _ => return Vec::new(),
+        }
+    }
+    out
 }
 
 impl Space {
@@ -80,13 +106,7 @@ impl Space {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (mut scanned, skipped) = scan(&origin)?;
-        if let Err(e) = store_all(
-            &self.store.backend,
-            &self.store.blobs,
-            &mut scanned,
-            self.store.workers,
-            progress,
-        ) {
+        if let Err(e) = store_all(&self.store, &mut scanned, progress) {
             self.garbage.store(true, Ordering::Relaxed);
             return Err(e);
         }
@@ -117,6 +137,7 @@ impl Space {
             )));
         };
         let entry = Entry {
+            parents: parents_of(&origin),
             origin: Some(RawPath(origin)),
             created: now_unix(),
             root,
@@ -138,13 +159,17 @@ impl Space {
             .ops
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sha256 = super::object::sha256_hex(value);
+        let sha256 = sha256_hex(value);
         let size = value.len() as u64;
         if size > 0 {
-            let temp = write_temp(&self.store.temp_dir, value)?;
-            self.store
-                .blobs
-                .ensure(&self.store.backend, &sha256, size, temp.path(), || Ok(true))?;
+            self.store.blobs.ensure(
+                &self.store.backend,
+                self.store.temp_dir(),
+                &sha256,
+                size,
+                Content::Bytes(value),
+                false,
+            )?;
         }
         let entry = Entry {
             origin: None,
@@ -155,6 +180,7 @@ impl Space {
                 meta: None,
             },
             tree: Vec::new(),
+            parents: Vec::new(),
         };
         self.insert(name, entry)
     }

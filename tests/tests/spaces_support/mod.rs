@@ -1,76 +1,39 @@
-//! Shared by the `spaces*` tests: builds the CLI and the file and
-//! local-peer plugins once, loads them, runs the CLI, makes test data.
+//! Shared by the `spaces*` tests: the file and local-peer plugins (built
+//! by the `stowage_tests` support crate) in one directory, a registry over
+//! them, the CLI, stores with a test key, and tree snapshots.
 
 #![allow(dead_code)]
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use stowage::{Registry, SearchPath};
+use stowage_space::{key_file_in, BackupStore, StoreOptions};
+pub use stowage_tests::{file_url, stowage_bin};
 
-/// The workspace root.
-pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
-
-/// `target/debug` (honouring CARGO_TARGET_DIR).
-pub fn debug_dir() -> PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => workspace().join(d),
-        _ => workspace().join("target"),
-    };
-    target.join("debug")
-}
-
-/// Builds `stowage`, the file and the local-peer plugins, once per test
-/// process; returns the directory holding them.
+/// A directory holding only the file and local-peer plugins, made once
+/// per test process. It is fixed (`target/spaces-plugins`), so nothing
+/// is left behind in /tmp; each copy is renamed into place, so a test
+/// process still running keeps its mapped copy.
 pub fn built() -> PathBuf {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "stowage-cli",
-                "-p",
-                "stowage-file",
-                "-p",
-                "stowage-local-peer",
-            ])
-            .current_dir(workspace())
-            .env_remove("RUST_LOG")
-            .output()
-            .map_err(|e| format!("running cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = stowage_tests::target_dir().join("spaces-plugins");
+        fs::create_dir_all(&dir).expect("creating target/spaces-plugins");
+        for (name, so) in [
+            ("file", "libstowage_file.so"),
+            ("local-peer", "libstowage_local_peer.so"),
+        ] {
+            let temp = format!(".{so}.{}", std::process::id());
+            let copied = stowage_tests::copy_plugin_as(&dir, name, &temp);
+            fs::rename(&copied, dir.join(so)).expect("renaming a plugin copy into place");
         }
-        // Only the two plugins, whatever else sits in target/debug. Copied
-        // under a temporary name and renamed: a test process still running
-        // keeps its mapped copy.
-        let dir = debug_dir().join("spaces-plugins");
-        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        for so in ["libstowage_file.so", "libstowage_local_peer.so"] {
-            let temp = dir.join(format!(".{so}.{}", std::process::id()));
-            fs::copy(debug_dir().join(so), &temp).map_err(|e| format!("{so}: {e}"))?;
-            fs::rename(&temp, dir.join(so)).map_err(|e| format!("{so}: {e}"))?;
-        }
-        Ok(dir)
-    });
-    match result {
-        Ok(dir) => dir.clone(),
-        Err(e) => panic!("{e}"),
-    }
+        dir
+    })
+    .clone()
 }
 
 /// A registry with the file and local-peer plugins.
@@ -88,21 +51,42 @@ pub fn registry() -> Registry {
     registry
 }
 
-/// The `stowage` binary.
-pub fn stowage_bin() -> PathBuf {
-    built();
-    debug_dir().join("stowage")
+/// The configuration directory the tests' CLI runs and library stores
+/// share (`XDG_CONFIG_HOME`), so both find the same store keys, and no
+/// test writes into the user's own configuration.
+pub fn config_home() -> PathBuf {
+    stowage_tests::target_dir().join("spaces-config")
 }
 
-/// A `stowage` command with the test plugins and a private probe cache.
+/// The store options of the tests: the key the CLI would use for `url`.
+pub fn options(url: &str) -> StoreOptions {
+    StoreOptions {
+        key_file: Some(key_file_in(&config_home(), url)),
+        ..StoreOptions::default()
+    }
+}
+
+/// Opens the store at `url` with the tests' key.
+pub fn open_store(url: &str) -> Result<BackupStore, stowage_space::SpaceError> {
+    BackupStore::open_with(&registry(), url, &options(url))
+}
+
+/// A `stowage` command with the test plugins, a private probe cache and
+/// the tests' configuration directory.
 pub fn cli(cache: &Path) -> Command {
     let mut cmd = Command::new(stowage_bin());
     cmd.arg("--plugin-dir")
         .arg(built())
         .env("XDG_CACHE_HOME", cache)
+        .env("XDG_CONFIG_HOME", config_home())
         .env_remove("RUST_LOG")
         .env_remove("STOWAGE_PLUGIN_PATH");
     cmd
+}
+
+/// Runs `stowage space ARGS...` (see [`cli`]): exit status, stdout, stderr.
+pub fn space_cli(cache: &Path, args: &[&str]) -> (i32, String, String) {
+    outcome(&run(cli(cache).arg("space").args(args)))
 }
 
 /// Runs `cmd`, returns its output.
@@ -117,11 +101,6 @@ pub fn outcome(o: &Output) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-/// `file://` URL of `dir`.
-pub fn file_url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
 }
 
 /// `local-peer://` URL with `dir` as the collect directory.
@@ -145,16 +124,10 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// The names of the objects in a file:// store directory (no temporaries).
 pub fn objects(store: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(store)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with(".stowage-partial-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    stowage_tests::files::dir_names(store)
+        .into_iter()
+        .filter(|n| !n.starts_with(".stowage-partial-"))
+        .collect()
 }
 
 /// What a comparison of two trees looks at, per path.
@@ -228,4 +201,91 @@ fn walk(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, Seen)>) {
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The uid and gid of `nobody`, the attacker of the security tests.
+pub fn nobody() -> (u32, u32) {
+    // SAFETY: getpwnam with a NUL-terminated name; the result is read at
+    // once, before any other call could reuse its buffer.
+    let pw = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    assert!(!pw.is_null(), "no user nobody");
+    // SAFETY: checked non-null just above.
+    unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
+}
+
+/// A command run as `nobody` (no supplementary groups): the attacker.
+pub fn as_nobody(program: &str) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        program,
+    ]);
+    cmd
+}
+
+/// Whether the attack tests can run: they need root (to be attacked as
+/// root, and to become `nobody`), `setpriv` and `python3` (the attacker's
+/// fast loops). Says `SKIPPED` loudly otherwise, and fails under
+/// `STOWAGE_REQUIRE_TOOLS`.
+pub fn can_attack() -> bool {
+    if !is_root() {
+        if std::env::var_os("STOWAGE_REQUIRE_TOOLS").is_some() {
+            panic!("the attack tests need root, and STOWAGE_REQUIRE_TOOLS is set");
+        }
+        eprintln!("\n*** SKIPPED: the attack tests need root ***\n");
+        return false;
+    }
+    stowage_tests::require_tool("setpriv") && stowage_tests::require_tool("python3")
+}
+
+/// A `python3` that `nobody` can run (not a shim under root's home).
+pub fn python() -> PathBuf {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| stowage_tests::find_in_path("python3"))
+        .expect("python3")
+}
+
+/// Starts `script` in `python3` as `nobody`; its standard output (the
+/// attacker's count of what it did) is read by [`finish_attacker`].
+pub fn start_attacker(script: &str) -> std::process::Child {
+    as_nobody(python().to_str().expect("UTF-8 python path"))
+        .args(["-c", script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the attacker")
+}
+
+/// Waits for the attacker (told to stop through `stop`, a file it polls)
+/// and returns the number it printed: how often it struck.
+pub fn finish_attacker(child: std::process::Child, stop: &Path) -> u64 {
+    fs::write(stop, b"").expect("writing the stop file");
+    let out = child.wait_with_output().expect("attacker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("attacker printed {text:?}"))
+}
+
+/// A temporary directory that `nobody` can enter (0755; its parent /tmp
+/// is world-searchable).
+pub fn shared_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("stowage-attack-")
+        .tempdir()
+        .expect("tempdir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
+    dir
+}
+
+/// Creates directory `path` owned by `nobody`, mode 0755.
+pub fn nobody_dir(path: &Path) {
+    let (uid, gid) = nobody();
+    fs::create_dir_all(path).expect("mkdir");
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to nobody");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).expect("chmod 755");
 }

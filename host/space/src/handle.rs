@@ -2,18 +2,20 @@
 //! are published.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use super::error::{SpaceError, SpaceResult};
-use super::lock::{lock_path, FileLock};
-use super::manifest::{
-    check_entry_name, encode, load_current, now_unix, Entry, Manifest, ManifestName,
-};
-use super::object::write_temp;
-use super::store::{in_use, SpaceInfo, StoreInner};
-use super::validate_space_name;
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsat::lexically_normal;
+use crate::gc::collect_quietly;
+use crate::info::SpaceInfo;
+use crate::inner::{in_use, StoreInner};
+use crate::lock::{lock_path, FileLock};
+use crate::manifest::{check_entry_name, Entry, Manifest};
+use crate::publish::{next_generation, Published};
+use crate::sync::locked;
+use crate::validate_space_name;
 
 /// How a space is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +34,6 @@ pub(crate) struct State {
     pub closed: bool,
 }
 
-struct Published {
-    pub(super) seq: u64,
-    next_generation: u64,
-    current: Option<ManifestName>,
-    stale: Vec<ManifestName>,
-}
-
 /// One backup space, open for writing or reading.
 ///
 /// `Send + Sync`: share it between threads (`&Space` or `Arc<Space>`).
@@ -52,9 +47,9 @@ pub struct Space {
     pub(crate) store: Arc<StoreInner>,
     pub(crate) name: String,
     persistent: bool,
-    writable: bool,
+    pub(crate) writable: bool,
     pub(crate) state: Mutex<State>,
-    publish: Mutex<Published>,
+    pub(crate) publish: Mutex<Published>,
     lock: Mutex<Option<FileLock>>,
     /// Something was removed or a failed backup left objects behind.
     pub(crate) garbage: AtomicBool,
@@ -71,18 +66,13 @@ impl std::fmt::Debug for Space {
     }
 }
 
-pub(crate) fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// `path` made absolute without resolving symlinks; `.` components and a
-/// trailing `/` dropped (`..` is kept: it means something with symlinks).
+/// `path` made absolute without resolving symlinks: `.` components and a
+/// trailing `/` dropped, `..` removing the component before it. Origins
+/// and destinations are plain paths (restores never go through symlinks,
+/// so this is where the kernel would go too).
 pub(crate) fn absolute(path: &Path) -> SpaceResult<PathBuf> {
     let abs = std::path::absolute(path).map_err(|e| SpaceError::local(path, e))?;
-    Ok(abs
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect())
+    Ok(lexically_normal(&abs))
 }
 
 /// Unregisters a space from its store's open set unless disarmed.
@@ -116,26 +106,19 @@ impl Space {
             name,
         };
         let path = lock_path(&store.url, Some(name));
-        let lock = FileLock::try_lock(&path, writer)
-            .map_err(|e| SpaceError::local(&path, e))?
-            .ok_or_else(|| in_use(&store.url, name))?;
+        let lock = FileLock::try_lock(&path, writer)?.ok_or_else(|| in_use(&store.url, name))?;
         if writer {
             lock.record_holder();
             // Leftovers of crashed writers go first, when nobody else is in.
-            store.collect_quietly(Some(name));
+            collect_quietly(&store, Some(name));
         }
         let listing = store.backend.list()?;
         store.blobs.learn(&listing);
-        let loaded = load_current(&store.backend, &store.temp_dir, name, &listing)?;
+        let loaded = store.load(name, &listing)?;
         let (manifest, published) = match (loaded, mode) {
             (None, Mode::Create(persistent)) => {
                 let manifest = Manifest::new(name, persistent);
-                let published = Published {
-                    seq: 0,
-                    next_generation: 1,
-                    current: None,
-                    stale: Vec::new(),
-                };
+                let published = Published::new(1, None, Vec::new());
                 (manifest, published)
             }
             (None, _) => {
@@ -150,13 +133,13 @@ impl Space {
                 })
             }
             (Some(l), _) => {
-                let published = Published {
-                    seq: 0,
-                    next_generation: l.highest + 1,
-                    current: Some(l.name),
-                    stale: l.stale,
-                };
-                (l.manifest, published)
+                let next = next_generation(name, l.highest)?;
+                if writer {
+                    // Durable (its session closed the store): kept until
+                    // the store's close makes our changes durable too.
+                    store.pin(&l.name);
+                }
+                (l.manifest, Published::new(next, Some(l.name), l.stale))
             }
         };
         let origins = manifest
@@ -223,7 +206,7 @@ impl Space {
         self.writable
     }
 
-    /// Counts, size and dates, as [`BackupStore::spaces`](super::BackupStore::spaces) shows them.
+    /// Counts, size and dates, as [`BackupStore::spaces`](crate::BackupStore::spaces) shows them.
     pub fn info(&self) -> SpaceInfo {
         SpaceInfo::of(&locked(&self.state).manifest)
     }
@@ -342,52 +325,6 @@ impl Space {
         Ok(())
     }
 
-    /// Publishes the in-memory manifest unless a publication since change
-    /// `seq` already did (concurrent changes share one publication).
-    pub(super) fn commit(&self, seq: u64) -> SpaceResult<()> {
-        let mut p = locked(&self.publish);
-        if p.seq >= seq {
-            return Ok(());
-        }
-        let (bytes, name, covered) = {
-            let mut st = locked(&self.state);
-            // An operation in flight when the handle was closed must not
-            // publish after the close (nor resurrect a removed space); the
-            // caller undoes its change.
-            if st.closed {
-                return Err(self.closed());
-            }
-            st.manifest.generation = p.next_generation;
-            st.manifest.modified = now_unix();
-            let (bytes, name) = encode(&st.manifest)?;
-            (bytes, name, st.seq)
-        };
-        let temp = write_temp(&self.store.temp_dir, &bytes)?;
-        self.store.backend.put(temp.path(), &name.object())?;
-        p.seq = covered;
-        p.next_generation += 1;
-        if let Some(old) = p.current.replace(name) {
-            p.stale.push(old);
-        }
-        drop(p);
-        self.remove_stale();
-        Ok(())
-    }
-
-    /// Deletes superseded manifest generations (kept for later on errors).
-    fn remove_stale(&self) {
-        let mut p = locked(&self.publish);
-        if p.stale.is_empty() {
-            return;
-        }
-        let names: Vec<String> = p.stale.iter().map(ManifestName::object).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        match self.store.backend.delete_list(&refs) {
-            Ok(()) => p.stale.clear(),
-            Err(e) => log::warn!("space {:?}: old manifests not removed yet: {e}", self.name),
-        }
-    }
-
     /// Closes the handle: a space that is not persistent is removed; a
     /// persistent one stays as published. Idempotent.
     ///
@@ -428,32 +365,9 @@ impl Space {
         locked(&self.lock).take();
         locked(&self.store.open).remove(&self.name);
         if self.writable && garbage {
-            self.store.collect_quietly(None);
+            collect_quietly(&self.store, None);
         }
         result
-    }
-
-    /// Deletes every manifest of the space, oldest first, so an
-    /// interruption leaves the space whole at its newest generation.
-    fn remove_all(&self) -> SpaceResult<()> {
-        let mut p = locked(&self.publish);
-        let listing = self.store.backend.list()?;
-        let mut all = super::manifest::generations_of(&self.name, &listing);
-        all.reverse();
-        for m in &all {
-            match self.store.backend.delete(&m.object()) {
-                Err(e) if e.code() == stowage_backend_api::ErrorCode::NOT_FOUND => {}
-                other => other?,
-            }
-        }
-        p.current = None;
-        p.stale.clear();
-        log::info!(
-            "removed backup space {:?} from {}",
-            self.name,
-            self.store.url
-        );
-        Ok(())
     }
 }
 

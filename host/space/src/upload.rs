@@ -1,0 +1,203 @@
+//! Storing the content of the files a backup scanned: each source is
+//! opened once (never through a symlink), hashed while it is copied to a
+//! private place, and what was hashed is what gets stored, so a file
+//! swapped or changed meanwhile cannot put other content under its hash.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::error::{SpaceError, SpaceResult};
+use crate::fsmeta::{capture, Fingerprint};
+use crate::hash::sha256_copy;
+use crate::inner::StoreInner;
+use crate::manifest::{Data, Meta};
+use crate::object::Content;
+use crate::sync::locked;
+use crate::temp::{create_private, TempPath};
+use crate::walk::Scanned;
+
+/// How often a file that keeps changing is read again before the backup
+/// gives up on it.
+const ATTEMPTS: usize = 3;
+
+/// Files up to this size are copied into memory rather than to a
+/// temporary file.
+const IN_MEMORY: u64 = 1 << 20;
+
+/// What was stored for one file: size, checksum, and the metadata of
+/// the version that was read.
+type Stored = (u64, String, Meta);
+
+/// A consistent copy of one version of a file.
+pub(crate) enum Copy {
+    Memory(Vec<u8>),
+    File(TempPath),
+}
+
+/// One version of a file, read once: a private copy, its checksum and
+/// the metadata of the version read.
+pub(crate) struct Snapshot {
+    pub copy: Copy,
+    pub sha256: String,
+    pub size: u64,
+    pub meta: Meta,
+}
+
+impl Snapshot {
+    /// The copy, as content to store.
+    pub fn content(&self) -> Content<'_> {
+        match &self.copy {
+            Copy::Memory(bytes) => Content::Bytes(bytes),
+            Copy::File(temp) => Content::File(temp.path()),
+        }
+    }
+}
+
+/// Opens `path` once (not following a symlink, not blocking on a FIFO
+/// swapped in) and copies it while hashing. `Ok(None)` when it is not a
+/// regular file any more or changed during the copy (its `fstat` differs
+/// before and after).
+pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Snapshot>> {
+    let local = |e| SpaceError::local(path, e);
+    let mut file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        // Replaced by a symlink since the scan: not what was scanned.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) => return Err(local(e)),
+    };
+    let before = file.metadata().map_err(local)?;
+    if !before.is_file() {
+        return Ok(None);
+    }
+    let (copy, sha256, size) = copy_hashing(store, &mut file, before.len()).map_err(local)?;
+    let after = file.metadata().map_err(local)?;
+    if Fingerprint::of(&after) != Fingerprint::of(&before) || size != before.len() {
+        return Ok(None);
+    }
+    Ok(Some(Snapshot {
+        copy,
+        sha256,
+        size,
+        meta: capture(&before),
+    }))
+}
+
+/// Stores one file's content from a [`snapshot`]: what was hashed is what
+/// is stored. A file that keeps changing is read again, up to 3 times.
+pub fn store_file(store: &StoreInner, path: &Path) -> SpaceResult<Stored> {
+    for _ in 0..ATTEMPTS {
+        let Some(snap) = snapshot(store, path)? else {
+            continue;
+        };
+        store.blobs.ensure(
+            &store.backend,
+            store.temp_dir(),
+            &snap.sha256,
+            snap.size,
+            snap.content(),
+            false,
+        )?;
+        return Ok((snap.size, snap.sha256, snap.meta));
+    }
+    Err(SpaceError::SourceChanged {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Copies `file` (expected to hold `expected` bytes) to memory or a
+/// private temporary file, hashing what it reads.
+fn copy_hashing(
+    store: &StoreInner,
+    file: &mut File,
+    expected: u64,
+) -> io::Result<(Copy, String, u64)> {
+    let mut out: Option<(TempPath, File)> = None;
+    let mut memory = Vec::new();
+    if expected > IN_MEMORY {
+        out = Some(create_private(store.temp_dir(), "source")?);
+    }
+    let (sha256, total) = sha256_copy(file, |chunk| match &mut out {
+        Some((_, f)) => f.write_all(chunk),
+        None => {
+            memory.extend_from_slice(chunk);
+            Ok(())
+        }
+    })?;
+    let copy = match out {
+        Some((temp, _)) => Copy::File(temp),
+        None => Copy::Memory(memory),
+    };
+    Ok((copy, sha256, total))
+}
+
+/// Stores the content of every file in `scanned`, on up to `workers`
+/// threads, and fills in sizes and checksums. Stops at the first error.
+/// `progress(done, total)` hears the bytes of files stored so far, from any
+/// of the worker threads.
+pub fn store_all(
+    store: &StoreInner,
+    scanned: &mut [Scanned],
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> SpaceResult<()> {
+    let workers = store.workers;
+    let jobs: Vec<(usize, PathBuf, Fingerprint)> = scanned
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.file.as_ref().map(|(p, f)| (i, p.clone(), *f)))
+        .collect();
+    let total: u64 = jobs.iter().map(|(_, _, f)| f.size()).sum();
+    let done = std::sync::atomic::AtomicU64::new(0);
+    progress(0, total);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<(usize, Stored)>> = Mutex::new(Vec::with_capacity(jobs.len()));
+    let first_error: Mutex<Option<SpaceError>> = Mutex::new(None);
+    let workers = workers.clamp(1, jobs.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Some((index, path, seen)) = jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                else {
+                    return;
+                };
+                match store_file(store, path) {
+                    Ok(stored) => {
+                        let now = done.fetch_add(seen.size(), Ordering::Relaxed) + seen.size();
+                        progress(now, total);
+                        locked(&results).push((*index, stored));
+                    }
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        locked(&first_error).get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        return Err(e);
+    }
+    for (index, (size, sha256, meta)) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        scanned[index].node.data = Data::File { size, sha256 };
+        scanned[index].node.meta = Some(meta);
+    }
+    Ok(())
+}
