@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cmd;
+
 /// Exit statuses, shown in `--help` and documented in docs/cli.md.
 pub const EXIT_CODES: &str = "\
 Exit status:
@@ -73,11 +75,7 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List loaded plugins and the files that were rejected, with reasons.
-    Plugins {
-        /// Probe every plugin file again instead of trusting cached verdicts.
-        #[arg(long)]
-        rescan: bool,
-    },
+    Plugins(cmd::plugins::Args),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -97,141 +95,39 @@ pub enum Command {
     },
 
     /// List objects: names and sizes.
-    Ls {
-        /// Backend URL, e.g. file:///srv/backup.
-        url: String,
-    },
+    Ls(cmd::ls::Args),
 
     /// Upload each FILE under its file name.
-    Put {
-        /// Backend URL.
-        url: String,
-        /// Local files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Object name (only with one FILE).
-        #[arg(long)]
-        name: Option<String>,
-    },
+    Put(cmd::put::Args),
 
     /// Download objects.
-    Get {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// Destination: a file for one name (or a directory to put it in), a
-        /// directory for several. Default: the current directory.
-        #[arg(short, long, value_name = "PATH")]
-        output: Option<PathBuf>,
-    },
+    Get(cmd::get::Args),
 
     /// Delete objects.
-    Rm {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Rm(cmd::rm::Args),
 
     /// Size of each object; missing ones are reported as missing.
-    Stat {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Stat(cmd::stat::Args),
 
     /// ISO image and disc operations on an xorriso:// URL.
     #[command(subcommand)]
-    Iso(IsoCommand),
+    Iso(cmd::iso::Args),
 
     /// Cedar Backup peer operations on a local-peer:// URL.
     #[command(subcommand)]
-    Peer(PeerCommand),
+    Peer(cmd::peer::Args),
 
     /// Move local files into the backend (the local files are removed).
-    Mv {
-        /// Backend URL.
-        url: String,
-        /// Local files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Object name (only with one FILE).
-        #[arg(long)]
-        name: Option<String>,
-    },
+    Mv(cmd::put::Args),
 
     /// Run the conformance checks against a backend; exit 1 if any fails.
     ///
     /// Retries use the checks' own policy (3 attempts, 1-10 ms), not
     /// --retries and the delays. See docs/cli.md.
-    Test(crate::test_cmd::TestArgs),
+    Test(cmd::test::Args),
 
     /// Backup spaces: FirstAidKit's backup system on any backend (see
     /// docs/backup-spaces.md).
     #[command(subcommand)]
-    Space(crate::space_cmd::SpaceCommand),
-}
-
-/// `stowage iso ...`.
-#[derive(Subcommand, Debug)]
-pub enum IsoCommand {
-    /// Sessions, used and free space, volume id.
-    Info {
-        /// An xorriso:// URL.
-        url: String,
-    },
-    /// Rewrite an image file without deleted or replaced data (image files
-    /// only; write-once media cannot be compacted).
-    Compact {
-        /// An xorriso:// URL.
-        url: String,
-    },
-}
-
-/// `stowage peer ...`.
-#[derive(Subcommand, Debug)]
-pub enum PeerCommand {
-    /// Copy the peer's collected files into TARGET (an existing absolute
-    /// directory).
-    Stage {
-        /// A local-peer://NAME/collect/dir URL.
-        url: String,
-        /// Target directory.
-        target: PathBuf,
-        /// Owner of the staged files: USER:GROUP, UID:GID, USER or :GROUP.
-        #[arg(long)]
-        owner: Option<String>,
-        /// Permissions of the staged files, octal (e.g. 0640).
-        #[arg(long)]
-        mode: Option<String>,
-    },
-
-    /// Exit 0 when the peer's collect indicator exists, 1 when not.
-    Collected {
-        /// A local-peer:// URL.
-        url: String,
-        /// Indicator file name.
-        #[arg(long, default_value = "cback.collect")]
-        indicator: String,
-    },
-
-    /// Write the stage indicator into the collect directory.
-    MarkStaged {
-        /// A local-peer:// URL.
-        url: String,
-        /// Indicator file name.
-        #[arg(long, default_value = "cback.stage")]
-        indicator: String,
-        /// Owner of the indicator: USER:GROUP, UID:GID, USER or :GROUP.
-        #[arg(long)]
-        owner: Option<String>,
-        /// Permissions of the indicator, octal.
-        #[arg(long)]
-        mode: Option<String>,
-    },
+    Space(cmd::space::Args),
 }

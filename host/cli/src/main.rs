@@ -1,13 +1,20 @@
 //! The `stowage` command: a thin layer over the `stowage` library.
 
 mod cli;
-mod commands;
+mod cmd;
+mod context;
 mod iso;
 mod output;
 mod peer;
 mod progress_bar;
-mod space_cmd;
-mod test_cmd;
+mod report;
+
+/// Where `peer.rs` and `iso.rs` find the context and the whole-command
+/// failure printer.
+mod commands {
+    pub use crate::context::Context;
+    pub use crate::output::fail;
+}
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,8 +24,10 @@ use clap::{CommandFactory, Parser};
 use stowage::plugin::{default_cache_file, probe_main, LoadOptions, Prober};
 use stowage::{Registry, RetryPolicy, SearchPath};
 
-use cli::{Cli, Command, IsoCommand, PeerCommand};
-use commands::{fail, Context};
+use cli::{Cli, Command};
+use cmd::put::Mode;
+use context::Context;
+use output::fail;
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -55,35 +64,42 @@ fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let g = &cli.global;
-    match &cli.command {
-        Command::ProbePlugin { path } => {
-            return ExitCode::from(u8::try_from(probe_main(path)).unwrap_or(1));
-        }
+/// The commands that need no plugins; `None` for the others.
+fn run_without_plugins(command: &Command) -> Option<u8> {
+    match command {
+        Command::ProbePlugin { path } => Some(u8::try_from(probe_main(path)).unwrap_or(1)),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics on a closed pipe.
             let mut script = Vec::new();
             clap_complete::generate(*shell, &mut Cli::command(), "stowage", &mut script);
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
-            return ExitCode::SUCCESS;
+            Some(0)
         }
         Command::Man => {
             let mut page = Vec::new();
-            return match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => {
-                    let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("stowage: error: rendering the manual page: {e}");
-                    ExitCode::from(50)
-                }
-            };
+            Some(
+                match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                    Ok(()) => {
+                        let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("stowage: error: rendering the manual page: {e}");
+                        50
+                    }
+                },
+            )
         }
-        _ => {}
+        _ => None,
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(status) = run_without_plugins(&cli.command) {
+        return ExitCode::from(status);
+    }
+    let g = &cli.global;
     init_logging(g.verbose, g.quiet);
 
     let policy = match RetryPolicy::new(
@@ -94,7 +110,7 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => return ExitCode::from(fail(&e, g.json)),
     };
-    let rescan = matches!(cli.command, Command::Plugins { rescan: true });
+    let rescan = matches!(&cli.command, Command::Plugins(args) if args.rescan);
     let registry = Registry::load_with(
         &SearchPath::resolve(g.plugin_dirs.clone()),
         &load_options(g.allow_insecure_plugins, rescan),
@@ -106,33 +122,18 @@ fn main() -> ExitCode {
         progress: !g.quiet && std::io::stderr().is_terminal(),
     };
     let status = match &cli.command {
-        Command::Plugins { .. } => ctx.plugins(),
+        Command::Plugins(args) => cmd::plugins::run(&ctx, args),
         Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => 2,
-        Command::Ls { url } => ctx.ls(url),
-        Command::Put { url, files, name } => ctx.store(url, files, name.as_deref(), false),
-        Command::Mv { url, files, name } => ctx.store(url, files, name.as_deref(), true),
-        Command::Get { url, names, output } => ctx.get(url, names, output.as_deref()),
-        Command::Rm { url, names } => ctx.rm(url, names),
-        Command::Stat { url, names } => ctx.stat(url, names),
-        Command::Iso(IsoCommand::Info { url }) => ctx.iso_info(url),
-        Command::Iso(IsoCommand::Compact { url }) => ctx.iso_compact(url),
-        Command::Peer(PeerCommand::Stage {
-            url,
-            target,
-            owner,
-            mode,
-        }) => ctx.peer_stage(url, target, owner.as_deref(), mode.as_deref()),
-        Command::Peer(PeerCommand::Collected { url, indicator }) => {
-            ctx.peer_collected(url, indicator)
-        }
-        Command::Peer(PeerCommand::MarkStaged {
-            url,
-            indicator,
-            owner,
-            mode,
-        }) => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
-        Command::Test(args) => test_cmd::test(&ctx, args),
-        Command::Space(cmd) => space_cmd::run(&ctx, cmd),
+        Command::Ls(args) => cmd::ls::run(&ctx, args),
+        Command::Put(args) => cmd::put::run(&ctx, args, Mode::Copy),
+        Command::Mv(args) => cmd::put::run(&ctx, args, Mode::Move),
+        Command::Get(args) => cmd::get::run(&ctx, args),
+        Command::Rm(args) => cmd::rm::run(&ctx, args),
+        Command::Stat(args) => cmd::stat::run(&ctx, args),
+        Command::Iso(args) => cmd::iso::run(&ctx, args),
+        Command::Peer(args) => cmd::peer::run(&ctx, args),
+        Command::Test(args) => cmd::test::run(&ctx, args),
+        Command::Space(args) => cmd::space::run(&ctx, args),
     };
     ExitCode::from(status)
 }

@@ -1,10 +1,31 @@
-//! Printing results: text for people, JSON for machines.
+//! Printing results: text for people, JSON for machines, and the one
+//! mapping from errors to exit statuses and JSON error objects.
 
+use std::fmt::Display;
 use std::io::Write;
 
 use serde::Serialize;
 use serde_json::json;
-use stowage::{Error, ErrorCode};
+use stowage::ErrorCode;
+use stowage_space::SpaceError;
+
+/// An error a command can report: a message and a stable code.
+pub trait Failure: Display {
+    /// The error's code, which decides the exit status.
+    fn code(&self) -> ErrorCode;
+}
+
+impl Failure for stowage::Error {
+    fn code(&self) -> ErrorCode {
+        stowage::Error::code(self)
+    }
+}
+
+impl Failure for SpaceError {
+    fn code(&self) -> ErrorCode {
+        SpaceError::code(self)
+    }
+}
 
 /// The exit status for an error code (see `cli::EXIT_CODES`).
 pub fn exit_status(code: ErrorCode) -> u8 {
@@ -19,12 +40,22 @@ pub fn exit_status(code: ErrorCode) -> u8 {
 }
 
 /// An error as JSON: code (the exit status), kind and message.
-pub fn error_json(e: &Error) -> serde_json::Value {
+pub fn error_json(e: &impl Failure) -> serde_json::Value {
     json!({
         "code": exit_status(e.code()),
         "kind": e.code().name(),
         "message": e.to_string(),
     })
+}
+
+/// A whole-command failure before any result: stderr, and
+/// `{"error": ...}` in JSON mode. Returns the exit status.
+pub fn fail(e: &impl Failure, json: bool) -> u8 {
+    report_error(e);
+    if json {
+        print_json(&json!({ "error": error_json(e) }));
+    }
+    exit_status(e.code())
 }
 
 /// Prints `value` as one JSON document on stdout.
@@ -41,8 +72,13 @@ pub fn line(text: &str) {
 }
 
 /// Reports an error on stderr.
-pub fn report_error(e: &Error) {
+pub fn report_error(e: &impl Display) {
     eprintln!("stowage: error: {e}");
+}
+
+/// Reports a warning on stderr.
+pub fn warn(text: &str) {
+    eprintln!("stowage: warning: {text}");
 }
 
 /// `name` with control characters escaped, so a name cannot forge output
@@ -60,4 +96,14 @@ pub fn display_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_error_codes_exit_50() {
+        assert_eq!(exit_status(ErrorCode(4242)), 50);
+    }
 }

@@ -1,13 +1,13 @@
-//! `stowage test URL`: the conformance checks of `stowage::conformance`
+//! `stowage test URL`: the conformance checks of `stowage-conformance`
 //! against a backend, one line per check.
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::Args as ClapArgs;
 use stowage_conformance::{self as conformance, Options};
 
-use crate::commands::{fail, Context};
-use crate::output::{line, print_json};
+use crate::context::Context;
+use crate::output::{fail, line, print_json};
 
 /// Exit status when at least one check failed.
 pub const EXIT_FAILED: u8 = 1;
@@ -16,8 +16,8 @@ pub const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 /// `stowage test` arguments.
-#[derive(Args, Debug)]
-pub struct TestArgs {
+#[derive(ClapArgs, Debug)]
+pub struct Args {
     /// Backend URL to test (its location may hold other objects; they are
     /// left alone).
     #[arg(required_unless_present = "list")]
@@ -51,7 +51,7 @@ pub struct TestArgs {
     pub list: bool,
 }
 
-impl TestArgs {
+impl Args {
     fn options(&self) -> Options {
         Options {
             quick: self.quick,
@@ -65,7 +65,7 @@ impl TestArgs {
 }
 
 /// Runs `stowage test`; returns the exit status.
-pub fn test(ctx: &Context, args: &TestArgs) -> u8 {
+pub fn run(ctx: &Context, args: &Args) -> u8 {
     let options = args.options();
     let selection = conformance::selection(&options);
     if selection.is_empty() {

@@ -1,0 +1,109 @@
+//! `stowage put` and `stowage mv`: each local file under its file name (or
+//! `--name`); `mv` removes the local file once it is stored.
+
+use std::path::PathBuf;
+
+use clap::Args as ClapArgs;
+use serde_json::json;
+use stowage::{validate_name, Error};
+
+use crate::context::Context;
+use crate::output::{display_name, fail};
+use crate::progress_bar::Bar;
+use crate::report::Report;
+
+/// `stowage put` and `stowage mv` arguments.
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Backend URL.
+    pub url: String,
+    /// Local files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Object name (only with one FILE).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Whether the local files stay (`put`) or go (`mv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Copy,
+    Move,
+}
+
+/// Stores each file; a failure does not stop the others.
+pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
+    if args.name.is_some() && args.files.len() != 1 {
+        // A usage error: exit 2, like clap's own.
+        let e = Error::InvalidInput("--name can only be used with exactly one FILE".into());
+        fail(&e, ctx.json);
+        return 2;
+    }
+    let jobs = match names_for_files(&args.files, args.name.as_deref()) {
+        Ok(jobs) => jobs,
+        Err(e) => return fail(&e, ctx.json),
+    };
+    let backend = match ctx.open(&args.url) {
+        Ok(b) => b,
+        Err(e) => return fail(&e, ctx.json),
+    };
+    let mut report = Report::items(ctx.json);
+    let sizes: Vec<u64> = jobs
+        .iter()
+        .map(|(file, _)| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let bar = Bar::new(sizes.iter().sum(), ctx.progress);
+    for ((file, name), size) in jobs.into_iter().zip(sizes) {
+        let item = json!({ "file": file, "name": name });
+        let result = bar.transfer(&name, size, || match mode {
+            Mode::Move => backend.move_in(&file, &name),
+            Mode::Copy => backend.put(&file, &name),
+        });
+        match result {
+            Ok(size) => {
+                let mut item = item;
+                item["size"] = json!(size);
+                let verb = match mode {
+                    Mode::Move => "moved",
+                    Mode::Copy => "stored",
+                };
+                let text = format!(
+                    "{verb} {} as {} ({size} bytes)",
+                    file.display(),
+                    display_name(&name)
+                );
+                report.ok(item, &text);
+            }
+            Err(e) => report.item_failed(item, &e),
+        }
+    }
+    bar.finish();
+    report.close(&backend);
+    report.finish()
+}
+
+/// Pairs each file with its object name; all names are validated before
+/// anything is sent.
+fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf, String)>, Error> {
+    files
+        .iter()
+        .map(|file| {
+            let name = match name {
+                Some(n) => n.to_string(),
+                None => file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "{}: no UTF-8 file name to use as the object name; give one with --name",
+                            file.display()
+                        ))
+                    })?
+                    .to_string(),
+            };
+            validate_name(&name)?;
+            Ok((file.clone(), name))
+        })
+        .collect()
+}

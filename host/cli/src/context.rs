@@ -1,0 +1,29 @@
+//! What every command needs: the loaded plugins, the retry policy and how
+//! to print.
+
+use stowage::{validate_name, Backend, Error, Registry, RetryPolicy};
+
+/// What every command needs.
+pub struct Context {
+    pub registry: Registry,
+    pub policy: RetryPolicy,
+    pub json: bool,
+    /// Draw progress bars (stderr is a terminal and no `-q`).
+    pub progress: bool,
+}
+
+impl Context {
+    /// Opens `url` with the retry policy of this run.
+    pub fn open(&self, url: &str) -> Result<Backend, Error> {
+        Ok(self.registry.open(url)?.with_retry(self.policy))
+    }
+
+    /// Validates every name first (nothing is opened for a bad one), then
+    /// opens `url`.
+    pub fn open_for(&self, url: &str, names: &[String]) -> Result<Backend, Error> {
+        for name in names {
+            validate_name(name)?;
+        }
+        self.open(url)
+    }
+}
