@@ -66,6 +66,11 @@ impl Report {
         self.push(item);
     }
 
+    /// A succeeded item with no text line (its bytes went to stdout).
+    pub fn ok_silent(&mut self, item: Value) {
+        self.push(item);
+    }
+
     /// A failed item: the error on stderr and in `item["error"]`.
     pub fn item_failed(&mut self, mut item: Value, e: &impl Failure) {
         item["error"] = self.error(e);

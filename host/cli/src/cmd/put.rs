@@ -1,7 +1,8 @@
 //! `stowage put` and `stowage mv`: each local file under its file name (or
 //! `--name`); `mv` removes the local file once it is stored.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
 use serde_json::json;
@@ -83,10 +84,10 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
     report.finish()
 }
 
-/// Pairs each file with its object name; all names are validated before
-/// anything is sent.
+/// Pairs each file with its object name; all names are validated, and
+/// checked for collisions, before anything is sent.
 fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf, String)>, Error> {
-    files
+    let jobs = files
         .iter()
         .map(|file| {
             let name = match name {
@@ -105,5 +106,32 @@ fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf
             validate_name(&name)?;
             Ok((file.clone(), name))
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    refuse_collisions(&jobs)?;
+    Ok(jobs)
+}
+
+/// Two files stored under one name would leave only the last: refuse
+/// the whole command, naming every collision.
+fn refuse_collisions(jobs: &[(PathBuf, String)]) -> Result<(), Error> {
+    let mut by_name: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
+    for (file, name) in jobs {
+        by_name.entry(name).or_default().push(file);
+    }
+    let collisions: Vec<String> = by_name
+        .into_iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            format!("{} <- {}", display_name(name), files.join(", "))
+        })
+        .collect();
+    if collisions.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "several files would be stored under the same name, so only the last would be kept; \
+         nothing was stored (store them one by one with --name): {}",
+        collisions.join("; ")
+    )))
 }
