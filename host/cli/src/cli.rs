@@ -53,9 +53,15 @@ pub struct Global {
     #[arg(long, value_name = "MS", default_value_t = 30_000, global = true)]
     pub retry_max_delay: u64,
 
-    /// Machine-readable output (JSON on stdout).
+    /// Machine-readable output: one JSON document on stdout (its shape is
+    /// the same for every command; see stowage(1)).
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Machine-readable output as it happens: one JSON line per item, then
+    /// the closing document on one line.
+    #[arg(long, global = true, conflicts_with = "json")]
+    pub json_lines: bool,
 
     /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG wins.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

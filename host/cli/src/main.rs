@@ -3,6 +3,7 @@
 mod cli;
 mod cmd;
 mod context;
+mod document;
 mod iso;
 mod output;
 mod peer;
@@ -20,14 +21,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, Parser};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use stowage::plugin::{default_cache_file, probe_main, LoadOptions, Prober};
 use stowage::{Registry, RetryPolicy, SearchPath};
 
 use cli::{Cli, Command};
 use cmd::put::Mode;
 use context::Context;
-use output::fail;
+use document::Format;
+use output::{fail, EXIT_USAGE};
 
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
@@ -94,21 +96,94 @@ fn run_without_plugins(command: &Command) -> Option<u8> {
     }
 }
 
+/// The command's name as a user typed it: `put`, `space backup`.
+fn command_name(matches: &ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut current = matches;
+    while let Some((name, sub)) = current.subcommand() {
+        names.push(name);
+        current = sub;
+    }
+    names.join(" ")
+}
+
+/// Parses the command line. A usage error under `--json` or
+/// `--json-lines` is also a JSON document (exit 2).
+fn parse() -> Result<(Cli, String), u8> {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let code = u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE);
+            let args: Vec<String> = std::env::args().collect();
+            let format = if args.iter().any(|a| a == "--json-lines") {
+                Format::JsonLines
+            } else if args.iter().any(|a| a == "--json") {
+                Format::Json
+            } else {
+                e.exit()
+            };
+            if code == 0 {
+                e.exit()
+            }
+            let _ = e.print();
+            // The first word that names a command, as far as one does.
+            let known: Vec<String> = Cli::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            let command = args
+                .iter()
+                .skip(1)
+                .find(|a| known.contains(a))
+                .cloned()
+                .unwrap_or_default();
+            document::start(format, &command);
+            let rendered = e.to_string();
+            let message = rendered.lines().next().unwrap_or_default();
+            let message = message.strip_prefix("error: ").unwrap_or(message);
+            document::set_error(output::error_object(code, "usage", message));
+            document::finish(code);
+            return Err(code);
+        }
+    };
+    let name = command_name(&matches);
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => Ok((cli, name)),
+        Err(e) => e.exit(),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, name) = match parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return ExitCode::from(code),
+    };
     if let Some(status) = run_without_plugins(&cli.command) {
         return ExitCode::from(status);
     }
     let g = &cli.global;
     init_logging(g.verbose, g.quiet);
+    let format = match (g.json, g.json_lines) {
+        (_, true) => Format::JsonLines,
+        (true, false) => Format::Json,
+        (false, false) => Format::Text,
+    };
+    document::start(format, &name);
+    let status = run(&cli);
+    document::finish(status);
+    ExitCode::from(status)
+}
 
+/// Loads the plugins and runs a command that needs them.
+fn run(cli: &Cli) -> u8 {
+    let g = &cli.global;
     let policy = match RetryPolicy::new(
         g.retries,
         Duration::from_millis(g.retry_delay),
         Duration::from_millis(g.retry_max_delay),
     ) {
         Ok(p) => p,
-        Err(e) => return ExitCode::from(fail(&e, g.json)),
+        Err(e) => return fail(&e, document::is_json()),
     };
     let rescan = matches!(&cli.command, Command::Plugins(args) if args.rescan);
     let registry = Registry::load_with(
@@ -118,12 +193,12 @@ fn main() -> ExitCode {
     let ctx = Context {
         registry,
         policy,
-        json: g.json,
+        json: document::is_json(),
         progress: !g.quiet && std::io::stderr().is_terminal(),
     };
-    let status = match &cli.command {
+    match &cli.command {
         Command::Plugins(args) => cmd::plugins::run(&ctx, args),
-        Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => 2,
+        Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => EXIT_USAGE,
         Command::Ls(args) => cmd::ls::run(&ctx, args),
         Command::Put(args) => cmd::put::run(&ctx, args, Mode::Copy),
         Command::Mv(args) => cmd::put::run(&ctx, args, Mode::Move),
@@ -134,6 +209,5 @@ fn main() -> ExitCode {
         Command::Peer(args) => cmd::peer::run(&ctx, args),
         Command::Test(args) => cmd::test::run(&ctx, args),
         Command::Space(args) => cmd::space::run(&ctx, args),
-    };
-    ExitCode::from(status)
+    }
 }

@@ -1,37 +1,24 @@
 //! The one report type: what a command prints for people as it goes, the
-//! JSON document it prints for machines at the end, and its exit status
-//! (the first failure's).
+//! items and result it adds to the JSON document (see `document`), and
+//! its exit status (the first failure's).
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use stowage::{Backend, ErrorCode};
 
-use crate::output::{error_json, exit_status, line, print_json, report_error, Failure};
+use crate::document;
+use crate::output::{error_json, error_object, exit_status, line, report_error, Failure};
 
 /// A command's result being built.
 pub struct Report {
     json: bool,
-    /// The JSON document: `Null` until a command sets it, an array of
-    /// items for per-object commands, an object for whole-command results.
-    doc: Value,
     status: u8,
 }
 
 impl Report {
-    /// An empty report; `json` selects JSON output over text.
-    pub fn new(json: bool) -> Self {
+    /// An empty report, printing in this run's format.
+    pub fn new() -> Self {
         Self {
-            json,
-            doc: Value::Null,
-            status: 0,
-        }
-    }
-
-    /// A report whose JSON document is an array of items, `[]` when no
-    /// item is added.
-    pub fn items(json: bool) -> Self {
-        Self {
-            json,
-            doc: Value::Array(Vec::new()),
+            json: document::is_json(),
             status: 0,
         }
     }
@@ -48,9 +35,9 @@ impl Report {
         }
     }
 
-    /// Replaces the JSON document.
-    pub fn set_doc(&mut self, doc: Value) {
-        self.doc = doc;
+    /// Sets the command's result that is not per item.
+    pub fn set_data(&mut self, data: Value) {
+        document::set_data(data);
     }
 
     /// Sets the exit status when none is set yet.
@@ -60,47 +47,47 @@ impl Report {
         }
     }
 
-    /// A succeeded item: `text` for people, `item` appended to the array.
+    /// A succeeded item: `text` for people, `item` in the document.
     pub fn ok(&mut self, item: Value, text: &str) {
         self.text(text);
-        self.push(item);
+        document::add_item(item);
     }
 
     /// A succeeded item with no text line (its bytes went to stdout).
     pub fn ok_silent(&mut self, item: Value) {
-        self.push(item);
+        document::add_item(item);
     }
 
     /// A failed item: the error on stderr and in `item["error"]`.
     pub fn item_failed(&mut self, mut item: Value, e: &impl Failure) {
         item["error"] = self.error(e);
-        self.push(item);
+        document::add_item(item);
     }
 
     /// Reports `e` on stderr, keeps its status if it is the first, and
     /// returns its JSON form.
-    pub fn error(&mut self, e: &impl Failure) -> Value {
+    fn error(&mut self, e: &impl Failure) -> Value {
         report_error(e);
         self.set_status(exit_status(e.code()));
         error_json(e)
     }
 
-    /// A whole-command failure: the error joins the document
-    /// (`{"error": ...}` alone, beside an object's fields, or as
-    /// `{"results": [...], "error": ...}` around an array).
+    /// A whole-command failure: stderr, the document's `error`, the status.
     pub fn failed(&mut self, e: &impl Failure) {
         let err = self.error(e);
-        match &mut self.doc {
-            Value::Object(map) => {
-                map.insert("error".into(), err);
-            }
-            Value::Null => self.doc = json!({ "error": err }),
-            other => *other = json!({ "results": other.take(), "error": err }),
-        }
+        document::set_error(err);
     }
 
-    /// Closes `backend` (the durability barrier); a failed close becomes
-    /// an item `{"operation": "close", "error": ...}`.
+    /// A whole-command failure the command has already told people about
+    /// in its own words: `message` in the document, and the status.
+    pub fn failed_with(&mut self, code: ErrorCode, message: &str) {
+        let status = exit_status(code);
+        self.set_status(status);
+        document::set_error(error_object(status, &code.name(), message));
+    }
+
+    /// Closes `backend` (the durability barrier); a failed close is a
+    /// whole-command failure.
     pub fn close(&mut self, backend: &Backend) {
         let Err(e) = backend.close() else { return };
         // A panicked backend refuses close too; that is not news.
@@ -108,22 +95,11 @@ impl Report {
             log::debug!("close after a panic: {e}");
             return;
         }
-        let err = self.error(&e);
-        self.push(json!({ "operation": "close", "error": err }));
+        self.failed(&e);
     }
 
-    /// Prints the JSON document (JSON mode) and returns the exit status.
+    /// The exit status.
     pub fn finish(self) -> u8 {
-        if self.json && !self.doc.is_null() {
-            print_json(&self.doc);
-        }
         self.status
-    }
-
-    fn push(&mut self, item: Value) {
-        match &mut self.doc {
-            Value::Array(items) => items.push(item),
-            doc => *doc = Value::Array(vec![item]),
-        }
     }
 }

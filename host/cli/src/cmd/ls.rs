@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
         Err(e) => return fail(&e, ctx.json),
     };
     entries.sort();
-    let mut report = Report::items(ctx.json);
+    let mut report = Report::new();
     for (name, size) in entries {
         let text = format!("{size}  {}", display_name(&name));
         report.ok(json!({ "name": name, "size": size }), &text);

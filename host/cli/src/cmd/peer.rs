@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::context::Context;
+use crate::document;
+use crate::output::error_object;
+
+/// Exit status of `peer collected` when the indicator is absent.
+const NOT_COLLECTED: u8 = 1;
 
 /// `stowage peer ...`.
 #[derive(Subcommand, Debug)]
@@ -59,7 +64,14 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
             owner,
             mode,
         } => ctx.peer_stage(url, target, owner.as_deref(), mode.as_deref()),
-        Args::Collected { url, indicator } => ctx.peer_collected(url, indicator),
+        Args::Collected { url, indicator } => {
+            let status = ctx.peer_collected(url, indicator);
+            if status == NOT_COLLECTED {
+                let message = format!("the collect indicator {indicator} is absent");
+                document::set_error(error_object(status, "not collected", &message));
+            }
+            status
+        }
         Args::MarkStaged {
             url,
             indicator,

@@ -4,7 +4,8 @@ use clap::Args as ClapArgs;
 use serde_json::json;
 
 use crate::context::Context;
-use crate::output::{line, print_json};
+use crate::document;
+use crate::output::line;
 
 /// `stowage plugins` arguments.
 #[derive(ClapArgs, Debug)]
@@ -19,7 +20,7 @@ pub fn run(ctx: &Context, _args: &Args) -> u8 {
     let registry = &ctx.registry;
     let plugins = registry.plugins();
     if ctx.json {
-        print_json(&json!({
+        document::set_data(json!({
             "plugins": plugins,
             "rejected": registry.rejected(),
             "conflicts": registry.conflicts(),

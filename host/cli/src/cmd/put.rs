@@ -9,7 +9,7 @@ use serde_json::json;
 use stowage::{validate_name, Error};
 
 use crate::context::Context;
-use crate::output::{display_name, fail};
+use crate::output::{display_name, fail, usage_error};
 use crate::progress_bar::Bar;
 use crate::report::Report;
 
@@ -36,10 +36,7 @@ pub enum Mode {
 /// Stores each file; a failure does not stop the others.
 pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
     if args.name.is_some() && args.files.len() != 1 {
-        // A usage error: exit 2, like clap's own.
-        let e = Error::InvalidInput("--name can only be used with exactly one FILE".into());
-        fail(&e, ctx.json);
-        return 2;
+        return usage_error("--name can only be used with exactly one FILE");
     }
     let jobs = match names_for_files(&args.files, args.name.as_deref()) {
         Ok(jobs) => jobs,
@@ -49,7 +46,7 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
         Ok(b) => b,
         Err(e) => return fail(&e, ctx.json),
     };
-    let mut report = Report::items(ctx.json);
+    let mut report = Report::new();
     let sizes: Vec<u64> = jobs
         .iter()
         .map(|(file, _)| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))

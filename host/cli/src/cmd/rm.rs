@@ -15,7 +15,7 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
         Ok(b) => b,
         Err(e) => return fail(&e, ctx.json),
     };
-    let mut report = Report::items(ctx.json);
+    let mut report = Report::new();
     for name in &args.names {
         match backend.delete(name) {
             Ok(()) => report.ok(

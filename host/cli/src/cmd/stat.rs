@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
         Ok(sizes) => sizes,
         Err(e) => return fail(&e, ctx.json),
     };
-    let mut report = Report::items(ctx.json);
+    let mut report = Report::new();
     for (name, size) in args.names.iter().zip(sizes) {
         let text = match size {
             Some(s) => format!("{s}  {}", display_name(name)),

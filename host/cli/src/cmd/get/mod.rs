@@ -9,7 +9,7 @@ use serde_json::json;
 use stowage::{Backend, Error};
 
 use crate::context::Context;
-use crate::output::{display_name, fail};
+use crate::output::{display_name, fail, usage_error};
 use crate::progress_bar::Bar;
 use crate::report::Report;
 use destination::{delivery, open_existing, Delivery, Output, Spool};
@@ -38,15 +38,13 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
         Err(e) => return fail(&e, ctx.json),
     };
     if matches!(output, Output::Stdout) && ctx.json {
-        let e = Error::InvalidInput("--json and -o - would both write to standard output".into());
-        fail(&e, ctx.json);
-        return 2;
+        return usage_error("--json and -o - would both write to standard output");
     }
     let backend = match ctx.open_for(&args.url, names) {
         Ok(b) => b,
         Err(e) => return fail(&e, ctx.json),
     };
-    let mut report = Report::items(ctx.json);
+    let mut report = Report::new();
     let sizes = sizes_for_bar(ctx, &backend, names);
     let bar = Bar::new(sizes.iter().sum(), ctx.progress);
     for (name, size) in names.iter().zip(sizes) {

@@ -17,14 +17,14 @@ pub fn paths(
     report: &mut Report,
     progress: bool,
 ) {
-    let mut items = Vec::new();
+    report.set_data(json!({ "space": s.name() }));
     for path in paths {
         let bar = SharedBar::new(progress, &path.display().to_string());
         let result = s.backup_path_reporting(path, name, &|done, total| bar.set(done, total));
         bar.finish();
         match result {
             Ok(r) => {
-                report.text(&format!(
+                let text = format!(
                     "backed up {} as {}: {} files, {} directories, {} symlinks, {} bytes",
                     r.origin.display(),
                     display_name(&r.name),
@@ -32,7 +32,8 @@ pub fn paths(
                     r.dirs,
                     r.symlinks,
                     r.bytes
-                ));
+                );
+                report.ok(serde_json::to_value(&r).unwrap_or(Value::Null), &text);
                 for skipped in &r.skipped {
                     warn(&format!(
                         "{} skipped: {}",
@@ -40,13 +41,8 @@ pub fn paths(
                         skipped.reason
                     ));
                 }
-                items.push(serde_json::to_value(&r).unwrap_or(Value::Null));
             }
-            Err(e) => {
-                let err = report.error(&e);
-                items.push(json!({ "path": path, "error": err }));
-            }
+            Err(e) => report.item_failed(json!({ "path": path }), &e),
         }
     }
-    report.set_doc(json!({ "space": s.name(), "results": items }));
 }

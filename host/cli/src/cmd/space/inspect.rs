@@ -3,7 +3,9 @@
 use serde_json::{json, Value};
 use stowage_space::{iso8601, BackupStore, Data, SpaceError, SpaceInfo};
 
-use crate::output::{display_name, exit_status};
+use stowage::ErrorCode;
+
+use crate::output::display_name;
 use crate::report::Report;
 
 /// The spaces of a store, one line each.
@@ -13,7 +15,7 @@ pub fn list(store: &BackupStore, report: &mut Report) -> Result<(), SpaceError> 
         report.text("no spaces");
     }
     for i in &spaces {
-        report.text(&format!(
+        let text = format!(
             "{}  {}  {} entries  {} objects  {} bytes  created {}  modified {}",
             i.name,
             persistence(i.persistent),
@@ -22,9 +24,9 @@ pub fn list(store: &BackupStore, report: &mut Report) -> Result<(), SpaceError> 
             i.size,
             iso8601(i.created),
             iso8601(i.modified)
-        ));
+        );
+        report.ok(info_json(i), &text);
     }
-    report.set_doc(Value::Array(spaces.iter().map(info_json).collect()));
     Ok(())
 }
 
@@ -41,7 +43,7 @@ pub fn show(store: &BackupStore, space: &str, report: &mut Report) -> Result<(),
         info.objects,
         info.size
     ));
-    let mut entries = Vec::new();
+    report.set_data(json!({ "space": info_json(&info) }));
     for (name, e) in s.entries() {
         let size: u64 = std::iter::once(&e.root)
             .chain(&e.tree)
@@ -53,20 +55,19 @@ pub fn show(store: &BackupStore, space: &str, report: &mut Report) -> Result<(),
             Data::Dir => format!(" ({} entries below)", e.tree.len()),
             _ => String::new(),
         };
-        report.text(&format!(
+        let text = format!(
             "{:<7} {:>12}  {}{}{}",
             e.root.data.kind(),
             size,
             display_name(&name),
             origin.map(|o| format!("  from {o}")).unwrap_or_default(),
             detail
-        ));
+        );
         let mut v = serde_json::to_value(&e).unwrap_or(Value::Null);
         v["name"] = json!(name);
         v["total_size"] = json!(size);
-        entries.push(v);
+        report.ok(v, &text);
     }
-    report.set_doc(json!({ "space": info_json(&info), "entries": entries }));
     s.close()
 }
 
@@ -99,13 +100,15 @@ pub fn verify(store: &BackupStore, space: &str, report: &mut Report) -> Result<(
             info.name,
             problems.len()
         ));
-        report.set_status(exit_status(stowage::ErrorCode::VALIDATION_FAILED));
+        report.failed_with(
+            ErrorCode::VALIDATION_FAILED,
+            &format!("{} damaged object references", problems.len()),
+        );
     }
-    report.set_doc(json!({
+    report.set_data(json!({
         "space": info.name,
         "entries": info.entries,
         "objects": info.objects,
-        "ok": problems.is_empty(),
         "problems": problems,
     }));
     s.close()

@@ -14,20 +14,15 @@ pub fn rm(
     report: &mut Report,
 ) -> Result<(), SpaceError> {
     let s = store.open_space(space)?;
-    let mut items = Vec::new();
     for name in names {
         match s.delete(name) {
-            Ok(()) => {
-                report.text(&format!("removed {}", display_name(name)));
-                items.push(json!({ "name": name, "deleted": true }));
-            }
-            Err(e) => {
-                let err = report.error(&e);
-                items.push(json!({ "name": name, "deleted": false, "error": err }));
-            }
+            Ok(()) => report.ok(
+                json!({ "name": name, "deleted": true }),
+                &format!("removed {}", display_name(name)),
+            ),
+            Err(e) => report.item_failed(json!({ "name": name, "deleted": false }), &e),
         }
     }
-    report.set_doc(Value::Array(items));
     // Keep a non-persistent space (left by a crashed program) as is.
     s.close_keep()
 }
@@ -36,7 +31,7 @@ pub fn rm(
 pub fn drop_space(store: &BackupStore, space: &str, report: &mut Report) -> Result<(), SpaceError> {
     store.drop_space(space)?;
     report.text(&format!("dropped space {space}"));
-    report.set_doc(json!({ "space": space, "dropped": true }));
+    report.set_data(json!({ "space": space, "dropped": true }));
     Ok(())
 }
 
@@ -52,6 +47,6 @@ pub fn gc(store: &BackupStore, report: &mut Report) -> Result<(), SpaceError> {
             "space {s} is unreadable: no object was removed while it is"
         ));
     }
-    report.set_doc(serde_json::to_value(&r).unwrap_or(Value::Null));
+    report.set_data(serde_json::to_value(&r).unwrap_or(Value::Null));
     Ok(())
 }

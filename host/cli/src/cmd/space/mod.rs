@@ -17,15 +17,15 @@ pub use args::Args;
 use stowage_space::{BackupStore, SpaceError};
 
 use crate::context::Context;
+use crate::output::usage_error;
 use crate::report::Report;
 
 /// Runs one `stowage space` command; returns the exit status.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
-    let mut report = Report::new(ctx.json);
+    let mut report = Report::new();
     if let Args::Backup { paths, name, .. } = args {
         if name.is_some() && paths.len() != 1 {
-            eprintln!("stowage: error: --name can only be used with exactly one PATH");
-            return 2;
+            return usage_error("--name can only be used with exactly one PATH");
         }
     }
     let store = match ctx

@@ -27,33 +27,31 @@ pub fn entry(
         r.symlinks,
         r.bytes
     ));
-    report.set_doc(json!({ "space": space, "name": name, "restored": r }));
+    report.set_data(json!({ "space": space, "name": name, "restored": r }));
     s.close()
 }
 
 /// Restores every filesystem entry; a failure does not stop the others.
 pub fn revert(store: &BackupStore, space: &str, report: &mut Report) -> Result<(), SpaceError> {
     let s = store.open_space_read_only(space)?;
-    let mut items = Vec::new();
+    report.set_data(json!({ "space": s.name() }));
+    let mut any = false;
     for item in s.revert()? {
+        any = true;
         match &item.result {
-            Ok(r) => {
-                report.text(&format!(
+            Ok(r) => report.ok(
+                json!({ "name": item.name, "origin": item.origin, "restored": r }),
+                &format!(
                     "restored {} to {}",
                     display_name(&item.name),
                     r.path.display()
-                ));
-                items.push(json!({ "name": item.name, "origin": item.origin, "restored": r }));
-            }
-            Err(e) => {
-                let err = report.error(e);
-                items.push(json!({ "name": item.name, "origin": item.origin, "error": err }));
-            }
+                ),
+            ),
+            Err(e) => report.item_failed(json!({ "name": item.name, "origin": item.origin }), e),
         }
     }
-    if items.is_empty() {
+    if !any {
         report.text("nothing to revert");
     }
-    report.set_doc(json!({ "space": s.name(), "results": items }));
     s.close()
 }

@@ -21,7 +21,7 @@ pub fn backup(
     let s = store.space(space, true)?;
     let bytes = read_input(from)?;
     s.backup_value(&bytes, name)?;
-    report.set_doc(json!({ "space": space, "name": name, "size": bytes.len() }));
+    report.set_data(json!({ "space": space, "name": name, "size": bytes.len() }));
     report.text(&format!(
         "stored value {} ({} bytes) in space {space}",
         display_name(name),
@@ -40,7 +40,7 @@ pub fn restore(
     let s = store.open_space_read_only(space)?;
     let bytes = s.restore_value(name)?;
     if report.json() {
-        report.set_doc(match String::from_utf8(bytes) {
+        report.set_data(match String::from_utf8(bytes) {
             Ok(text) => json!({ "name": name, "size": text.len(), "text": text }),
             Err(e) => {
                 let b = e.into_bytes();
