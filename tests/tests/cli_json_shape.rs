@@ -288,3 +288,21 @@ fn the_schema_refuses_broken_documents() {
     let failed = json!({"command": "ls", "ok": false, "code": 52, "items": [], "data": null, "error": error});
     assert!(c.document.is_valid(&failed));
 }
+
+#[test]
+fn remote_commands() {
+    let (_p, cli, c) = setup();
+    let work = tempdir();
+    let cli = cli.env("XDG_CONFIG_HOME", work.path());
+    let url = file_url(&work.path().join("store"));
+    c.json(&cli, &["remote", "list"], 0);
+    c.json(&cli, &["remote", "add", "r", &url], 0);
+    c.json(&cli, &["remote", "add", "r", &url], 23);
+    c.json(&cli, &["remote", "show", "r"], 0);
+    c.json(&cli, &["remote", "show", "nosuch"], 52);
+    c.json(&cli, &["ls", "r:"], 0);
+    c.json(&cli, &["ls", "nosuch:"], 23);
+    c.lines(&cli, &["remote", "list"], 0);
+    c.json(&cli, &["remote", "remove", "r"], 0);
+    c.json(&cli, &["remote", "remove", "r"], 52);
+}

@@ -71,6 +71,11 @@ pub struct Global {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// The configuration file (named remotes). Default: STOWAGE_CONFIG, else
+    /// $XDG_CONFIG_HOME/stowage/config.toml.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
     /// Load plugin files even when other users can write them (or their
     /// directory), for this run only.
     #[arg(long, global = true)]
@@ -136,4 +141,29 @@ pub enum Command {
     /// docs/backup-spaces.md).
     #[command(subcommand)]
     Space(cmd::space::Args),
+
+    /// Named remotes: `NAME:` or `NAME:sub/dir` wherever a URL goes.
+    #[command(subcommand)]
+    Remote(cmd::remote::Args),
+}
+
+impl Command {
+    /// Every argument that is a backend URL, where a remote name may stand.
+    pub fn urls_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Command::Ls(a) => vec![&mut a.url],
+            Command::Put(a) | Command::Mv(a) => vec![&mut a.url],
+            Command::Get(a) => vec![&mut a.url],
+            Command::Rm(a) | Command::Stat(a) => vec![&mut a.url],
+            Command::Iso(a) => vec![a.url_mut()],
+            Command::Peer(a) => vec![a.url_mut()],
+            Command::Space(a) => vec![a.url_mut()],
+            Command::Test(a) => a.url.iter_mut().chain(a.empty_url.iter_mut()).collect(),
+            Command::Plugins(_)
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::ProbePlugin { .. }
+            | Command::Remote(_) => Vec::new(),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod cmd;
+mod config;
 mod context;
 mod document;
 mod iso;
@@ -27,6 +28,7 @@ use stowage::{Registry, RetryPolicy, SearchPath};
 
 use cli::{Cli, Command};
 use cmd::put::Mode;
+use config::Config;
 use context::Context;
 use document::Format;
 use output::{fail, EXIT_USAGE};
@@ -64,6 +66,21 @@ fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
         rescan,
         allow_insecure,
     }
+}
+
+/// Replaces each `NAME:` or `NAME:sub/dir` URL argument by the remote's
+/// URL. The configuration is read only when such an argument is there.
+fn resolve_remotes(cli: &mut Cli) -> Result<(), stowage::Error> {
+    let explicit = cli.global.config.clone();
+    let mut urls = cli.command.urls_mut();
+    if urls.iter().all(|u| u.contains("://")) {
+        return Ok(());
+    }
+    let config = Config::load(Config::location(explicit.as_deref()))?;
+    for url in urls.iter_mut() {
+        **url = config::resolve(&config, url)?;
+    }
+    Ok(())
 }
 
 /// The commands that need no plugins; `None` for the others.
@@ -154,7 +171,7 @@ fn parse() -> Result<(Cli, String), u8> {
 }
 
 fn main() -> ExitCode {
-    let (cli, name) = match parse() {
+    let (mut cli, name) = match parse() {
         Ok(parsed) => parsed,
         Err(code) => return ExitCode::from(code),
     };
@@ -169,13 +186,24 @@ fn main() -> ExitCode {
         (false, false) => Format::Text,
     };
     document::start(format, &name);
-    let status = run(&cli);
+    let status = run(&mut cli);
     document::finish(status);
     ExitCode::from(status)
 }
 
-/// Loads the plugins and runs a command that needs them.
-fn run(cli: &Cli) -> u8 {
+/// Loads the configuration when the command needs it, then the plugins,
+/// and runs the command.
+fn run(cli: &mut Cli) -> u8 {
+    if let Command::Remote(args) = &cli.command {
+        let config = Config::load(Config::location(cli.global.config.as_deref()));
+        return match config {
+            Ok(mut config) => cmd::remote::run(&mut config, args),
+            Err(e) => fail(&e, true),
+        };
+    }
+    if let Err(e) = resolve_remotes(cli) {
+        return fail(&e, true);
+    }
     let g = &cli.global;
     let policy = match RetryPolicy::new(
         g.retries,
@@ -198,7 +226,11 @@ fn run(cli: &Cli) -> u8 {
     };
     match &cli.command {
         Command::Plugins(args) => cmd::plugins::run(&ctx, args),
-        Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => EXIT_USAGE,
+        // Handled before the plugins are loaded.
+        Command::ProbePlugin { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::Remote(_) => EXIT_USAGE,
         Command::Ls(args) => cmd::ls::run(&ctx, args),
         Command::Put(args) => cmd::put::run(&ctx, args, Mode::Copy),
         Command::Mv(args) => cmd::put::run(&ctx, args, Mode::Move),

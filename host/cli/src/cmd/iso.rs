@@ -21,6 +21,15 @@ pub enum Args {
     },
 }
 
+impl Args {
+    /// The URL argument.
+    pub fn url_mut(&mut self) -> &mut String {
+        match self {
+            Args::Info { url } | Args::Compact { url } => url,
+        }
+    }
+}
+
 /// Runs one `stowage iso` command.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
     match args {

@@ -8,6 +8,7 @@ mod objects;
 pub mod peer;
 pub mod plugins;
 pub mod put;
+pub mod remote;
 pub mod rm;
 pub mod space;
 pub mod stat;

@@ -55,6 +55,17 @@ pub enum Args {
     },
 }
 
+impl Args {
+    /// The URL argument.
+    pub fn url_mut(&mut self) -> &mut String {
+        match self {
+            Args::Stage { url, .. }
+            | Args::Collected { url, .. }
+            | Args::MarkStaged { url, .. } => url,
+        }
+    }
+}
+
 /// Runs one `stowage peer` command.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
     match args {

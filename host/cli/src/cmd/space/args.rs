@@ -137,4 +137,21 @@ impl Args {
             | Args::Gc { url } => url,
         }
     }
+
+    /// The store's URL, to resolve a remote name in place.
+    pub fn url_mut(&mut self) -> &mut String {
+        match self {
+            Args::List { url }
+            | Args::Backup { url, .. }
+            | Args::BackupValue { url, .. }
+            | Args::Restore { url, .. }
+            | Args::RestoreValue { url, .. }
+            | Args::Revert { url, .. }
+            | Args::Show { url, .. }
+            | Args::Verify { url, .. }
+            | Args::Rm { url, .. }
+            | Args::DropSpace { url, .. }
+            | Args::Gc { url } => url,
+        }
+    }
 }
