@@ -120,10 +120,11 @@ pub enum Args {
     },
 }
 
-impl Args {
-    /// The store's URL.
-    pub fn url(&self) -> &str {
-        match self {
+/// The `url` field of whichever command `$args` is (by reference, shared
+/// or mutable, as `$args` is).
+macro_rules! store_url {
+    ($args:expr) => {
+        match $args {
             Args::List { url }
             | Args::Backup { url, .. }
             | Args::BackupValue { url, .. }
@@ -136,22 +137,17 @@ impl Args {
             | Args::DropSpace { url, .. }
             | Args::Gc { url } => url,
         }
+    };
+}
+
+impl Args {
+    /// The store's URL.
+    pub fn url(&self) -> &str {
+        store_url!(self)
     }
 
     /// The store's URL, to resolve a remote name in place.
     pub fn url_mut(&mut self) -> &mut String {
-        match self {
-            Args::List { url }
-            | Args::Backup { url, .. }
-            | Args::BackupValue { url, .. }
-            | Args::Restore { url, .. }
-            | Args::RestoreValue { url, .. }
-            | Args::Revert { url, .. }
-            | Args::Show { url, .. }
-            | Args::Verify { url, .. }
-            | Args::Rm { url, .. }
-            | Args::DropSpace { url, .. }
-            | Args::Gc { url } => url,
-        }
+        store_url!(self)
     }
 }
