@@ -1,7 +1,7 @@
 //! What every command needs: the loaded plugins, the retry policy and how
 //! to print.
 
-use stowage::{validate_name, Backend, Error, Registry, RetryPolicy};
+use stowage::{Backend, Error, Registry, RetryPolicy};
 
 /// What every command needs.
 pub struct Context {
@@ -16,14 +16,5 @@ impl Context {
     /// Opens `url` with the retry policy of this run.
     pub fn open(&self, url: &str) -> Result<Backend, Error> {
         Ok(self.registry.open(url)?.with_retry(self.policy))
-    }
-
-    /// Validates every name first (nothing is opened for a bad one), then
-    /// opens `url`.
-    pub fn open_for(&self, url: &str, names: &[String]) -> Result<Backend, Error> {
-        for name in names {
-            validate_name(name)?;
-        }
-        self.open(url)
     }
 }

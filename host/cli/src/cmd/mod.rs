@@ -10,6 +10,7 @@ pub mod plugins;
 pub mod put;
 pub mod remote;
 pub mod rm;
+mod select;
 pub mod space;
 pub mod stat;
 pub mod test;

@@ -3,12 +3,14 @@
 
 use clap::Args as ClapArgs;
 
-/// A store and object names in it.
+use super::select::Selection;
+
+/// A store and objects in it.
 #[derive(ClapArgs, Debug)]
 pub struct Objects {
     /// Backend URL.
     pub url: String,
-    /// Object names.
-    #[arg(required = true)]
-    pub names: Vec<String>,
+    /// The objects.
+    #[command(flatten)]
+    pub selection: Selection,
 }

@@ -87,6 +87,7 @@ fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf
     let jobs = files
         .iter()
         .map(|file| {
+            refuse_directory(file)?;
             let name = match name {
                 Some(n) => n.to_string(),
                 None => file
@@ -106,6 +107,19 @@ fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf
         .collect::<Result<Vec<_>, Error>>()?;
     refuse_collisions(&jobs)?;
     Ok(jobs)
+}
+
+/// A directory is not an object: point at the commands for trees.
+fn refuse_directory(file: &Path) -> Result<(), Error> {
+    if !file.is_dir() {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "{0} is a directory; put stores files. For a tree use \
+         `stowage space backup URL SPACE {0}`, or make one file of it first: \
+         `tar -cf {0}.tar {0}`",
+        file.display()
+    )))
 }
 
 /// Two files stored under one name would leave only the last: refuse

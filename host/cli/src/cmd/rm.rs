@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::select::open_selected;
 use crate::context::Context;
 use crate::output::{display_name, fail};
 use crate::report::Report;
@@ -11,12 +12,12 @@ pub type Args = super::objects::Objects;
 
 /// Deletes each name; a failure does not stop the others.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
-    let backend = match ctx.open_for(&args.url, &args.names) {
-        Ok(b) => b,
+    let (backend, names) = match open_selected(ctx, &args.url, &args.selection) {
+        Ok(x) => x,
         Err(e) => return fail(&e, ctx.json),
     };
     let mut report = Report::new();
-    for name in &args.names {
+    for name in &names {
         match backend.delete(name) {
             Ok(()) => report.ok(
                 json!({ "name": name, "deleted": true }),

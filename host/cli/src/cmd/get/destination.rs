@@ -26,17 +26,18 @@ pub enum Output {
 }
 
 impl Output {
-    /// Checks `-o` against the number of names: several names need an
+    /// Checks `-o` against the names: several names (or patterns) need an
     /// existing directory (one error, not one per name), and `-` takes
     /// one name.
-    pub fn new(output: Option<&Path>, names: usize) -> Result<Self, Error> {
+    pub fn new(output: Option<&Path>, several: bool) -> Result<Self, Error> {
         let Some(path) = output else {
             return Ok(Self::CurrentDir);
         };
         if path.as_os_str() == "-" {
-            if names != 1 {
+            if several {
                 return Err(Error::InvalidInput(
-                    "-o - writes one object to standard output; give exactly one NAME".into(),
+                    "-o - writes one object to standard output; give exactly one NAME and no --glob"
+                        .into(),
                 ));
             }
             return Ok(Self::Stdout);
@@ -45,7 +46,7 @@ impl Output {
         if path.is_dir() {
             return Ok(Self::Dir(path.to_path_buf()));
         }
-        if names > 1 {
+        if several {
             let why = match path.symlink_metadata() {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => "does not exist",
                 _ => "is not a directory",

@@ -8,6 +8,7 @@ use clap::Args as ClapArgs;
 use serde_json::json;
 use stowage::{Backend, Error};
 
+use super::select::{open_selected, Selection};
 use crate::context::Context;
 use crate::output::{display_name, fail, usage_error};
 use crate::progress_bar::Bar;
@@ -19,9 +20,9 @@ use destination::{delivery, open_existing, Delivery, Output, Spool};
 pub struct Args {
     /// Backend URL.
     pub url: String,
-    /// Object names.
-    #[arg(required = true)]
-    pub names: Vec<String>,
+    /// The objects.
+    #[command(flatten)]
+    pub selection: Selection,
     /// Destination: a file for one name (or a directory to put it in), a
     /// directory for several, `-` for standard output. An existing symlink,
     /// FIFO or device is written through, never replaced. Default: the
@@ -32,18 +33,20 @@ pub struct Args {
 
 /// Fetches each name; a failure does not stop the others.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
-    let names = &args.names;
-    let output = match Output::new(args.output.as_deref(), names.len()) {
+    // Globs may match several names: they need a directory, like several names.
+    let several = args.selection.names.len() > 1 || !args.selection.globs.is_empty();
+    let output = match Output::new(args.output.as_deref(), several) {
         Ok(output) => output,
         Err(e) => return fail(&e, ctx.json),
     };
     if matches!(output, Output::Stdout) && ctx.json {
         return usage_error("--json and -o - would both write to standard output");
     }
-    let backend = match ctx.open_for(&args.url, names) {
-        Ok(b) => b,
+    let (backend, names) = match open_selected(ctx, &args.url, &args.selection) {
+        Ok(x) => x,
         Err(e) => return fail(&e, ctx.json),
     };
+    let names = &names;
     let mut report = Report::new();
     let sizes = sizes_for_bar(ctx, &backend, names);
     let bar = Bar::new(sizes.iter().sum(), ctx.progress);
