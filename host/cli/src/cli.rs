@@ -5,19 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
-
-/// Exit statuses, shown in `--help` and documented in docs/cli.md.
-pub const EXIT_CODES: &str = "\
-Exit status:
-  0   success
-  1   `peer collected`: the indicator is absent; `test`: a check failed
-  2   usage error (bad flags or arguments)
-  23  invalid URL or input (bad object name, unknown scheme, --retries 0)
-  50  backend error (also: unsupported, transient, plugin panic, in use)
-  51  permission denied
-  52  not found
-  53  no space left
-  56  validation failed (stored size differs, or a space object fails its checksum)";
+use crate::help::{self, EXIT_CODES};
 
 /// The version line: the host version and the plugin ABI it speaks.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
@@ -86,16 +74,20 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List loaded plugins and the files that were rejected, with reasons.
+    #[command(after_help = help::PLUGINS)]
     Plugins(cmd::plugins::Args),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = help::COMPLETIONS)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
 
-    /// Print the manual page (roff) on stdout: `stowage man | man -l -`.
-    Man,
+    /// Print a manual page (roff) on stdout: stowage(1), or COMMAND's
+    /// (stowage-put(1), stowage-space-backup(1)...); or write them all.
+    #[command(after_help = help::MAN)]
+    Man(crate::manual::Args),
 
     /// Internal: load one plugin file in this process and report (the
     /// out-of-process probe).
@@ -106,44 +98,48 @@ pub enum Command {
     },
 
     /// List objects: names and sizes.
+    #[command(after_help = help::LS)]
     Ls(cmd::ls::Args),
 
     /// Upload each FILE under its file name.
+    #[command(after_help = help::PUT)]
     Put(cmd::put::Args),
 
     /// Download objects.
+    #[command(after_help = help::GET)]
     Get(cmd::get::Args),
 
     /// Delete objects.
+    #[command(after_help = help::RM)]
     Rm(cmd::rm::Args),
 
     /// Size of each object; missing ones are reported as missing.
+    #[command(after_help = help::STAT)]
     Stat(cmd::stat::Args),
 
     /// ISO image and disc operations on an xorriso:// URL.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::ISO)]
     Iso(cmd::iso::Args),
 
     /// Cedar Backup peer operations on a local-peer:// URL.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::PEER)]
     Peer(cmd::peer::Args),
 
     /// Move local files into the backend (the local files are removed).
+    #[command(after_help = help::MV)]
     Mv(cmd::put::Args),
 
     /// Run the conformance checks against a backend; exit 1 if any fails.
-    ///
-    /// Retries use the checks' own policy (3 attempts, 1-10 ms), not
-    /// --retries and the delays. See docs/cli.md.
+    #[command(after_help = help::TEST)]
     Test(cmd::test::Args),
 
-    /// Backup spaces: FirstAidKit's backup system on any backend (see
-    /// docs/backup-spaces.md).
-    #[command(subcommand)]
+    /// Backup spaces: FirstAidKit's backup system on any backend
+    /// (content-addressed, checksummed, crash-safe; see stowage-space(1)).
+    #[command(subcommand, after_help = help::SPACE)]
     Space(cmd::space::Args),
 
     /// Named remotes: `NAME:` or `NAME:sub/dir` wherever a URL goes.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::REMOTE)]
     Remote(cmd::remote::Args),
 }
 
@@ -161,7 +157,7 @@ impl Command {
             Command::Test(a) => a.url.iter_mut().chain(a.empty_url.iter_mut()).collect(),
             Command::Plugins(_)
             | Command::Completions { .. }
-            | Command::Man
+            | Command::Man(_)
             | Command::ProbePlugin { .. }
             | Command::Remote(_) => Vec::new(),
         }

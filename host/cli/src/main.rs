@@ -5,7 +5,9 @@ mod cmd;
 mod config;
 mod context;
 mod document;
+mod help;
 mod iso;
+mod manual;
 mod output;
 mod peer;
 mod progress_bar;
@@ -94,21 +96,7 @@ fn run_without_plugins(command: &Command) -> Option<u8> {
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
             Some(0)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            Some(
-                match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                    Ok(()) => {
-                        let _ = std::io::Write::write_all(&mut std::io::stdout(), &page);
-                        0
-                    }
-                    Err(e) => {
-                        eprintln!("stowage: error: rendering the manual page: {e}");
-                        50
-                    }
-                },
-            )
-        }
+        Command::Man(args) => Some(manual::run(args)),
         _ => None,
     }
 }
@@ -229,7 +217,7 @@ fn run(cli: &mut Cli) -> u8 {
         // Handled before the plugins are loaded.
         Command::ProbePlugin { .. }
         | Command::Completions { .. }
-        | Command::Man
+        | Command::Man(_)
         | Command::Remote(_) => EXIT_USAGE,
         Command::Ls(args) => cmd::ls::run(&ctx, args),
         Command::Put(args) => cmd::put::run(&ctx, args, Mode::Copy),

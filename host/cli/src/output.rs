@@ -29,7 +29,7 @@ impl Failure for SpaceError {
     }
 }
 
-/// The exit status for an error code (see `cli::EXIT_CODES`).
+/// The exit status for an error code (see `help::EXIT_CODES`).
 pub fn exit_status(code: ErrorCode) -> u8 {
     match code {
         ErrorCode::INVALID_INPUT => 23,
