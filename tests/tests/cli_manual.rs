@@ -35,21 +35,16 @@ fn every_command_has_a_page_with_examples_urls_environment_and_exit_status() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     pages.sort();
-    for expected in [
+    let expected = [
         "stowage.1",
         "stowage-space-backup.1",
         "stowage-remote-add.1",
     ]
+    .map(String::from)
     .into_iter()
-    .chain(
-        COMMANDS
-            .iter()
-            .map(|c| Box::leak(format!("stowage-{c}.1").into_boxed_str()) as &str),
-    ) {
-        assert!(
-            pages.iter().any(|p| p == expected),
-            "{expected} missing from {pages:?}"
-        );
+    .chain(COMMANDS.iter().map(|c| format!("stowage-{c}.1")));
+    for page in expected {
+        assert!(pages.contains(&page), "{page} missing from {pages:?}");
     }
     for page in &pages {
         let text = fs::read_to_string(dir.path().join(page)).unwrap();
