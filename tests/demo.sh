@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet -p stowage -p stowage-file -p stowage-local-peer -p stowage-xorriso
+cargo build --release --quiet -p stowage-cli -p stowage-file -p stowage-local-peer -p stowage-xorriso
 stowage=target/release/stowage
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -285,11 +285,12 @@ impl Output {
         self
     }
 
-    /// The `{"error": {...}}` object on stdout (JSON mode), if any.
+    /// The document's `"error"` object on stdout (JSON mode), if any.
     pub fn json_error(&self) -> Option<serde_json::Value> {
         serde_json::from_slice::<serde_json::Value>(&self.stdout)
             .ok()?
             .get("error")
+            .filter(|e| !e.is_null())
             .cloned()
     }
 }

@@ -151,20 +151,18 @@ pub fn find_in_path(name: &str) -> Option<PathBuf> {
         })
 }
 
-/// Every `"error"` object in a `--json` document, per-entry ones first:
-/// the `"error"` of each entry of the result array (a bare array, or the
-/// `"results"` array printed next to a top-level error), then the top-level
-/// `{"error": {...}}` (a whole-command failure, or a failed close).
+/// Every error object in a `--json` document (see docs/cli.md for its
+/// shape), per-item ones first: the `"error"` of each failed item, then
+/// the document's `"error"` (a whole-command failure, or a failed close).
 pub fn json_errors(doc: &serde_json::Value) -> Vec<&serde_json::Value> {
-    let entries = doc
-        .as_array()
-        .or_else(|| doc.get("results").and_then(|r| r.as_array()));
-    let mut errors: Vec<&serde_json::Value> = entries
+    let items = doc.get("items").and_then(|r| r.as_array());
+    let mut errors: Vec<&serde_json::Value> = items
         .into_iter()
         .flatten()
-        .filter_map(|entry| entry.get("error"))
+        .filter_map(|item| item.get("error"))
+        .filter(|e| !e.is_null())
         .collect();
-    errors.extend(doc.get("error"));
+    errors.extend(doc.get("error").filter(|e| !e.is_null()));
     errors
 }
 
@@ -177,10 +175,11 @@ pub fn find_json_error(doc: &serde_json::Value) -> Option<&serde_json::Value> {
 /// `[(name, size)]` from `ls --json` output, in the order printed.
 ///
 /// # Panics
-/// When the document is not an array of `{"name", "size"}` objects.
+/// When the document's items are not `{"name", "size"}` objects.
 pub fn ls_entries(doc: &serde_json::Value) -> Vec<(String, u64)> {
-    doc.as_array()
-        .unwrap_or_else(|| panic!("ls --json is not an array: {doc}"))
+    doc["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("ls --json has no items: {doc}"))
         .iter()
         .map(|e| {
             (

@@ -67,10 +67,10 @@ pub fn copy_plugin_as(dir: &Path, name: &str, file_name: &str) -> PathBuf {
     dst
 }
 
-/// The entry of `stowage plugins --json`'s `"plugins"` array whose `name` is
+/// The entry of `stowage plugins --json`'s `data.plugins` array whose `name` is
 /// `name`, if that plugin was loaded.
 pub fn loaded_plugin<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
-    doc["plugins"]
+    doc["data"]["plugins"]
         .as_array()?
         .iter()
         .find(|p| p["name"] == name)
@@ -79,7 +79,7 @@ pub fn loaded_plugin<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
 /// The reason `stowage plugins --json` gives for rejecting the file named
 /// `file_name` (the last component of its path), if it was rejected.
 pub fn rejected_reason<'a>(doc: &'a Value, file_name: &str) -> Option<&'a str> {
-    doc["rejected"].as_array()?.iter().find(|r| {
+    doc["data"]["rejected"].as_array()?.iter().find(|r| {
         r["file"]
             .as_str()
             .is_some_and(|f| Path::new(f).file_name() == Some(file_name.as_ref()))

@@ -47,7 +47,7 @@ fn version_and_plugins_show_the_abi() {
     out.ok();
     assert!(out.out.contains("plugin ABI v1"), "{out}");
     let (_, doc) = cli.run_json(["plugins"]);
-    assert_eq!(doc["plugins"][0]["abi_version"], 1);
+    assert_eq!(doc["data"]["plugins"][0]["abi_version"], 1);
     assert!(cli.run(["plugins"]).out.contains("(ABI v1)"));
 }
 

@@ -13,6 +13,17 @@ use stowage_tests::{
 
 const MIB: u64 = 1 << 20;
 
+/// `items` as the JSON document shows succeeded items: each with
+/// `"ok": true, "code": 0, "error": null`.
+fn succeeded(mut items: serde_json::Value) -> serde_json::Value {
+    for item in items.as_array_mut().expect("an array of items") {
+        item["ok"] = json!(true);
+        item["code"] = json!(0);
+        item["error"] = serde_json::Value::Null;
+    }
+    items
+}
+
 fn setup() -> (tempfile::TempDir, Cli) {
     let plugins = plugin_dir_with(&["file"]);
     let cli = Cli::new(plugins.path());
@@ -47,11 +58,11 @@ fn put_ls_stat_get_rm_small_files() {
     let (out, doc) = cli.run_json(["put", &url, empty.to_str().unwrap(), mib1.to_str().unwrap()]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([
+        doc["items"],
+        succeeded(json!([
             {"file": empty.to_str().unwrap(), "name": "empty.bin", "size": 0},
             {"file": mib1.to_str().unwrap(), "name": "one-mib-plus-one.bin", "size": MIB + 1},
-        ]),
+        ])),
         "{out}"
     );
     assert_same_content(&empty, &store.join("empty.bin"));
@@ -81,11 +92,11 @@ fn put_ls_stat_get_rm_small_files() {
     let (out, doc) = cli.run_json(["stat", &url, "one-mib-plus-one.bin", "empty.bin"]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([
+        doc["items"],
+        succeeded(json!([
             {"name": "one-mib-plus-one.bin", "size": MIB + 1, "missing": false},
             {"name": "empty.bin", "size": 0, "missing": false},
-        ]),
+        ])),
         "{out}"
     );
 
@@ -101,7 +112,7 @@ fn put_ls_stat_get_rm_small_files() {
         back.to_str().unwrap(),
     ]);
     out.ok();
-    let arr = doc.as_array().expect("get --json is an array");
+    let arr = doc["items"].as_array().expect("get --json has items");
     assert_eq!(arr.len(), 2, "{out}");
     assert_eq!(arr[0]["name"], "empty.bin");
     assert_eq!(arr[0]["size"], 0);
@@ -118,11 +129,11 @@ fn put_ls_stat_get_rm_small_files() {
     let (out, doc) = cli.run_json(["rm", &url, "empty.bin", "one-mib-plus-one.bin"]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([
+        doc["items"],
+        succeeded(json!([
             {"name": "empty.bin", "deleted": true},
             {"name": "one-mib-plus-one.bin", "deleted": true},
-        ]),
+        ])),
         "{out}"
     );
     assert_eq!(ls(&cli, &url), vec![]);
@@ -143,8 +154,8 @@ fn large_64_mib_roundtrip() {
     let back = work.path().join("big.back");
     let (out, doc) = cli.run_json(["get", &url, "big.bin", "-o", back.to_str().unwrap()]);
     out.ok();
-    assert_eq!(doc[0]["size"], 64 * MIB, "{out}");
-    assert_eq!(doc[0]["path"], back.to_str().unwrap(), "{out}");
+    assert_eq!(doc["items"][0]["size"], 64 * MIB, "{out}");
+    assert_eq!(doc["items"][0]["path"], back.to_str().unwrap(), "{out}");
     assert_same_content(&big, &back);
 }
 
@@ -159,8 +170,8 @@ fn put_with_name_and_get_to_a_file_path() {
     let (out, doc) = cli.run_json(["put", &url, src.to_str().unwrap(), "--name", "remote.txt"]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([{"file": src.to_str().unwrap(), "name": "remote.txt", "size": 5}])
+        doc["items"],
+        succeeded(json!([{"file": src.to_str().unwrap(), "name": "remote.txt", "size": 5}]))
     );
     assert_eq!(dir_names(&store), vec!["remote.txt"]);
     let dst = work.path().join("copy.txt");
@@ -268,11 +279,11 @@ fn stat_of_a_missing_name_reports_missing_with_status_0() {
     let (out, doc) = cli.run_json(["stat", &url, "here", "gone"]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([
+        doc["items"],
+        succeeded(json!([
             {"name": "here", "size": 3, "missing": false},
             {"name": "gone", "size": null, "missing": true},
-        ]),
+        ])),
         "{out}"
     );
     let out = cli.run(["stat", &url, "gone"]);
@@ -294,11 +305,11 @@ fn mv_moves_local_files_into_the_backend() {
     let (out, doc) = cli.run_json(["mv", &url, a.to_str().unwrap(), b.to_str().unwrap()]);
     out.ok();
     assert_eq!(
-        doc,
-        json!([
+        doc["items"],
+        succeeded(json!([
             {"file": a.to_str().unwrap(), "name": "a.bin", "size": 1000},
             {"file": b.to_str().unwrap(), "name": "b.bin", "size": 3000},
-        ]),
+        ])),
         "{out}"
     );
     assert!(!a.exists() && !b.exists(), "mv removes the local files");

@@ -78,7 +78,7 @@ fn json_and_only() {
     let url = format!("file://{}", work.path().display());
     let (out, doc) = Cli::new(plugins.path()).run_json(["test", &url, "--only", "names.*"]);
     out.ok();
-    let checks = doc["checks"].as_array().expect("checks array");
+    let checks = doc["items"].as_array().expect("checks as items");
     assert!(!checks.is_empty());
     for c in checks {
         let id = c["id"].as_str().unwrap();

@@ -285,8 +285,8 @@ fn stowage_plugins_lists_the_example() {
     let cli = Cli::new(plugins.path());
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
-    assert_eq!(doc["rejected"], serde_json::json!([]), "{out}");
-    let verify = doc["plugins"]
+    assert_eq!(doc["data"]["rejected"], serde_json::json!([]), "{out}");
+    let verify = doc["data"]["plugins"]
         .as_array()
         .expect("plugins array")
         .iter()
@@ -424,7 +424,7 @@ fn example_passes_stowage_test() {
     let work = tempdir();
     let url = format!("verify+{}", file_url(&work.path().join("conf")));
     let (out, doc) = cli.run_json(["test", &url]);
-    let failures: Vec<String> = doc["checks"]
+    let failures: Vec<String> = doc["items"]
         .as_array()
         .unwrap_or_else(|| panic!("no checks array\n{out}"))
         .iter()
@@ -437,8 +437,8 @@ fn example_passes_stowage_test() {
         failures.join("\n")
     );
     out.ok();
-    assert_eq!(doc["failed"], 0, "{out}");
-    assert!(doc["passed"].as_u64().unwrap_or(0) >= 30, "{out}");
+    assert_eq!(doc["data"]["failed"], 0, "{out}");
+    assert!(doc["data"]["passed"].as_u64().unwrap_or(0) >= 30, "{out}");
     // The checks this example's design is about.
     for id in [
         "names.255-bytes",
@@ -448,7 +448,7 @@ fn example_passes_stowage_test() {
         "get.replace-not-in-place",
         "hygiene.cleanup",
     ] {
-        let check = doc["checks"]
+        let check = doc["items"]
             .as_array()
             .unwrap()
             .iter()

@@ -85,7 +85,7 @@ fn odd_names_round_trip_with_name_flag() {
             .chain(ODD_NAMES.iter().copied()),
     );
     out.ok();
-    let arr = doc.as_array().expect("stat --json array");
+    let arr = doc["items"].as_array().expect("stat --json items");
     assert_eq!(arr.len(), ODD_NAMES.len(), "{out}");
     for (entry, name) in arr.iter().zip(ODD_NAMES) {
         assert_eq!(entry["name"], *name);

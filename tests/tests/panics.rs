@@ -75,7 +75,7 @@ fn the_panic_plugin_is_listed_normally_and_others_keep_working() {
     let (_p, cli) = setup();
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
-    let names: Vec<&str> = doc["plugins"]
+    let names: Vec<&str> = doc["data"]["plugins"]
         .as_array()
         .unwrap()
         .iter()

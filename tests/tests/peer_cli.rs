@@ -23,7 +23,7 @@ fn indicators_round_trip() {
     std::fs::write(collect.join("cback.collect"), b"").unwrap();
     cli.run(["peer", "collected", &url]).ok();
     let (_, doc) = cli.run_json(["peer", "collected", &url]);
-    assert_eq!(doc["present"], true);
+    assert_eq!(doc["data"]["present"], true);
     // A directory is not an indicator; a custom name works.
     std::fs::create_dir(collect.join("ready")).unwrap();
     cli.run(["peer", "collected", &url, "--indicator", "ready"])
@@ -73,6 +73,7 @@ fn stage_reports_every_entry() {
         "0600",
     ]);
     out.ok();
+    let doc = &doc["data"];
     assert_eq!(doc["copied"], 2, "{doc}");
     assert_eq!(doc["bytes"], 14);
     let staged: Vec<&str> = doc["staged"]

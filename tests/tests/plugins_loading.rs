@@ -14,7 +14,7 @@ use stowage_tests::{
 
 /// The `plugins` entry named `name`, if loaded.
 fn plugin<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
-    doc["plugins"]
+    doc["data"]["plugins"]
         .as_array()
         .expect("plugins --json has a plugins array")
         .iter()
@@ -32,7 +32,7 @@ fn schemes(p: &Value) -> Vec<String> {
 
 /// The `rejected` entry whose file name is `file_name`.
 fn rejected<'a>(doc: &'a Value, file_name: &str) -> Option<&'a Value> {
-    doc["rejected"].as_array()?.iter().find(|r| {
+    doc["data"]["rejected"].as_array()?.iter().find(|r| {
         r["file"]
             .as_str()
             .is_some_and(|f| Path::new(f).file_name() == Some(file_name.as_ref()))
@@ -81,7 +81,7 @@ fn junk_files_are_rejected_with_reasons_and_good_plugins_still_work() {
     let memory =
         plugin(&doc, "fixture-memory").unwrap_or_else(|| panic!("memory not loaded\n{out}"));
     assert_eq!(schemes(memory), vec!["memory"]);
-    assert_eq!(doc["plugins"].as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(doc["data"]["plugins"].as_array().unwrap().len(), 2, "{out}");
 
     for junk in JUNK {
         let r =
@@ -93,7 +93,7 @@ fn junk_files_are_rejected_with_reasons_and_good_plugins_still_work() {
         );
     }
     assert_eq!(
-        doc["rejected"].as_array().unwrap().len(),
+        doc["data"]["rejected"].as_array().unwrap().len(),
         JUNK.len(),
         "{out}"
     );
@@ -182,7 +182,7 @@ fn two_copies_of_one_plugin_conflict_and_the_first_in_order_wins() {
 
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
-    let conflicts = doc["conflicts"]
+    let conflicts = doc["data"]["conflicts"]
         .as_array()
         .unwrap_or_else(|| panic!("no conflicts\n{out}"));
     let c = conflicts
@@ -221,7 +221,7 @@ fn fixtures_are_not_on_the_default_search_path() {
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
     assert!(plugin(&doc, "file").is_some(), "{out}");
-    for p in doc["plugins"].as_array().unwrap() {
+    for p in doc["data"]["plugins"].as_array().unwrap() {
         assert!(
             !p["name"].as_str().unwrap_or("").starts_with("fixture-"),
             "a fixture on the default path\n{out}"

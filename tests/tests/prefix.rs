@@ -24,7 +24,7 @@ fn wrap_stores_w_dot_name_in_the_inner_backend() {
 
     let (out, doc) = cli.run_json(["put", &url, src.to_str().unwrap()]);
     out.ok();
-    assert_eq!(doc[0]["name"], "obj", "{out}");
+    assert_eq!(doc["items"][0]["name"], "obj", "{out}");
     assert_eq!(dir_names(&store), vec!["w.obj"]);
     assert_eq!(fs::read(store.join("w.obj")).unwrap(), b"wrapped");
 
@@ -49,10 +49,10 @@ fn wrap_stores_w_dot_name_in_the_inner_backend() {
     let (out, doc) = cli.run_json(["stat", &url, "obj", "plain"]);
     out.ok();
     assert_eq!(
-        doc,
+        doc["items"],
         json!([
-            {"name": "obj", "size": 7, "missing": false},
-            {"name": "plain", "size": null, "missing": true},
+            {"name": "obj", "size": 7, "missing": false, "ok": true, "code": 0, "error": null},
+            {"name": "plain", "size": null, "missing": true, "ok": true, "code": 0, "error": null},
         ]),
         "{out}"
     );

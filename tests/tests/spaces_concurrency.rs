@@ -208,5 +208,5 @@ fn a_second_process_is_refused_while_the_first_writes() {
     assert_eq!(outcome(&o).0, 0, "{:?}", outcome(&o));
     let o = run(cli(&cache).args(["--json", "space", "show", &url, "shared"]));
     let v: serde_json::Value = serde_json::from_str(&outcome(&o).1).unwrap();
-    assert_eq!(v["space"]["entries"], 2);
+    assert_eq!(v["data"]["space"]["entries"], 2);
 }

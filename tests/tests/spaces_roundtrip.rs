@@ -268,7 +268,9 @@ fn corrupted_or_missing_objects_are_refused_and_live_files_kept() {
     assert_eq!(code, 56, "{stdout}{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["ok"], false);
-    assert_eq!(v["problems"][0]["object"], object.as_str());
+    assert_eq!(v["code"], 56);
+    assert_eq!(v["error"]["code"], 56);
+    assert_eq!(v["data"]["problems"][0]["object"], object.as_str());
     let o = run(cli(&cache).args(["space", "restore", &url, "integrity", "cfg"]));
     assert_eq!(outcome(&o).0, 56, "{:?}", outcome(&o));
     assert_eq!(fs::read(&live).unwrap(), b"current live version");
@@ -335,9 +337,9 @@ fn persistent_space_survives_processes_and_reverts() {
     // Process 2: list and revert.
     let o = run(cli(&cache).args(["--json", "space", "list", &url]));
     let v: serde_json::Value = serde_json::from_str(&outcome(&o).1).unwrap();
-    assert_eq!(v[0]["name"], "fix-grub");
-    assert_eq!(v[0]["persistent"], true);
-    assert_eq!(v[0]["entries"], 3);
+    assert_eq!(v["items"][0]["name"], "fix-grub");
+    assert_eq!(v["items"][0]["persistent"], true);
+    assert_eq!(v["items"][0]["entries"], 3);
     let o = run(cli(&cache).args(["space", "revert", &url, "fix-grub"]));
     assert_eq!(outcome(&o).0, 0, "{:?}", outcome(&o));
     assert_eq!(snapshot(&etc)[1..], before_etc[1..]);

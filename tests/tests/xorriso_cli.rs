@@ -166,6 +166,7 @@ fn iso_info_and_compact_through_the_cli() {
 
     let (out, info) = cli.run_json(["iso", "info", &url]);
     out.ok();
+    let info = &info["data"];
     assert_eq!(info["sessions"], 2, "{info}");
     assert_eq!(info["volume_id"], "BACKUP_1");
     assert_eq!(info["pending_changes"], 0);
@@ -174,6 +175,7 @@ fn iso_info_and_compact_through_the_cli() {
 
     let (out, report) = cli.run_json(["iso", "compact", &url]);
     out.ok();
+    let report = &report["data"];
     let after = std::fs::metadata(&image).unwrap().len();
     assert_eq!(report["bytes_before"], before);
     assert_eq!(report["bytes_after"], after);

@@ -4,18 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Exit statuses, shown in `--help` and documented in docs/cli.md.
-pub const EXIT_CODES: &str = "\
-Exit status:
-  0   success
-  1   `peer collected`: the indicator is absent; `test`: a check failed
-  2   usage error (bad flags or arguments)
-  23  invalid URL or input (bad object name, unknown scheme, --retries 0)
-  50  backend error (also: unsupported, transient, plugin panic, in use)
-  51  permission denied
-  52  not found
-  53  no space left
-  56  validation failed (stored size differs, or a space object fails its checksum)";
+use crate::cmd;
+use crate::help::{self, EXIT_CODES};
 
 /// The version line: the host version and the plugin ABI it speaks.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
@@ -51,9 +41,15 @@ pub struct Global {
     #[arg(long, value_name = "MS", default_value_t = 30_000, global = true)]
     pub retry_max_delay: u64,
 
-    /// Machine-readable output (JSON on stdout).
+    /// Machine-readable output: one JSON document on stdout (its shape is
+    /// the same for every command; see stowage(1)).
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Machine-readable output as it happens: one JSON line per item, then
+    /// the closing document on one line.
+    #[arg(long, global = true, conflicts_with = "json")]
+    pub json_lines: bool,
 
     /// More log output (-v info, -vv debug, -vvv trace). RUST_LOG wins.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -62,6 +58,11 @@ pub struct Global {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// The configuration file (named remotes). Default: STOWAGE_CONFIG, else
+    /// $XDG_CONFIG_HOME/stowage/config.toml.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
 
     /// Load plugin files even when other users can write them (or their
     /// directory), for this run only.
@@ -73,20 +74,20 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List loaded plugins and the files that were rejected, with reasons.
-    Plugins {
-        /// Probe every plugin file again instead of trusting cached verdicts.
-        #[arg(long)]
-        rescan: bool,
-    },
+    #[command(after_help = help::PLUGINS)]
+    Plugins(cmd::plugins::Args),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = help::COMPLETIONS)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
 
-    /// Print the manual page (roff) on stdout: `stowage man | man -l -`.
-    Man,
+    /// Print a manual page (roff) on stdout: stowage(1), or COMMAND's
+    /// (stowage-put(1), stowage-space-backup(1)...); or write them all.
+    #[command(after_help = help::MAN)]
+    Man(crate::manual::Args),
 
     /// Internal: load one plugin file in this process and report (the
     /// out-of-process probe).
@@ -97,145 +98,68 @@ pub enum Command {
     },
 
     /// List objects: names and sizes.
-    Ls {
-        /// Backend URL, e.g. file:///srv/backup.
-        url: String,
-    },
+    #[command(after_help = help::LS)]
+    Ls(cmd::ls::Args),
 
     /// Upload each FILE under its file name.
-    Put {
-        /// Backend URL.
-        url: String,
-        /// Local files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Object name (only with one FILE).
-        #[arg(long)]
-        name: Option<String>,
-    },
+    #[command(after_help = help::PUT)]
+    Put(cmd::put::Args),
 
     /// Download objects.
-    Get {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-        /// Destination: a file for one name (or a directory to put it in), a
-        /// directory for several. Default: the current directory.
-        #[arg(short, long, value_name = "PATH")]
-        output: Option<PathBuf>,
-    },
+    #[command(after_help = help::GET)]
+    Get(cmd::get::Args),
 
     /// Delete objects.
-    Rm {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    #[command(after_help = help::RM)]
+    Rm(cmd::rm::Args),
 
     /// Size of each object; missing ones are reported as missing.
-    Stat {
-        /// Backend URL.
-        url: String,
-        /// Object names.
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    #[command(after_help = help::STAT)]
+    Stat(cmd::stat::Args),
 
     /// ISO image and disc operations on an xorriso:// URL.
-    #[command(subcommand)]
-    Iso(IsoCommand),
+    #[command(subcommand, after_help = help::ISO)]
+    Iso(cmd::iso::Args),
 
     /// Cedar Backup peer operations on a local-peer:// URL.
-    #[command(subcommand)]
-    Peer(PeerCommand),
+    #[command(subcommand, after_help = help::PEER)]
+    Peer(cmd::peer::Args),
 
     /// Move local files into the backend (the local files are removed).
-    Mv {
-        /// Backend URL.
-        url: String,
-        /// Local files.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Object name (only with one FILE).
-        #[arg(long)]
-        name: Option<String>,
-    },
+    #[command(after_help = help::MV)]
+    Mv(cmd::put::Args),
 
     /// Run the conformance checks against a backend; exit 1 if any fails.
-    ///
-    /// Retries use the checks' own policy (3 attempts, 1-10 ms), not
-    /// --retries and the delays. See docs/cli.md.
-    Test(crate::test_cmd::TestArgs),
+    #[command(after_help = help::TEST)]
+    Test(cmd::test::Args),
 
-    /// Backup spaces: FirstAidKit's backup system on any backend (see
-    /// docs/backup-spaces.md).
-    #[command(subcommand)]
-    Space(crate::space_cmd::SpaceCommand),
+    /// Backup spaces: FirstAidKit's backup system on any backend
+    /// (content-addressed, checksummed, crash-safe; see stowage-space(1)).
+    #[command(subcommand, after_help = help::SPACE)]
+    Space(cmd::space::Args),
+
+    /// Named remotes: `NAME:` or `NAME:sub/dir` wherever a URL goes.
+    #[command(subcommand, after_help = help::REMOTE)]
+    Remote(cmd::remote::Args),
 }
 
-/// `stowage iso ...`.
-#[derive(Subcommand, Debug)]
-pub enum IsoCommand {
-    /// Sessions, used and free space, volume id.
-    Info {
-        /// An xorriso:// URL.
-        url: String,
-    },
-    /// Rewrite an image file without deleted or replaced data (image files
-    /// only; write-once media cannot be compacted).
-    Compact {
-        /// An xorriso:// URL.
-        url: String,
-    },
-}
-
-/// `stowage peer ...`.
-#[derive(Subcommand, Debug)]
-pub enum PeerCommand {
-    /// Copy the peer's collected files into TARGET (an existing absolute
-    /// directory).
-    Stage {
-        /// A local-peer://NAME/collect/dir URL.
-        url: String,
-        /// Target directory.
-        target: PathBuf,
-        /// Owner of the staged files: USER:GROUP, UID:GID, USER or :GROUP.
-        #[arg(long)]
-        owner: Option<String>,
-        /// Permissions of the staged files, octal (e.g. 0640).
-        #[arg(long)]
-        mode: Option<String>,
-        /// Also stage files with more than one hard link (refused by
-        /// default: a hard link can pass off any file as the peer's).
-        #[arg(long)]
-        allow_hardlinks: bool,
-    },
-
-    /// Exit 0 when the peer's collect indicator exists, 1 when not.
-    Collected {
-        /// A local-peer:// URL.
-        url: String,
-        /// Indicator file name.
-        #[arg(long, default_value = "cback.collect")]
-        indicator: String,
-    },
-
-    /// Write the stage indicator into the collect directory.
-    MarkStaged {
-        /// A local-peer:// URL.
-        url: String,
-        /// Indicator file name.
-        #[arg(long, default_value = "cback.stage")]
-        indicator: String,
-        /// Owner of the indicator: USER:GROUP, UID:GID, USER or :GROUP.
-        #[arg(long)]
-        owner: Option<String>,
-        /// Permissions of the indicator, octal.
-        #[arg(long)]
-        mode: Option<String>,
-    },
+impl Command {
+    /// Every argument that is a backend URL, where a remote name may stand.
+    pub fn urls_mut(&mut self) -> Vec<&mut String> {
+        match self {
+            Command::Ls(a) => vec![&mut a.url],
+            Command::Put(a) | Command::Mv(a) => vec![&mut a.url],
+            Command::Get(a) => vec![&mut a.url],
+            Command::Rm(a) | Command::Stat(a) => vec![&mut a.url],
+            Command::Iso(a) => vec![a.url_mut()],
+            Command::Peer(a) => vec![a.url_mut()],
+            Command::Space(a) => vec![a.url_mut()],
+            Command::Test(a) => a.url.iter_mut().chain(a.empty_url.iter_mut()).collect(),
+            Command::Plugins(_)
+            | Command::Completions { .. }
+            | Command::Man(_)
+            | Command::ProbePlugin { .. }
+            | Command::Remote(_) => Vec::new(),
+        }
+    }
 }

@@ -220,7 +220,7 @@ fn check_reason(doc: &Value, bad: &Bad, out: &Output) {
 }
 
 fn loaded_names(doc: &Value) -> Vec<String> {
-    let mut names: Vec<String> = doc["plugins"]
+    let mut names: Vec<String> = doc["data"]["plugins"]
         .as_array()
         .expect("a plugins array")
         .iter()
@@ -273,11 +273,13 @@ fn every_bad_plugin_is_rejected_with_its_reason_and_the_good_ones_work() {
         check_reason(&doc, bad, &out);
     }
     assert_eq!(
-        doc["rejected"].as_array().unwrap().len(),
+        doc["data"]["rejected"].as_array().unwrap().len(),
         BAD.len() + 1,
         "{out}"
     );
-    let conflicts = doc["conflicts"].as_array().expect("a conflicts array");
+    let conflicts = doc["data"]["conflicts"]
+        .as_array()
+        .expect("a conflicts array");
     assert_eq!(conflicts.len(), 1, "{out}");
     let c = &conflicts[0];
     assert_eq!(
@@ -345,7 +347,7 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let cli = Cli::new(both.path());
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
-    let c = &doc["conflicts"][0];
+    let c = &doc["data"]["conflicts"][0];
     assert_ends_with(&c["winner"], "/libfixture_dup_scheme.so", &out);
     assert_ends_with(&c["loser"], "/libstowage_file.so", &out);
     assert!(
@@ -367,7 +369,7 @@ fn the_first_plugin_in_search_order_keeps_a_duplicated_scheme() {
     let cli = Cli::with_dirs(&[real.path(), impostor.path()]);
     let (out, doc) = cli.run_json(["plugins"]);
     out.ok();
-    let c = &doc["conflicts"][0];
+    let c = &doc["data"]["conflicts"][0];
     assert_ends_with(&c["winner"], "/libstowage_file.so", &out);
     assert!(loaded_plugin(&doc, "fixture-dup-scheme").is_some(), "{out}");
     cli.run(["ls", &store]).ok();

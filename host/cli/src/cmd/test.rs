@@ -1,23 +1,22 @@
-//! `stowage test URL`: the conformance checks of `stowage::conformance`
+//! `stowage test URL`: the conformance checks of `stowage-conformance`
 //! against a backend, one line per check.
 
 use std::path::PathBuf;
 
-use clap::Args;
-use stowage_conformance::{self as conformance, Options};
+use clap::Args as ClapArgs;
+use serde_json::{json, Value};
+use stowage_conformance::{self as conformance, CheckResult, Options, Outcome};
 
-use crate::commands::{fail, Context};
-use crate::output::{line, print_json};
+use crate::context::Context;
+use crate::document;
+use crate::output::{error_object, fail, line, usage_error};
 
 /// Exit status when at least one check failed.
 pub const EXIT_FAILED: u8 = 1;
 
-/// Exit status for a usage error.
-const EXIT_USAGE: u8 = 2;
-
 /// `stowage test` arguments.
-#[derive(Args, Debug)]
-pub struct TestArgs {
+#[derive(ClapArgs, Debug)]
+pub struct Args {
     /// Backend URL to test (its location may hold other objects; they are
     /// left alone).
     #[arg(required_unless_present = "list")]
@@ -51,7 +50,7 @@ pub struct TestArgs {
     pub list: bool,
 }
 
-impl TestArgs {
+impl Args {
     fn options(&self) -> Options {
         Options {
             quick: self.quick,
@@ -65,33 +64,33 @@ impl TestArgs {
 }
 
 /// Runs `stowage test`; returns the exit status.
-pub fn test(ctx: &Context, args: &TestArgs) -> u8 {
+pub fn run(ctx: &Context, args: &Args) -> u8 {
     let options = args.options();
     let selection = conformance::selection(&options);
     if selection.is_empty() {
-        eprintln!(
-            "stowage: error: no check id matches {:?}; `stowage test --list` shows them",
+        return usage_error(&format!(
+            "no check id matches {:?}; `stowage test --list` shows them",
             args.only.as_deref().unwrap_or("")
-        );
-        return EXIT_USAGE;
+        ));
     }
     if args.list {
-        if ctx.json {
-            print_json(&selection);
-        } else {
-            for c in &selection {
+        for c in &selection {
+            if ctx.json {
+                document::add_item(json!({ "id": c.id, "title": c.title }));
+            } else {
                 line(&format!("{:<40}  {}", c.id, c.title));
             }
         }
         return 0;
     }
     let Some(url) = args.url.as_deref() else {
-        eprintln!("stowage: error: a URL is needed");
-        return EXIT_USAGE;
+        return usage_error("a URL is needed");
     };
     let json = ctx.json;
     let report = conformance::run_with(&ctx.registry, url, &options, |result| {
-        if !json {
+        if json {
+            document::add_item(check_item(result));
+        } else {
             line(&result.to_string());
         }
     });
@@ -100,8 +99,13 @@ pub fn test(ctx: &Context, args: &TestArgs) -> u8 {
         Err(e) => return fail(&e, json),
     };
     if json {
-        // {"url", "prefix", "checks": [...], "passed", "failed", "skipped"}
-        print_json(&report);
+        // {"url", "prefix", "passed", "failed", "skipped"}; the checks
+        // are the items.
+        let mut data = serde_json::to_value(&report).unwrap_or(Value::Null);
+        if let Some(map) = data.as_object_mut() {
+            map.remove("checks");
+        }
+        document::set_data(data);
     } else {
         line(&report.summary());
     }
@@ -110,4 +114,13 @@ pub fn test(ctx: &Context, args: &TestArgs) -> u8 {
     } else {
         EXIT_FAILED
     }
+}
+
+/// One check as a document item; a failed check carries an error.
+fn check_item(result: &CheckResult) -> Value {
+    let mut item = serde_json::to_value(result).unwrap_or(Value::Null);
+    if result.outcome == Outcome::Fail {
+        item["error"] = error_object(EXIT_FAILED, "check failed", &result.detail);
+    }
+    item
 }

@@ -1,0 +1,39 @@
+//! `stowage iso ...`: what only an ISO store can do (the work is in
+//! `crate::iso`, through the `stowage.xorriso/1` extension).
+
+use clap::Subcommand;
+
+use crate::context::Context;
+
+/// `stowage iso ...`.
+#[derive(Subcommand, Debug)]
+pub enum Args {
+    /// Sessions, used and free space, volume id.
+    Info {
+        /// An xorriso:// URL.
+        url: String,
+    },
+    /// Rewrite an image file without deleted or replaced data (image files
+    /// only; write-once media cannot be compacted).
+    Compact {
+        /// An xorriso:// URL.
+        url: String,
+    },
+}
+
+impl Args {
+    /// The URL argument.
+    pub fn url_mut(&mut self) -> &mut String {
+        match self {
+            Args::Info { url } | Args::Compact { url } => url,
+        }
+    }
+}
+
+/// Runs one `stowage iso` command.
+pub fn run(ctx: &Context, args: &Args) -> u8 {
+    match args {
+        Args::Info { url } => ctx.iso_info(url),
+        Args::Compact { url } => ctx.iso_compact(url),
+    }
+}

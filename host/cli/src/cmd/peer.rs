@@ -1,0 +1,104 @@
+//! `stowage peer ...`: Cedar Backup's peer operations (the work is in
+//! `crate::peer`, through the `stowage.peer/1` extension).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::context::Context;
+use crate::document;
+use crate::output::error_object;
+
+/// Exit status of `peer collected` when the indicator is absent.
+const NOT_COLLECTED: u8 = 1;
+
+/// `stowage peer ...`.
+#[derive(Subcommand, Debug)]
+pub enum Args {
+    /// Copy the peer's collected files into TARGET (an existing absolute
+    /// directory).
+    Stage {
+        /// A local-peer://NAME/collect/dir URL.
+        url: String,
+        /// Target directory.
+        target: PathBuf,
+        /// Owner of the staged files: USER:GROUP, UID:GID, USER or :GROUP.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Permissions of the staged files, octal (e.g. 0640).
+        #[arg(long)]
+        mode: Option<String>,
+        /// Also stage files with more than one hard link (refused by
+        /// default: a hard link can pass off any file as the peer's).
+        #[arg(long)]
+        allow_hardlinks: bool,
+    },
+
+    /// Exit 0 when the peer's collect indicator exists, 1 when not.
+    Collected {
+        /// A local-peer:// URL.
+        url: String,
+        /// Indicator file name.
+        #[arg(long, default_value = "cback.collect")]
+        indicator: String,
+    },
+
+    /// Write the stage indicator into the collect directory.
+    MarkStaged {
+        /// A local-peer:// URL.
+        url: String,
+        /// Indicator file name.
+        #[arg(long, default_value = "cback.stage")]
+        indicator: String,
+        /// Owner of the indicator: USER:GROUP, UID:GID, USER or :GROUP.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Permissions of the indicator, octal.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+}
+
+impl Args {
+    /// The URL argument.
+    pub fn url_mut(&mut self) -> &mut String {
+        match self {
+            Args::Stage { url, .. }
+            | Args::Collected { url, .. }
+            | Args::MarkStaged { url, .. } => url,
+        }
+    }
+}
+
+/// Runs one `stowage peer` command.
+pub fn run(ctx: &Context, args: &Args) -> u8 {
+    match args {
+        Args::Stage {
+            url,
+            target,
+            owner,
+            mode,
+            allow_hardlinks,
+        } => ctx.peer_stage(
+            url,
+            target,
+            owner.as_deref(),
+            mode.as_deref(),
+            *allow_hardlinks,
+        ),
+        Args::Collected { url, indicator } => {
+            let status = ctx.peer_collected(url, indicator);
+            if status == NOT_COLLECTED {
+                let message = format!("the collect indicator {indicator} is absent");
+                document::set_error(error_object(status, "not collected", &message));
+            }
+            status
+        }
+        Args::MarkStaged {
+            url,
+            indicator,
+            owner,
+            mode,
+        } => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
+    }
+}

@@ -1,0 +1,148 @@
+//! `stowage put` and `stowage mv`: each local file under its file name (or
+//! `--name`); `mv` removes the local file once it is stored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args as ClapArgs;
+use serde_json::json;
+use stowage::{validate_name, Error};
+
+use crate::context::Context;
+use crate::output::{display_name, fail, usage_error};
+use crate::progress_bar::Bar;
+use crate::report::Report;
+
+/// `stowage put` and `stowage mv` arguments.
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Backend URL.
+    pub url: String,
+    /// Local files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Object name (only with one FILE).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Whether the local files stay (`put`) or go (`mv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Copy,
+    Move,
+}
+
+/// Stores each file; a failure does not stop the others.
+pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
+    if args.name.is_some() && args.files.len() != 1 {
+        return usage_error("--name can only be used with exactly one FILE");
+    }
+    let jobs = match names_for_files(&args.files, args.name.as_deref()) {
+        Ok(jobs) => jobs,
+        Err(e) => return fail(&e, ctx.json),
+    };
+    let backend = match ctx.open(&args.url) {
+        Ok(b) => b,
+        Err(e) => return fail(&e, ctx.json),
+    };
+    let mut report = Report::new();
+    let sizes: Vec<u64> = jobs
+        .iter()
+        .map(|(file, _)| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let bar = Bar::new(sizes.iter().sum(), ctx.progress);
+    for ((file, name), size) in jobs.into_iter().zip(sizes) {
+        let item = json!({ "file": file, "name": name });
+        let result = bar.transfer(&name, size, || match mode {
+            Mode::Move => backend.move_in(&file, &name),
+            Mode::Copy => backend.put(&file, &name),
+        });
+        match result {
+            Ok(size) => {
+                let mut item = item;
+                item["size"] = json!(size);
+                let verb = match mode {
+                    Mode::Move => "moved",
+                    Mode::Copy => "stored",
+                };
+                let text = format!(
+                    "{verb} {} as {} ({size} bytes)",
+                    file.display(),
+                    display_name(&name)
+                );
+                report.ok(item, &text);
+            }
+            Err(e) => report.item_failed(item, &e),
+        }
+    }
+    bar.finish();
+    report.close(&backend);
+    report.finish()
+}
+
+/// Pairs each file with its object name; all names are validated, and
+/// checked for collisions, before anything is sent.
+fn names_for_files(files: &[PathBuf], name: Option<&str>) -> Result<Vec<(PathBuf, String)>, Error> {
+    let jobs = files
+        .iter()
+        .map(|file| {
+            refuse_directory(file)?;
+            let name = match name {
+                Some(n) => n.to_string(),
+                None => file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .ok_or_else(|| {
+                        Error::InvalidInput(format!(
+                            "{}: no UTF-8 file name to use as the object name; give one with --name",
+                            file.display()
+                        ))
+                    })?
+                    .to_string(),
+            };
+            validate_name(&name)?;
+            Ok((file.clone(), name))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    refuse_collisions(&jobs)?;
+    Ok(jobs)
+}
+
+/// A directory is not an object: point at the commands for trees.
+fn refuse_directory(file: &Path) -> Result<(), Error> {
+    if !file.is_dir() {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "{0} is a directory; put stores files. For a tree use \
+         `stowage space backup URL SPACE {0}`, or make one file of it first: \
+         `tar -cf {0}.tar {0}`",
+        file.display()
+    )))
+}
+
+/// Two files stored under one name would leave only the last: refuse
+/// the whole command, naming every collision.
+fn refuse_collisions(jobs: &[(PathBuf, String)]) -> Result<(), Error> {
+    let mut by_name: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
+    for (file, name) in jobs {
+        by_name.entry(name).or_default().push(file);
+    }
+    let collisions: Vec<String> = by_name
+        .into_iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(name, files)| {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            format!("{} <- {}", display_name(name), files.join(", "))
+        })
+        .collect();
+    if collisions.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidInput(format!(
+        "several files would be stored under the same name, so only the last would be kept; \
+         nothing was stored (store them one by one with --name): {}",
+        collisions.join("; ")
+    )))
+}

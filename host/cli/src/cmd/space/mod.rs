@@ -1,0 +1,81 @@
+//! `stowage space ...`: backup spaces from the command line.
+//!
+//! Every command opens the store, does its work and closes the store (the
+//! backend's durability barrier). Spaces created here are persistent: a
+//! command ends by closing its space, and a space that is not persistent
+//! would vanish with it. `--persistent` is accepted for compatibility.
+
+mod args;
+mod backup;
+mod inspect;
+mod maintain;
+mod restore;
+mod value;
+
+pub use args::Args;
+
+use stowage_space::{BackupStore, SpaceError};
+
+use crate::context::Context;
+use crate::output::usage_error;
+use crate::report::Report;
+
+/// Runs one `stowage space` command; returns the exit status.
+pub fn run(ctx: &Context, args: &Args) -> u8 {
+    let mut report = Report::new();
+    if let Args::Backup { paths, name, .. } = args {
+        if name.is_some() && paths.len() != 1 {
+            return usage_error("--name can only be used with exactly one PATH");
+        }
+    }
+    let store = match ctx
+        .registry
+        .open(args.url())
+        .map_err(SpaceError::from)
+        .and_then(|b| BackupStore::with_backend(b.with_retry(ctx.policy)))
+    {
+        Ok(store) => store,
+        Err(e) => {
+            report.failed(&e);
+            return report.finish();
+        }
+    };
+    if let Err(e) = dispatch(&store, args, &mut report, ctx.progress) {
+        report.failed(&e);
+    }
+    if let Err(e) = store.close() {
+        report.failed(&e);
+    }
+    report.finish()
+}
+
+fn dispatch(
+    store: &BackupStore,
+    args: &Args,
+    report: &mut Report,
+    progress: bool,
+) -> Result<(), SpaceError> {
+    match args {
+        Args::List { .. } => inspect::list(store, report),
+        Args::Backup {
+            space, paths, name, ..
+        } => {
+            let s = store.space(space, true)?;
+            backup::paths(&s, paths, name.as_deref(), report, progress);
+            s.close()
+        }
+        Args::BackupValue {
+            space, name, from, ..
+        } => value::backup(store, space, name, from.as_deref(), report),
+        Args::Restore {
+            space, name, to, ..
+        } => restore::entry(store, space, name, to.as_deref(), report),
+        Args::RestoreValue { space, name, .. } => value::restore(store, space, name, report),
+        Args::Revert { space, .. } => restore::revert(store, space, report),
+        Args::Show { space, .. } => inspect::show(store, space, report),
+        Args::Verify { space, .. } => inspect::verify(store, space, report),
+        Args::Rm { space, names, .. } => maintain::rm(store, space, names, report),
+        Args::DropSpace { space, .. } => maintain::drop_space(store, space, report),
+        Args::Gc { .. } => maintain::gc(store, report),
+    }
+}
