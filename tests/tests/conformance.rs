@@ -114,7 +114,7 @@ fn the_library_runs_the_same_checks() {
 fn empty_location_outcome(cli: &Cli, url: &str) -> String {
     let (out, doc) = cli.run_json(["test", url, "--only", "list.empty-location"]);
     out.ok();
-    let checks = doc["checks"].as_array().expect("checks array");
+    let checks = doc["items"].as_array().expect("checks as items");
     let check = checks
         .iter()
         .find(|c| c["id"] == "list.empty-location")
