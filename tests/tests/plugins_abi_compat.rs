@@ -98,13 +98,13 @@ fn plugins_built_before_the_move_keep_their_extensions() {
     fs::write(collect.join("cback.collect"), b"").unwrap();
     let url = format!("local-peer://Old{}", collect.display());
     let (_, doc) = cli.run_json(["peer", "collected", &url]);
-    assert_eq!(doc["present"], true, "{doc}");
+    assert_eq!(doc["data"]["present"], true, "{doc}");
     let out = cli.run(["peer", "stage", &url, target.to_str().unwrap(), "--json"]);
     out.ok();
     let doc = out.json();
-    assert_eq!(doc["copied"], 1, "{doc}");
-    assert_eq!(doc["staged"][0]["name"], "data", "{doc}");
-    assert_eq!(doc["skipped"][0]["reason"], "indicator file", "{doc}");
+    assert_eq!(doc["data"]["copied"], 1, "{doc}");
+    assert_eq!(doc["data"]["staged"][0]["name"], "data", "{doc}");
+    assert_eq!(doc["data"]["skipped"][0]["reason"], "indicator file", "{doc}");
     assert_eq!(fs::read(target.join("data")).unwrap(), b"old plugin");
     cli.run(["peer", "mark-staged", &url, "--mode", "0640"])
         .ok();
@@ -121,6 +121,6 @@ fn plugins_built_before_the_move_keep_their_extensions() {
     cli.run(["put", &url, collect.join("data").to_str().unwrap()])
         .ok();
     let (_, doc) = cli.run_json(["iso", "info", &url]);
-    assert_eq!(doc["sessions"], 1, "{doc}");
-    assert_eq!(doc["medium"], format!("stdio:{}", image.display()), "{doc}");
+    assert_eq!(doc["data"]["sessions"], 1, "{doc}");
+    assert_eq!(doc["data"]["medium"], format!("stdio:{}", image.display()), "{doc}");
 }

@@ -144,13 +144,13 @@ fn hard_linked_files_are_refused_unless_allowed() {
         "nobody",
     ]);
     assert_ne!(out.code, EXIT_OK, "{}", out.all_text());
-    assert_eq!(doc["failed"][0]["name"], "innocent", "{doc}");
-    let message = doc["failed"][0]["message"].as_str().unwrap_or_default();
+    assert_eq!(doc["data"]["failed"][0]["name"], "innocent", "{doc}");
+    let message = doc["data"]["failed"][0]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("hard links") && message.contains("innocent"),
         "{message}"
     );
-    assert_eq!(doc["staged"][0]["name"], "plain", "{doc}");
+    assert_eq!(doc["data"]["staged"][0]["name"], "plain", "{doc}");
     assert!(!target.join("innocent").exists());
     assert_no_secret(&target, 0);
 
