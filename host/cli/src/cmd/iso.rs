@@ -4,17 +4,20 @@
 use clap::Subcommand;
 
 use crate::context::Context;
+use crate::help;
 
 /// `stowage iso ...`.
 #[derive(Subcommand, Debug)]
 pub enum Args {
     /// Sessions, used and free space, volume id.
+    #[command(after_help = help::ISO_INFO)]
     Info {
         /// An xorriso:// URL.
         url: String,
     },
     /// Rewrite an image file without deleted or replaced data (image files
     /// only; write-once media cannot be compacted).
+    #[command(after_help = help::ISO_COMPACT)]
     Compact {
         /// An xorriso:// URL.
         url: String,

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::context::Context;
 use crate::document;
+use crate::help;
 use crate::output::error_object;
 
 /// Exit status of `peer collected` when the indicator is absent.
@@ -17,6 +18,7 @@ const NOT_COLLECTED: u8 = 1;
 pub enum Args {
     /// Copy the peer's collected files into TARGET (an existing absolute
     /// directory).
+    #[command(after_help = help::PEER_STAGE)]
     Stage {
         /// A local-peer://NAME/collect/dir URL.
         url: String,
@@ -35,6 +37,7 @@ pub enum Args {
     },
 
     /// Exit 0 when the peer's collect indicator exists, 1 when not.
+    #[command(after_help = help::PEER_COLLECTED)]
     Collected {
         /// A local-peer:// URL.
         url: String,
@@ -44,6 +47,7 @@ pub enum Args {
     },
 
     /// Write the stage indicator into the collect directory.
+    #[command(after_help = help::PEER_MARK_STAGED)]
     MarkStaged {
         /// A local-peer:// URL.
         url: String,

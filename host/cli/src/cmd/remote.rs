@@ -5,6 +5,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::config::{redact_url, Config};
+use crate::help;
 use crate::output::{display_name, fail};
 use crate::report::Report;
 
@@ -12,13 +13,16 @@ use crate::report::Report;
 #[derive(Subcommand, Debug)]
 pub enum Args {
     /// List the remotes: name and URL (secrets hidden).
+    #[command(after_help = help::REMOTE_LIST)]
     List,
     /// Show one remote (secrets hidden) and the file it is in.
+    #[command(after_help = help::REMOTE_SHOW)]
     Show {
         /// Remote name.
         name: String,
     },
     /// Add a remote: afterwards `NAME:` (or `NAME:sub/dir`) stands for URL.
+    #[command(after_help = help::REMOTE_ADD)]
     Add {
         /// Remote name: letters, digits, '-' and '_', starting with a letter.
         name: String,
@@ -26,6 +30,7 @@ pub enum Args {
         url: String,
     },
     /// Remove a remote.
+    #[command(after_help = help::REMOTE_REMOVE)]
     Remove {
         /// Remote name.
         name: String,

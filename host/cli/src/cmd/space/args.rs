@@ -4,10 +4,13 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
+use crate::help;
+
 /// `stowage space ...`.
 #[derive(Subcommand, Debug)]
 pub enum Args {
     /// List the spaces of a store: persistence, entries, objects, size, dates.
+    #[command(after_help = help::SPACE_LIST)]
     List {
         /// Backend URL of the store.
         url: String,
@@ -15,6 +18,7 @@ pub enum Args {
 
     /// Back up files, directories (recursively; symlinks kept as links) or
     /// symlinks into SPACE, which is created (persistent) when absent.
+    #[command(after_help = help::SPACE_BACKUP)]
     Backup {
         /// Backend URL of the store.
         url: String,
@@ -33,6 +37,7 @@ pub enum Args {
     },
 
     /// Store bytes from FILE or standard input as a value entry.
+    #[command(after_help = help::SPACE_BACKUP_VALUE)]
     BackupValue {
         /// Backend URL of the store.
         url: String,
@@ -47,6 +52,7 @@ pub enum Args {
     },
 
     /// Restore an entry to where it came from, or to --to PATH.
+    #[command(after_help = help::SPACE_RESTORE)]
     Restore {
         /// Backend URL of the store.
         url: String,
@@ -60,6 +66,7 @@ pub enum Args {
     },
 
     /// Write a value entry's bytes to standard output.
+    #[command(after_help = help::SPACE_RESTORE_VALUE)]
     RestoreValue {
         /// Backend URL of the store.
         url: String,
@@ -70,6 +77,7 @@ pub enum Args {
     },
 
     /// Restore every filesystem entry of SPACE to where it came from.
+    #[command(after_help = help::SPACE_REVERT)]
     Revert {
         /// Backend URL of the store.
         url: String,
@@ -78,6 +86,7 @@ pub enum Args {
     },
 
     /// List the entries of SPACE.
+    #[command(after_help = help::SPACE_SHOW)]
     Show {
         /// Backend URL of the store.
         url: String,
@@ -86,6 +95,7 @@ pub enum Args {
     },
 
     /// Fetch every object of SPACE and check its SHA-256 (exit 56 on damage).
+    #[command(after_help = help::SPACE_VERIFY)]
     Verify {
         /// Backend URL of the store.
         url: String,
@@ -94,6 +104,7 @@ pub enum Args {
     },
 
     /// Remove entries from SPACE.
+    #[command(after_help = help::SPACE_RM)]
     Rm {
         /// Backend URL of the store.
         url: String,
@@ -105,7 +116,7 @@ pub enum Args {
     },
 
     /// Remove SPACE and everything in it.
-    #[command(name = "drop")]
+    #[command(name = "drop", after_help = help::SPACE_DROP)]
     DropSpace {
         /// Backend URL of the store.
         url: String,
@@ -114,6 +125,7 @@ pub enum Args {
     },
 
     /// Remove objects no space refers to, and old manifests.
+    #[command(after_help = help::SPACE_GC)]
     Gc {
         /// Backend URL of the store.
         url: String,
