@@ -203,15 +203,19 @@ impl Staging {
             ));
         }
         let (dst, out) = self.create_next()?;
-        let result = clone_or_copy(&input, &out, src, &dst);
-        let staged = result.and_then(|()| {
+        let mut hasher = self.key.build_hasher();
+        let result = clone_or_copy(&input, &out, src, &dst, Some(&mut hasher));
+        let staged = result.and_then(|copied| {
             let size = out
                 .metadata()
                 .map(|m| m.len())
                 .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))?;
-            let fingerprint = self
-                .fingerprint(&out)
-                .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?;
+            let fingerprint = match copied {
+                Some(f) => f,
+                None => self
+                    .fingerprint(&out)
+                    .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?,
+            };
             Ok((size, fingerprint))
         });
         match staged {
@@ -284,7 +288,7 @@ impl Staging {
             .mode(0o644)
             .open(dst)
             .map_err(|e| Error::io(format!("get: cannot create {dst:?}"), e))?;
-        clone_or_copy(&input, &out, &staged.path, dst)?;
+        clone_or_copy(&input, &out, &staged.path, dst, None)?;
         out.sync_all()
             .map_err(|e| Error::io(format!("get: cannot sync {dst:?}"), e))?;
         out.metadata()
@@ -406,18 +410,38 @@ fn prepare_dir(dir: &Path) -> std::result::Result<OwnedFd, PrepareError> {
     Ok(fd)
 }
 
-fn clone_or_copy(input: &File, out: &File, src: &Path, dst: &Path) -> Result<()> {
+/// Reflinks `input` into `out`, or copies it. A copy is fingerprinted with `hasher` as it
+/// goes (`Some`); a reflink is not (`None`: the caller reads the clone back).
+fn clone_or_copy(
+    input: &File,
+    out: &File,
+    src: &Path,
+    dst: &Path,
+    mut hasher: Option<&mut dyn Hasher>,
+) -> Result<Option<u64>> {
+    use std::io::Write;
     // SAFETY: FICLONE takes the source descriptor as its argument; both descriptors are open.
     let r = unsafe { libc::ioctl(out.as_raw_fd(), FICLONE as _, input.as_raw_fd()) };
     if r == 0 {
         log::trace!("reflinked {src:?} to {dst:?}");
-        return Ok(());
+        return Ok(None);
     }
-    let mut reader = input;
-    let mut writer = out;
-    io::copy(&mut reader, &mut writer)
-        .map(|_| ())
-        .map_err(|e| Error::io(format!("cannot copy {src:?} to {dst:?}"), e))
+    let copy_error = |e| Error::io(format!("cannot copy {src:?} to {dst:?}"), e);
+    let (mut reader, mut writer) = (input, out);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(copy_error(e)),
+        };
+        writer.write_all(&buf[..n]).map_err(copy_error)?;
+        if let Some(h) = hasher.as_deref_mut() {
+            h.write(&buf[..n]);
+        }
+    }
+    Ok(hasher.map(|h| h.finish()))
 }
 
 #[cfg(test)]
