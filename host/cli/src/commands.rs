@@ -251,8 +251,16 @@ impl Context {
     pub fn plugins(&self) -> u8 {
         let plugins = self.registry.plugins();
         if self.json {
+            let modes: serde_json::Map<String, serde_json::Value> = plugins
+                .iter()
+                .filter_map(|p| {
+                    let mode = self.registry.mode(&p.file)?;
+                    Some((p.file.display().to_string(), json!(mode)))
+                })
+                .collect();
             print_json(&json!({
                 "plugins": plugins,
+                "modes": modes,
                 "rejected": self.registry.rejected(),
                 "conflicts": self.registry.conflicts(),
             }));
@@ -269,6 +277,9 @@ impl Context {
                 p.abi_version,
                 p.file.display()
             ));
+            if let Some(mode) = self.registry.mode(&p.file) {
+                line(&format!("    runs {mode}"));
+            }
             line(&format!("    {}", p.description));
             for s in &p.schemes {
                 line(&format!("    scheme {}://  {}", s.name, s.description));

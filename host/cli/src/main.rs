@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod iso;
+mod isolate_args;
 mod output;
 mod peer;
 mod progress_bar;
@@ -38,7 +39,11 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// How the CLI vets plugin files: probed in a child (this executable in
 /// its hidden probe mode), verdicts cached, trust checked.
-fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
+fn load_options(
+    allow_insecure: bool,
+    rescan: bool,
+    isolator: Option<std::sync::Arc<dyn stowage::plugin::Isolator>>,
+) -> LoadOptions {
     let prober = std::env::current_exe().ok().map(|program| Prober {
         program,
         args: vec!["__probe-plugin".into()],
@@ -52,6 +57,7 @@ fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
         cache_file: default_cache_file(),
         rescan,
         allow_insecure,
+        isolator,
     }
 }
 
@@ -61,6 +67,9 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::ProbePlugin { path } => {
             return ExitCode::from(u8::try_from(probe_main(path)).unwrap_or(1));
+        }
+        Command::ServePlugin => {
+            return ExitCode::from(u8::try_from(stowage_isolate::serve_main()).unwrap_or(1));
         }
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics on a closed pipe.
@@ -95,9 +104,22 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(fail(&e, g.json)),
     };
     let rescan = matches!(cli.command, Command::Plugins { rescan: true });
+    let isolator = match std::env::current_exe() {
+        Ok(program) => match g.isolate.isolation(program) {
+            Ok(i) => Some(std::sync::Arc::new(i) as std::sync::Arc<dyn stowage::plugin::Isolator>),
+            Err(e) => {
+                eprintln!("stowage: error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(e) => {
+            log::warn!("cannot locate this executable ({e}); every plugin runs in process");
+            None
+        }
+    };
     let registry = Registry::load_with(
         &SearchPath::resolve(g.plugin_dirs.clone()),
-        &load_options(g.allow_insecure_plugins, rescan),
+        &load_options(g.allow_insecure_plugins, rescan, isolator),
     );
     let ctx = Context {
         registry,
@@ -107,7 +129,10 @@ fn main() -> ExitCode {
     };
     let status = match &cli.command {
         Command::Plugins { .. } => ctx.plugins(),
-        Command::ProbePlugin { .. } | Command::Completions { .. } | Command::Man => 2,
+        Command::ProbePlugin { .. }
+        | Command::ServePlugin
+        | Command::Completions { .. }
+        | Command::Man => 2,
         Command::Ls { url } => ctx.ls(url),
         Command::Put { url, files, name } => ctx.store(url, files, name.as_deref(), false),
         Command::Mv { url, files, name } => ctx.store(url, files, name.as_deref(), true),

@@ -45,7 +45,7 @@ pub struct PluginInfo {
 pub struct LoadedPlugin {
     /// What it declared.
     pub info: PluginInfo,
-    pub(crate) module: PluginModule_Ref,
+    pub(crate) runs: super::isolation::Runs,
 }
 
 /// Loads `path`: ELF pre-check, `dlopen(RTLD_NOW | RTLD_LOCAL)`, the
@@ -79,7 +79,10 @@ pub fn load(path: &Path, host: &HostObject) -> Result<LoadedPlugin, String> {
         .into_result()
         .map_err(|e| format!("descriptor failed: {e}"))?;
     let info = check_descriptor(descriptor, path)?;
-    Ok(LoadedPlugin { info, module })
+    Ok(LoadedPlugin {
+        info,
+        runs: super::isolation::Runs::InProcess(module),
+    })
 }
 
 /// Opens the library with immediate binding, so a missing symbol is a
@@ -210,7 +213,7 @@ fn handler_list(list: &[HandlerInfo], allow_plus: bool) -> Result<Vec<Handler>, 
         .collect()
 }
 
-fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> {
+pub(crate) fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> {
     if d.name.trim().is_empty() {
         return Err("its descriptor has an empty plugin name".into());
     }

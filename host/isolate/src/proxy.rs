@@ -1,0 +1,252 @@
+//! The host-side backend object of an isolated plugin: every ABI call
+//! becomes one request to the child; a dead child becomes a retryable
+//! error, and the next call starts a new one.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
+use stowage_backend_api::abi::{HostObject, ListEntry, RawBackend};
+use stowage_backend_api::{BackendError, ErrorCode, Extension};
+
+use crate::files::{open_source, publish_get};
+use crate::isolation::{Context, OpenArgs, PluginState};
+use crate::live::Live;
+use crate::protocol::{Answer, Op, Request};
+
+pub(crate) struct IsolatedBackend {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) plugin: Arc<PluginState>,
+    pub(crate) open: OpenArgs,
+    pub(crate) host: HostObject,
+    pub(crate) live: Mutex<Option<Live>>,
+    /// A child died after acknowledging writes no close had committed.
+    pub(crate) lost_writes: AtomicBool,
+}
+
+fn path_of(bytes: RSlice<'_, u8>) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes.as_slice()))
+}
+
+fn names(list: RSlice<'_, RStr<'_>>) -> Vec<String> {
+    list.iter().map(|n| n.to_string()).collect()
+}
+
+fn unexpected(op: &str, answer: &Answer) -> BackendError {
+    BackendError::generic(format!("the plugin child answered {op} with {answer:?}"))
+}
+
+impl IsolatedBackend {
+    /// Runs `op` in the child, starting one first if the last one died.
+    fn call(&self, op: Op, fds: &[BorrowedFd<'_>]) -> Result<Answer, BackendError> {
+        let name = op.name();
+        let writes = matches!(
+            op,
+            Op::Put { .. } | Op::Delete { .. } | Op::DeleteList { .. }
+        );
+        let closes = matches!(op, Op::Close);
+        let mut guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            self.plugin.check_usable()?;
+            *guard = Some(
+                self.ctx
+                    .start_backend(&self.plugin, &self.open, &self.host)?,
+            );
+        }
+        let Some(live) = guard.as_mut() else {
+            return Err(BackendError::generic("no plugin child"));
+        };
+        let result = live.converse(
+            &Request::Op(op),
+            fds,
+            &self.host,
+            self.ctx.options.op_timeout,
+        );
+        match result {
+            Ok(answer) => {
+                if answer.is_ok() && writes {
+                    live.unclosed_writes = true;
+                }
+                if answer.is_ok() && closes {
+                    live.unclosed_writes = false;
+                }
+                answer
+            }
+            Err(failure) => {
+                let Some(dead) = guard.take() else {
+                    return Err(BackendError::generic("no plugin child"));
+                };
+                if dead.unclosed_writes {
+                    self.lost_writes.store(true, Ordering::Release);
+                }
+                let what = dead.bury(&failure);
+                let reason = format!(
+                    "plugin {} ({}) {what} during {name}",
+                    self.plugin.name,
+                    self.plugin.file.display()
+                );
+                self.plugin.record_death(&reason);
+                log::warn!("{reason}");
+                Err(BackendError::transient(reason).with_retryable(true))
+            }
+        }
+    }
+
+    fn unit(&self, op: Op) -> RResult<(), BackendError> {
+        let name = op.name();
+        match self.call(op, &[]) {
+            Ok(Answer::Done) => RResult::ROk(()),
+            Ok(other) => RResult::RErr(unexpected(name, &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+}
+
+impl RawBackend for IsolatedBackend {
+    fn put(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
+        let local = path_of(local);
+        let result = open_source(local).and_then(|file| {
+            self.call(
+                Op::Put {
+                    name: name.to_string(),
+                    shown: local.display().to_string(),
+                },
+                &[file.as_fd()],
+            )
+        });
+        match result {
+            Ok(Answer::Done) => RResult::ROk(()),
+            Ok(other) => RResult::RErr(unexpected("put", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    fn get(&self, name: RStr<'_>, local: RSlice<'_, u8>) -> RResult<(), BackendError> {
+        let local = path_of(local);
+        publish_get(local, |fd| {
+            match self.call(
+                Op::Get {
+                    name: name.to_string(),
+                    shown: local.display().to_string(),
+                },
+                &[fd],
+            )? {
+                Answer::Got { mode } => Ok(mode),
+                other => Err(unexpected("get", &other)),
+            }
+        })
+        .into()
+    }
+
+    fn list(&self) -> RResult<RVec<ListEntry>, BackendError> {
+        match self.call(Op::List, &[]) {
+            Ok(Answer::Listed(entries)) => RResult::ROk(
+                entries
+                    .into_iter()
+                    .map(|(name, size)| ListEntry {
+                        name: name.into(),
+                        size,
+                    })
+                    .collect(),
+            ),
+            Ok(other) => RResult::RErr(unexpected("list", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    fn delete(&self, name: RStr<'_>) -> RResult<(), BackendError> {
+        self.unit(Op::Delete {
+            name: name.to_string(),
+        })
+    }
+
+    fn delete_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<(), BackendError> {
+        self.unit(Op::DeleteList { names: names(list) })
+    }
+
+    fn query(&self, name: RStr<'_>) -> RResult<ROption<u64>, BackendError> {
+        match self.call(
+            Op::Query {
+                name: name.to_string(),
+            },
+            &[],
+        ) {
+            Ok(Answer::Size(size)) => RResult::ROk(size.into()),
+            Ok(other) => RResult::RErr(unexpected("query", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    fn query_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<RVec<ROption<u64>>, BackendError> {
+        match self.call(Op::QueryList { names: names(list) }, &[]) {
+            Ok(Answer::Sizes(sizes)) => {
+                RResult::ROk(sizes.into_iter().map(ROption::from).collect())
+            }
+            Ok(other) => RResult::RErr(unexpected("query_list", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    /// The child cannot take over a file it was only lent a descriptor
+    /// of: the object is stored from the descriptor, then the host removes
+    /// the local file. Same outcome as an in-process `move_in` that falls
+    /// back to copying.
+    fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
+        let path = path_of(local).to_path_buf();
+        self.put(local, name)
+            .into_result()
+            .and_then(|()| {
+                std::fs::remove_file(&path).map_err(|e| {
+                    BackendError::from_io(
+                        &e,
+                        format!(
+                            "removing the local file after storing it: {}",
+                            path.display()
+                        ),
+                    )
+                })
+            })
+            .into()
+    }
+
+    fn retry_cleanup(&self) -> RResult<(), BackendError> {
+        self.unit(Op::RetryCleanup)
+    }
+
+    fn close(&self) -> RResult<(), BackendError> {
+        let closed = self.unit(Op::Close).into_result();
+        if self.lost_writes.load(Ordering::Acquire) {
+            return RResult::RErr(BackendError::new(
+                ErrorCode::GENERIC,
+                format!(
+                    "plugin {} ({}) died after acknowledging writes that no close had committed yet; they may be lost or not durable: check the store",
+                    self.plugin.name,
+                    self.plugin.file.display()
+                ),
+            ));
+        }
+        closed.into()
+    }
+
+    /// Backend extensions (peer, xorriso) do not cross the process
+    /// boundary yet.
+    fn extension(&self, _id: RStr<'_>) -> ROption<Extension> {
+        ROption::RNone
+    }
+}
+
+impl Drop for IsolatedBackend {
+    fn drop(&mut self) {
+        let live = self
+            .live
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(live) = live {
+            live.shut_down(self.ctx.options.op_timeout);
+        }
+    }
+}
