@@ -431,7 +431,13 @@ pub(crate) fn confinement_for(url: &str, as_prefix: bool) -> Confinement {
         c.network = true;
         return c;
     }
-    let Ok(path) = parsed.local_path() else {
+    // local-peer://HOST/abs/dir names the peer before its directory.
+    let path = if parsed.scheme == "local-peer" {
+        parsed.authority_and_path().map(|(_, p)| p)
+    } else {
+        parsed.local_path()
+    };
+    let Ok(path) = path else {
         return c;
     };
     let store = if parsed.scheme == "xorriso" {
@@ -468,6 +474,11 @@ mod tests {
         let missing = format!("file://{}/new/deeper", store.display());
         assert_eq!(
             confinement_for(&missing, false).read_write,
+            vec![bytes(&store)]
+        );
+        let peer = format!("local-peer://host1{}", store.display());
+        assert_eq!(
+            confinement_for(&peer, false).read_write,
             vec![bytes(&store)]
         );
         let iso = format!("xorriso://{}/b.iso:/dup", store.display());
