@@ -175,6 +175,12 @@ fn landlock_denies_what_the_url_does_not_name() {
     assert_eq!(err.code(), ErrorCode::PERMISSION_DENIED, "{err}");
     assert!(err.to_string().contains("/etc/shadow"), "{err}");
 
+    // Signals to processes outside the sandbox (the host) are refused.
+    let err = run
+        .bad_put("kill-host", 1)
+        .expect_err("the host cannot be signalled");
+    assert_eq!(err.code(), ErrorCode::PERMISSION_DENIED, "{err}");
+
     let outside = tempdir();
     let store = run.store();
     let store_dir = Path::new(store.trim_start_matches("misbehave://"));

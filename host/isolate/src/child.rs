@@ -15,14 +15,16 @@ use stowage_backend_api::abi::{
     BackendObject, HostObject, ListEntry, RawBackend, RawBackend_TO, RawHost, RawHost_TO,
 };
 use stowage_backend_api::ext::progress::{self, ProgressV1, ProgressV1_TO, Transfer};
+use stowage_backend_api::ext::xorriso;
 use stowage_backend_api::{BackendError, BackendHandle, Extension};
 
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
-use crate::files::{open_source, publish_get, Staging};
+use crate::files::{move_in_via_fd, open_source, publish_get, Staging};
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{
-    Answer, Hello, HostAnswer, HostCall, Op, Request, Setup, Up, WireDescriptor, WireError,
+    Answer, ExtCall, Hello, HostAnswer, HostCall, Op, Request, Setup, Up, WireDescriptor,
+    WireError, WireIsoInfo,
 };
 
 /// The environment variable that names the child's socket descriptor.
@@ -283,16 +285,18 @@ impl RawBackend for RemoteInner {
     }
 
     fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        // The inner backend cannot take over a file of this process; store
-        // a copy, then remove ours.
-        let path = path_of(local);
-        let stored = self.put(local, name).into_result();
-        stored
-            .and_then(|()| {
-                std::fs::remove_file(&path)
-                    .map_err(|e| BackendError::from_io(&e, format!("removing {}", path.display())))
-            })
-            .into()
+        let local = path_of(local);
+        move_in_via_fd(&local, |fd| {
+            self.op(
+                Op::MoveIn {
+                    name: name.to_string(),
+                    shown: local.display().to_string(),
+                },
+                &[fd],
+            )
+            .map(|_| ())
+        })
+        .into()
     }
 
     fn retry_cleanup(&self) -> RResult<(), BackendError> {
@@ -484,7 +488,46 @@ fn serve(conn: &Arc<Conn>) -> i32 {
                     return exit::DONE;
                 }
             }
+            Request::Extension(call) => {
+                let result = match &backend {
+                    Some(b) => extension_call(b, call),
+                    None => Err(BackendError::generic("extension call before open")),
+                };
+                if !reply(conn, result) {
+                    return exit::DONE;
+                }
+            }
             Request::HostAnswer(_) => protocol_violation("a host answer nobody asked for"),
+        }
+    }
+}
+
+fn extension_call(backend: &BackendHandle, call: ExtCall) -> Result<Answer, BackendError> {
+    let iso = || {
+        backend
+            .extension_as::<xorriso::XorrisoObject>(xorriso::ID)
+            .map_err(|e| BackendError::generic(e.to_string()))?
+            .ok_or_else(|| BackendError::unsupported(xorriso::ID))
+    };
+    match call {
+        ExtCall::Offers { id } => Ok(Answer::Offers(backend.extension(&id).is_some())),
+        ExtCall::XorrisoInfo => {
+            let i = iso()?.info().into_result()?;
+            Ok(Answer::IsoInfo(WireIsoInfo {
+                medium: i.medium.into_string(),
+                sessions: i.sessions,
+                used_bytes: i.used_bytes,
+                free_bytes: i.free_bytes,
+                volume_id: i.volume_id.into_string(),
+                pending_changes: i.pending_changes,
+            }))
+        }
+        ExtCall::XorrisoCompact => {
+            let r = iso()?.compact().into_result()?;
+            Ok(Answer::Compacted {
+                bytes_before: r.bytes_before,
+                bytes_after: r.bytes_after,
+            })
         }
     }
 }

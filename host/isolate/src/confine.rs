@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, ABI,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 use crate::protocol::Confinement;
@@ -94,6 +94,12 @@ pub fn apply(c: &Confinement, plugin: &Path, staging: &Path) -> Result<Outcome, 
             .chain([plugin.to_path_buf()])
             .chain(SYSTEM_READ_ONLY.iter().map(PathBuf::from)),
     );
+    // No signals to, and no abstract Unix sockets of, processes outside
+    // the sandbox (ABI 6; best effort on older kernels).
+    let ruleset = ruleset
+        .set_compatibility(CompatLevel::BestEffort)
+        .scope(Scope::from_all(ABI::V6))
+        .map_err(|e| fail(&e))?;
     let status = ruleset
         .create()
         .map_err(|e| fail(&e))?

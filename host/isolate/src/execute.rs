@@ -49,6 +49,14 @@ pub fn execute(
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             backend.query_list(&names).map(Answer::Sizes)
         }
+        // The backend may take the staged copy over (rename); the staged
+        // directory is removed afterwards either way.
+        Op::MoveIn { name, shown } => serve_put(fd()?, &name, staging, true, |path| {
+            backend
+                .move_in(path, &name)
+                .map_err(|e| rename_path(e, path, &shown))
+        })
+        .map(|()| Answer::Done),
         Op::RetryCleanup => backend.retry_cleanup().map(|()| Answer::Done),
         Op::Close => backend.close().map(|()| Answer::Done),
     }

@@ -26,6 +26,26 @@ pub fn open_source(local: &Path) -> Result<File, BackendError> {
         .map_err(|e| BackendError::from_io(&e, format!("reading local file {}", local.display())))
 }
 
+/// A `move_in` as the path owner does it: `store` moves a copy in from
+/// the descriptor, then the local file is removed (the other side cannot
+/// take over a file it was only lent).
+pub fn move_in_via_fd(
+    local: &Path,
+    store: impl FnOnce(BorrowedFd<'_>) -> Result<(), BackendError>,
+) -> Result<(), BackendError> {
+    let file = open_source(local)?;
+    store(file.as_fd())?;
+    fs::remove_file(local).map_err(|e| {
+        BackendError::from_io(
+            &e,
+            format!(
+                "removing the local file after storing it: {}",
+                local.display()
+            ),
+        )
+    })
+}
+
 /// A get as the path owner does it: a private temporary file beside
 /// `local` is created and handed to `fetch` as a descriptor; when `fetch`
 /// succeeds the file gets the permission bits it returns and is renamed

@@ -17,7 +17,7 @@ use stowage_backend_api::{BackendError, Descriptor};
 
 use crate::live::Live;
 use crate::protocol::{Answer, Confinement, Request, Setup};
-use crate::proxy::IsolatedBackend;
+use crate::proxy::{IsolatedBackend, Link};
 use crate::spawn::{spawn, Limits, SpawnSpec, User};
 
 /// Which plugins run out of process.
@@ -152,6 +152,7 @@ pub struct Isolation {
 impl Isolation {
     /// An isolator with `options`.
     pub fn new(options: Options) -> Self {
+        sweep_stale_private_dirs(&std::env::temp_dir());
         let system_dirs = options
             .system_dirs
             .iter()
@@ -211,14 +212,48 @@ impl Isolator for Isolation {
         };
         let live = self.ctx.start_backend(&state, &open, &host)?;
         let backend = IsolatedBackend {
-            ctx: self.ctx.clone(),
-            plugin: state,
-            open,
-            host,
-            live: Mutex::new(Some(live)),
-            lost_writes: AtomicBool::new(false),
+            link: Arc::new(Link {
+                ctx: self.ctx.clone(),
+                plugin: state,
+                open,
+                host,
+                live: Mutex::new(Some(live)),
+                lost_writes: AtomicBool::new(false),
+            }),
         };
         Ok(RawBackend_TO::from_value(backend, TD_Opaque))
+    }
+}
+
+/// Private directories are named `stowage-{plugin,host}-PID-RANDOM`; those
+/// of a host that no longer runs (killed before it could remove them) are
+/// removed, so staged copies do not pile up.
+fn sweep_stale_private_dirs(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| {
+            n.strip_prefix("stowage-plugin-")
+                .or(n.strip_prefix("stowage-host-"))
+        }) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && !Path::new(&format!("/proc/{pid}")).exists() {
+            // remove_dir_all does not follow symbolic links.
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => log::debug!(
+                    "removed {}, left by a host that died",
+                    entry.path().display()
+                ),
+                Err(e) => log::debug!("cannot remove {}: {e}", entry.path().display()),
+            }
+        }
     }
 }
 
@@ -284,6 +319,7 @@ impl Context {
             limits: o.limits,
             user: o.user,
             stderr: log::max_level() >= log::LevelFilter::Debug,
+            tmpdir: staging.clone(),
         };
         let plugin_name = plugin.display().to_string();
         let cannot = |what: String| {
@@ -486,6 +522,23 @@ mod tests {
         let net = confinement_for("sftp://user@host/backups", false);
         assert!(net.network && net.read_write.is_empty());
         assert!(confinement_for(&url, true).read_write.is_empty());
+    }
+
+    #[test]
+    fn private_dirs_of_dead_hosts_are_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Pid 0 never names a running process in /proc.
+        let dead = tmp.path().join("stowage-plugin-0-abc");
+        let alive = tmp
+            .path()
+            .join(format!("stowage-host-{}-abc", std::process::id()));
+        let other = tmp.path().join("stowage-plugins-x");
+        for d in [&dead, &alive, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(dead.join("staged"), b"x").unwrap();
+        sweep_stale_private_dirs(tmp.path());
+        assert!(!dead.exists() && alive.exists() && other.exists());
     }
 
     #[test]

@@ -128,6 +128,8 @@ pub enum Request {
     },
     /// A backend operation.
     Op(Op),
+    /// A backend extension's method.
+    Extension(ExtCall),
     /// The answer to a [`HostCall`] the child made.
     HostAnswer(Result<HostAnswer, WireError>),
 }
@@ -178,6 +180,49 @@ impl Up {
     }
 }
 
+/// A backend extension call (the extensions that make sense across
+/// processes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ExtCall {
+    /// Whether the backend offers extension `id`.
+    Offers {
+        /// The versioned id.
+        id: String,
+    },
+    /// `stowage.xorriso/1` `info`.
+    XorrisoInfo,
+    /// `stowage.xorriso/1` `compact`.
+    XorrisoCompact,
+}
+
+impl ExtCall {
+    /// The call's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExtCall::Offers { .. } => "extension",
+            ExtCall::XorrisoInfo => "iso info",
+            ExtCall::XorrisoCompact => "iso compact",
+        }
+    }
+}
+
+/// `stowage.xorriso/1`'s `IsoInfo` on the wire.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireIsoInfo {
+    /// Medium description.
+    pub medium: String,
+    /// Sessions.
+    pub sessions: u32,
+    /// Bytes used.
+    pub used_bytes: u64,
+    /// Bytes free.
+    pub free_bytes: u64,
+    /// Volume id.
+    pub volume_id: String,
+    /// Changes not yet committed.
+    pub pending_changes: u64,
+}
+
 /// A successful reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Answer {
@@ -202,6 +247,17 @@ pub enum Answer {
     Size(Option<u64>),
     /// Sizes.
     Sizes(Vec<Option<u64>>),
+    /// Whether an extension is offered.
+    Offers(bool),
+    /// `stowage.xorriso/1` info.
+    IsoInfo(WireIsoInfo),
+    /// `stowage.xorriso/1` compact.
+    Compacted {
+        /// Image size before.
+        bytes_before: u64,
+        /// Image size after.
+        bytes_after: u64,
+    },
 }
 
 /// A host service called by the plugin in the child.
@@ -267,6 +323,14 @@ pub enum Op {
         /// Object names.
         names: Names,
     },
+    /// Carries one fd, as [`Op::Put`]: the backend's `move_in` takes a
+    /// staged copy; the caller removes its own file after success.
+    MoveIn {
+        /// Object name.
+        name: String,
+        /// The local path as the user named it, for messages only.
+        shown: String,
+    },
     /// Between attempts.
     RetryCleanup,
     /// End the session.
@@ -277,7 +341,7 @@ impl Op {
     /// How many file descriptors travel with this operation.
     pub fn fds(&self) -> usize {
         match self {
-            Op::Put { .. } | Op::Get { .. } => 1,
+            Op::Put { .. } | Op::Get { .. } | Op::MoveIn { .. } => 1,
             _ => 0,
         }
     }
@@ -292,6 +356,7 @@ impl Op {
             Op::DeleteList { .. } => "delete_list",
             Op::Query { .. } => "query",
             Op::QueryList { .. } => "query_list",
+            Op::MoveIn { .. } => "move_in",
             Op::RetryCleanup => "retry_cleanup",
             Op::Close => "close",
         }

@@ -7,16 +7,20 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
 use stowage_backend_api::abi::{HostObject, ListEntry, RawBackend};
+use stowage_backend_api::ext::xorriso::{self, XorrisoV1, XorrisoV1_TO};
 use stowage_backend_api::{BackendError, ErrorCode, Extension};
 
-use crate::files::{open_source, publish_get};
+use crate::files::{move_in_via_fd, open_source, publish_get};
 use crate::isolation::{Context, OpenArgs, PluginState};
 use crate::live::Live;
-use crate::protocol::{Answer, Op, Request};
+use crate::protocol::{Answer, ExtCall, Op, Request};
 
-pub(crate) struct IsolatedBackend {
+/// What a backend object and its extension objects share: the child and
+/// how to start a new one.
+pub(crate) struct Link {
     pub(crate) ctx: Arc<Context>,
     pub(crate) plugin: Arc<PluginState>,
     pub(crate) open: OpenArgs,
@@ -39,15 +43,44 @@ fn unexpected(op: &str, answer: &Answer) -> BackendError {
     BackendError::generic(format!("the plugin child answered {op} with {answer:?}"))
 }
 
-impl IsolatedBackend {
+/// The backend object the host holds.
+pub(crate) struct IsolatedBackend {
+    pub(crate) link: Arc<Link>,
+}
+
+impl std::ops::Deref for IsolatedBackend {
+    type Target = Link;
+    fn deref(&self) -> &Link {
+        &self.link
+    }
+}
+
+impl Link {
     /// Runs `op` in the child, starting one first if the last one died.
     fn call(&self, op: Op, fds: &[BorrowedFd<'_>]) -> Result<Answer, BackendError> {
-        let name = op.name();
         let writes = matches!(
             op,
-            Op::Put { .. } | Op::Delete { .. } | Op::DeleteList { .. }
+            Op::Put { .. } | Op::MoveIn { .. } | Op::Delete { .. } | Op::DeleteList { .. }
         );
         let closes = matches!(op, Op::Close);
+        self.request(op.name(), Request::Op(op), fds, writes, closes)
+    }
+
+    /// A backend extension's method, in the child. `compact` rewrites
+    /// the store: counted as a write.
+    fn call_ext(&self, call: ExtCall) -> Result<Answer, BackendError> {
+        let writes = matches!(call, ExtCall::XorrisoCompact);
+        self.request(call.name(), Request::Extension(call), &[], writes, false)
+    }
+
+    fn request(
+        &self,
+        name: &'static str,
+        request: Request,
+        fds: &[BorrowedFd<'_>],
+        writes: bool,
+        closes: bool,
+    ) -> Result<Answer, BackendError> {
         let mut guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             self.plugin.check_usable()?;
@@ -59,12 +92,7 @@ impl IsolatedBackend {
         let Some(live) = guard.as_mut() else {
             return Err(BackendError::generic("no plugin child"));
         };
-        let result = live.converse(
-            &Request::Op(op),
-            fds,
-            &self.host,
-            self.ctx.options.op_timeout,
-        );
+        let result = live.converse(&request, fds, &self.host, self.ctx.options.op_timeout);
         match result {
             Ok(answer) => {
                 if answer.is_ok() && writes {
@@ -190,26 +218,23 @@ impl RawBackend for IsolatedBackend {
         }
     }
 
-    /// The child cannot take over a file it was only lent a descriptor
-    /// of: the object is stored from the descriptor, then the host removes
-    /// the local file. Same outcome as an in-process `move_in` that falls
-    /// back to copying.
+    /// The child gets a descriptor and hands the backend a staged copy to
+    /// move in; the host removes the local file after success.
     fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let path = path_of(local).to_path_buf();
-        self.put(local, name)
-            .into_result()
-            .and_then(|()| {
-                std::fs::remove_file(&path).map_err(|e| {
-                    BackendError::from_io(
-                        &e,
-                        format!(
-                            "removing the local file after storing it: {}",
-                            path.display()
-                        ),
-                    )
-                })
-            })
-            .into()
+        let local = path_of(local);
+        move_in_via_fd(local, |fd| {
+            match self.call(
+                Op::MoveIn {
+                    name: name.to_string(),
+                    shown: local.display().to_string(),
+                },
+                &[fd],
+            )? {
+                Answer::Done => Ok(()),
+                other => Err(unexpected("move_in", &other)),
+            }
+        })
+        .into()
     }
 
     fn retry_cleanup(&self) -> RResult<(), BackendError> {
@@ -231,20 +256,70 @@ impl RawBackend for IsolatedBackend {
         closed.into()
     }
 
-    /// Backend extensions (peer, xorriso) do not cross the process
-    /// boundary yet.
-    fn extension(&self, _id: RStr<'_>) -> ROption<Extension> {
-        ROption::RNone
+    /// `stowage.xorriso/1` crosses (when the backend in the child offers
+    /// it); `stowage.peer/1` does not yet: its stage writes to a local
+    /// directory the child is not given.
+    fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
+        if id.as_str() != xorriso::ID {
+            return ROption::RNone;
+        }
+        match self.call_ext(ExtCall::Offers { id: id.to_string() }) {
+            Ok(Answer::Offers(true)) => {
+                let object: xorriso::XorrisoObject = XorrisoV1_TO::from_value(
+                    RemoteXorriso {
+                        link: self.link.clone(),
+                    },
+                    TD_Opaque,
+                );
+                ROption::RSome(Extension::new(object))
+            }
+            _ => ROption::RNone,
+        }
     }
 }
 
+/// `stowage.xorriso/1` of a backend in a child.
+struct RemoteXorriso {
+    link: Arc<Link>,
+}
+
+impl XorrisoV1 for RemoteXorriso {
+    fn info(&self) -> RResult<xorriso::IsoInfo, BackendError> {
+        match self.link.call_ext(ExtCall::XorrisoInfo) {
+            Ok(Answer::IsoInfo(i)) => RResult::ROk(xorriso::IsoInfo {
+                medium: i.medium.into(),
+                sessions: i.sessions,
+                used_bytes: i.used_bytes,
+                free_bytes: i.free_bytes,
+                volume_id: i.volume_id.into(),
+                pending_changes: i.pending_changes,
+            }),
+            Ok(other) => RResult::RErr(unexpected("info", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+
+    fn compact(&self) -> RResult<xorriso::CompactReport, BackendError> {
+        match self.link.call_ext(ExtCall::XorrisoCompact) {
+            Ok(Answer::Compacted {
+                bytes_before,
+                bytes_after,
+            }) => RResult::ROk(xorriso::CompactReport {
+                bytes_before,
+                bytes_after,
+            }),
+            Ok(other) => RResult::RErr(unexpected("compact", &other)),
+            Err(e) => RResult::RErr(e),
+        }
+    }
+}
+
+/// Dropping the backend ends its child (which closes the backend if
+/// nobody did); an extension object still held afterwards would start a
+/// new one.
 impl Drop for IsolatedBackend {
     fn drop(&mut self) {
-        let live = self
-            .live
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(live) = live {
             live.shut_down(self.ctx.options.op_timeout);
         }

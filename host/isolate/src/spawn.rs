@@ -64,6 +64,9 @@ pub struct SpawnSpec {
     /// Let the child's stderr through (debugging); otherwise it is
     /// discarded, as its logs travel over the socket.
     pub stderr: bool,
+    /// The child's `TMPDIR`: its staging directory, the one place it may
+    /// create temporary files when confined.
+    pub tmpdir: PathBuf,
 }
 
 /// A running child and the host's end of its socket.
@@ -128,6 +131,7 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
     command
         .args(&spec.args)
         .env(SOCKET_ENV, CHILD_SOCKET_FD.to_string())
+        .env("TMPDIR", &spec.tmpdir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(if spec.stderr {
@@ -141,6 +145,15 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
     // fcntl, setgroups, setgid, setuid); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            // First: a change of user clears the parent-death signal.
+            if let Some(u) = user {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(u.gid) != 0
+                    || libc::setuid(u.uid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -172,14 +185,6 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
                 }
             } else if libc::dup2(socket, CHILD_SOCKET_FD) < 0 {
                 return Err(io::Error::last_os_error());
-            }
-            if let Some(u) = user {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(u.gid) != 0
-                    || libc::setuid(u.uid) != 0
-                {
-                    return Err(io::Error::last_os_error());
-                }
             }
             Ok(())
         });
