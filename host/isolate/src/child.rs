@@ -511,6 +511,9 @@ fn extension_call(backend: &BackendHandle, call: ExtCall) -> Result<Answer, Back
     };
     match call {
         ExtCall::Offers { id } => Ok(Answer::Offers(backend.extension(&id).is_some())),
+        call @ (ExtCall::PeerStage { .. }
+        | ExtCall::PeerCheckIndicator { .. }
+        | ExtCall::PeerWriteIndicator { .. }) => crate::ext_peer::serve(backend, call),
         ExtCall::XorrisoInfo => {
             let i = iso()?.info().into_result()?;
             Ok(Answer::IsoInfo(WireIsoInfo {

@@ -131,6 +131,9 @@ pub(crate) struct OpenArgs {
     pub(crate) handler: String,
     pub(crate) as_prefix: bool,
     pub(crate) url: String,
+    /// Directories the child may also write, beyond what the URL names
+    /// (a peer stage's target directory).
+    pub(crate) extra_read_write: Vec<PathBuf>,
 }
 
 /// Shared by the isolator and every backend it opened.
@@ -209,6 +212,7 @@ impl Isolator for Isolation {
             handler: handler.to_string(),
             as_prefix,
             url: url.to_string(),
+            extra_read_write: Vec::new(),
         };
         let live = self.ctx.start_backend(&state, &open, &host)?;
         let backend = IsolatedBackend {
@@ -376,7 +380,10 @@ impl Context {
         open: &OpenArgs,
         host: &HostObject,
     ) -> Result<Live, BackendError> {
-        let confinement = confinement_for(&open.url, open.as_prefix);
+        let mut confinement = confinement_for(&open.url, open.as_prefix);
+        confinement
+            .read_write
+            .extend(open.extra_read_write.iter().map(|p| bytes(p)));
         let (mut live, _) = self.start(&plugin.file, confinement)?;
         let request = Request::Open {
             handler: open.handler.clone(),

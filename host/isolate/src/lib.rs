@@ -21,6 +21,7 @@
 mod child;
 mod confine;
 mod execute;
+mod ext_peer;
 mod files;
 pub mod frame;
 mod isolation;

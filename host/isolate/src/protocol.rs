@@ -193,6 +193,56 @@ pub enum ExtCall {
     XorrisoInfo,
     /// `stowage.xorriso/1` `compact`.
     XorrisoCompact,
+    /// `stowage.peer/1` `stage` (sent to a child started for this call,
+    /// confined with the target directory writable).
+    PeerStage {
+        /// The target directory.
+        target_dir: Vec<u8>,
+        /// Owner to give the staged files.
+        owner: WireOwner,
+        /// Mode to give them.
+        mode: Option<u32>,
+    },
+    /// `stowage.peer/1` `check_collect_indicator`.
+    PeerCheckIndicator {
+        /// Indicator file name.
+        name: String,
+    },
+    /// `stowage.peer/1` `write_stage_indicator`.
+    PeerWriteIndicator {
+        /// Indicator file name.
+        name: String,
+        /// Owner.
+        owner: WireOwner,
+        /// Mode.
+        mode: Option<u32>,
+    },
+}
+
+/// `stowage.peer/1`'s `Ownership` on the wire.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct WireOwner {
+    /// User id.
+    pub uid: Option<u32>,
+    /// Group id.
+    pub gid: Option<u32>,
+}
+
+/// `stowage.peer/1`'s `StageReport` on the wire.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WireStageReport {
+    /// Files copied.
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// (name, bytes) of each staged file.
+    pub staged: Vec<(Vec<u8>, u64)>,
+    /// (name, reason) of each skipped entry.
+    pub skipped: Vec<(Vec<u8>, String)>,
+    /// (name, error) of each failed entry.
+    pub failed: Vec<(Vec<u8>, WireError)>,
+    /// An error that stopped the stage.
+    pub error: Option<WireError>,
 }
 
 impl ExtCall {
@@ -202,6 +252,9 @@ impl ExtCall {
             ExtCall::Offers { .. } => "extension",
             ExtCall::XorrisoInfo => "iso info",
             ExtCall::XorrisoCompact => "iso compact",
+            ExtCall::PeerStage { .. } => "peer stage",
+            ExtCall::PeerCheckIndicator { .. } => "peer collected",
+            ExtCall::PeerWriteIndicator { .. } => "peer mark-staged",
         }
     }
 }
@@ -251,6 +304,10 @@ pub enum Answer {
     Offers(bool),
     /// `stowage.xorriso/1` info.
     IsoInfo(WireIsoInfo),
+    /// A yes or no.
+    Flag(bool),
+    /// `stowage.peer/1` stage.
+    Staged(WireStageReport),
     /// `stowage.xorriso/1` compact.
     Compacted {
         /// Image size before.

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
 use stowage_backend_api::abi::{HostObject, ListEntry, RawBackend};
+use stowage_backend_api::ext::peer::{self, PeerV1_TO};
 use stowage_backend_api::ext::xorriso::{self, XorrisoV1, XorrisoV1_TO};
+
+use crate::ext_peer::RemotePeer;
 use stowage_backend_api::{BackendError, ErrorCode, Extension};
 
 use crate::files::{move_in_via_fd, open_source, publish_get};
@@ -68,9 +71,34 @@ impl Link {
 
     /// A backend extension's method, in the child. `compact` rewrites
     /// the store: counted as a write.
-    fn call_ext(&self, call: ExtCall) -> Result<Answer, BackendError> {
+    pub(crate) fn call_ext(&self, call: ExtCall) -> Result<Answer, BackendError> {
         let writes = matches!(call, ExtCall::XorrisoCompact);
         self.request(call.name(), Request::Extension(call), &[], writes, false)
+    }
+
+    /// An extension call that needs `writable` too: run in a child of its
+    /// own, confined with it, ended after the call.
+    pub(crate) fn call_ext_in_own_child(
+        &self,
+        call: ExtCall,
+        writable: std::path::PathBuf,
+    ) -> Result<Answer, BackendError> {
+        let mut open = self.open.clone();
+        open.extra_read_write.push(writable);
+        let link = Link {
+            ctx: self.ctx.clone(),
+            plugin: self.plugin.clone(),
+            open,
+            host: self.host.clone(),
+            live: Mutex::new(None),
+            lost_writes: AtomicBool::new(false),
+        };
+        let answer = link.call_ext(call);
+        let live = link.live.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(live) = live {
+            live.shut_down(self.ctx.options.op_timeout);
+        }
+        answer
     }
 
     fn request(
@@ -256,17 +284,26 @@ impl RawBackend for IsolatedBackend {
         closed.into()
     }
 
-    /// `stowage.xorriso/1` crosses (when the backend in the child offers
-    /// it); `stowage.peer/1` does not yet: its stage writes to a local
-    /// directory the child is not given.
+    /// `stowage.xorriso/1` and `stowage.peer/1` cross, when the backend in
+    /// the child offers them.
     fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
-        if id.as_str() != xorriso::ID {
+        let id = id.as_str();
+        if id != xorriso::ID && id != peer::ID {
             return ROption::RNone;
         }
         match self.call_ext(ExtCall::Offers { id: id.to_string() }) {
-            Ok(Answer::Offers(true)) => {
+            Ok(Answer::Offers(true)) if id == xorriso::ID => {
                 let object: xorriso::XorrisoObject = XorrisoV1_TO::from_value(
                     RemoteXorriso {
+                        link: self.link.clone(),
+                    },
+                    TD_Opaque,
+                );
+                ROption::RSome(Extension::new(object))
+            }
+            Ok(Answer::Offers(true)) => {
+                let object: peer::PeerObject = PeerV1_TO::from_value(
+                    RemotePeer {
                         link: self.link.clone(),
                     },
                     TD_Opaque,
