@@ -63,11 +63,9 @@ pub fn apply(c: &Confinement, plugin: &Path, staging: &Path) -> Result<Outcome, 
         return Ok(Outcome::Off);
     }
     let abi = ABI::V5;
-    let level = if c.required {
-        CompatLevel::HardRequirement
-    } else {
-        CompatLevel::BestEffort
-    };
+    // Best effort throughout: an older kernel enforces what it knows
+    // (`PartiallyEnforced`); only no Landlock at all counts as unconfined.
+    let level = CompatLevel::BestEffort;
     let fail = |e: &dyn std::fmt::Display| format!("Landlock: {e}");
     let mut ruleset = Ruleset::default()
         .set_compatibility(level)
