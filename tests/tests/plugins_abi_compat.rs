@@ -104,7 +104,10 @@ fn plugins_built_before_the_move_keep_their_extensions() {
     let doc = out.json();
     assert_eq!(doc["data"]["copied"], 1, "{doc}");
     assert_eq!(doc["data"]["staged"][0]["name"], "data", "{doc}");
-    assert_eq!(doc["data"]["skipped"][0]["reason"], "indicator file", "{doc}");
+    assert_eq!(
+        doc["data"]["skipped"][0]["reason"], "indicator file",
+        "{doc}"
+    );
     assert_eq!(fs::read(target.join("data")).unwrap(), b"old plugin");
     cli.run(["peer", "mark-staged", &url, "--mode", "0640"])
         .ok();
@@ -122,5 +125,9 @@ fn plugins_built_before_the_move_keep_their_extensions() {
         .ok();
     let (_, doc) = cli.run_json(["iso", "info", &url]);
     assert_eq!(doc["data"]["sessions"], 1, "{doc}");
-    assert_eq!(doc["data"]["medium"], format!("stdio:{}", image.display()), "{doc}");
+    assert_eq!(
+        doc["data"]["medium"],
+        format!("stdio:{}", image.display()),
+        "{doc}"
+    );
 }

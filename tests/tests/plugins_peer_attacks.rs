@@ -145,7 +145,9 @@ fn hard_linked_files_are_refused_unless_allowed() {
     ]);
     assert_ne!(out.code, EXIT_OK, "{}", out.all_text());
     assert_eq!(doc["data"]["failed"][0]["name"], "innocent", "{doc}");
-    let message = doc["data"]["failed"][0]["message"].as_str().unwrap_or_default();
+    let message = doc["data"]["failed"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         message.contains("hard links") && message.contains("innocent"),
         "{message}"

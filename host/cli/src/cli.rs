@@ -68,6 +68,9 @@ pub struct Global {
     /// directory), for this run only.
     #[arg(long, global = true)]
     pub allow_insecure_plugins: bool,
+
+    #[command(flatten)]
+    pub isolate: crate::isolate_args::IsolateArgs,
 }
 
 /// The commands.
@@ -96,6 +99,11 @@ pub enum Command {
         /// The plugin file.
         path: PathBuf,
     },
+
+    /// Internal: serve one isolated plugin over the socket the parent
+    /// passed (an isolation child).
+    #[command(name = "__serve-plugin", hide = true)]
+    ServePlugin,
 
     /// List objects: names and sizes.
     #[command(after_help = help::LS)]
@@ -159,6 +167,7 @@ impl Command {
             | Command::Completions { .. }
             | Command::Man(_)
             | Command::ProbePlugin { .. }
+            | Command::ServePlugin
             | Command::Remote(_) => Vec::new(),
         }
     }

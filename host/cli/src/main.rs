@@ -7,6 +7,7 @@ mod context;
 mod document;
 mod help;
 mod iso;
+mod isolate_args;
 mod manual;
 mod output;
 mod peer;
@@ -53,7 +54,11 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 /// How the CLI vets plugin files: probed in a child (this executable in
 /// its hidden probe mode), verdicts cached, trust checked.
-fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
+fn load_options(
+    allow_insecure: bool,
+    rescan: bool,
+    isolator: Option<std::sync::Arc<dyn stowage::plugin::Isolator>>,
+) -> LoadOptions {
     let prober = std::env::current_exe().ok().map(|program| Prober {
         program,
         args: vec!["__probe-plugin".into()],
@@ -67,6 +72,7 @@ fn load_options(allow_insecure: bool, rescan: bool) -> LoadOptions {
         cache_file: default_cache_file(),
         rescan,
         allow_insecure,
+        isolator,
     }
 }
 
@@ -89,6 +95,7 @@ fn resolve_remotes(cli: &mut Cli) -> Result<(), stowage::Error> {
 fn run_without_plugins(command: &Command) -> Option<u8> {
     match command {
         Command::ProbePlugin { path } => Some(u8::try_from(probe_main(path)).unwrap_or(1)),
+        Command::ServePlugin => Some(u8::try_from(stowage_isolate::serve_main()).unwrap_or(1)),
         Command::Completions { shell } => {
             // Into a buffer first: clap_complete panics on a closed pipe.
             let mut script = Vec::new();
@@ -202,9 +209,19 @@ fn run(cli: &mut Cli) -> u8 {
         Err(e) => return fail(&e, document::is_json()),
     };
     let rescan = matches!(&cli.command, Command::Plugins(args) if args.rescan);
+    let isolator = match std::env::current_exe() {
+        Ok(program) => match g.isolate.isolation(program) {
+            Ok(i) => Some(std::sync::Arc::new(i) as std::sync::Arc<dyn stowage::plugin::Isolator>),
+            Err(e) => return output::usage_error(&e),
+        },
+        Err(e) => {
+            log::warn!("cannot locate this executable ({e}); every plugin runs in process");
+            None
+        }
+    };
     let registry = Registry::load_with(
         &SearchPath::resolve(g.plugin_dirs.clone()),
-        &load_options(g.allow_insecure_plugins, rescan),
+        &load_options(g.allow_insecure_plugins, rescan, isolator),
     );
     let ctx = Context {
         registry,
@@ -216,6 +233,7 @@ fn run(cli: &mut Cli) -> u8 {
         Command::Plugins(args) => cmd::plugins::run(&ctx, args),
         // Handled before the plugins are loaded.
         Command::ProbePlugin { .. }
+        | Command::ServePlugin
         | Command::Completions { .. }
         | Command::Man(_)
         | Command::Remote(_) => EXIT_USAGE,

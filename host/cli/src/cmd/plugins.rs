@@ -20,8 +20,16 @@ pub fn run(ctx: &Context, _args: &Args) -> u8 {
     let registry = &ctx.registry;
     let plugins = registry.plugins();
     if ctx.json {
+        let modes: serde_json::Map<String, serde_json::Value> = plugins
+            .iter()
+            .filter_map(|p| {
+                let mode = registry.mode(&p.file)?;
+                Some((p.file.display().to_string(), json!(mode)))
+            })
+            .collect();
         document::set_data(json!({
             "plugins": plugins,
+            "modes": modes,
             "rejected": registry.rejected(),
             "conflicts": registry.conflicts(),
         }));
@@ -38,6 +46,9 @@ pub fn run(ctx: &Context, _args: &Args) -> u8 {
             p.abi_version,
             p.file.display()
         ));
+        if let Some(mode) = registry.mode(&p.file) {
+            line(&format!("    runs {mode}"));
+        }
         line(&format!("    {}", p.description));
         for s in &p.schemes {
             line(&format!("    scheme {}://  {}", s.name, s.description));

@@ -46,7 +46,7 @@ pub struct PluginInfo {
 pub struct LoadedPlugin {
     /// What it declared.
     pub info: PluginInfo,
-    pub(crate) module: PluginModule_Ref,
+    pub(crate) runs: super::isolation::Runs,
 }
 
 /// Loads `file` through its descriptor (`/proc/self/fd/N`, so that what
@@ -88,7 +88,10 @@ pub(crate) fn load(file: PluginFile, host: &HostObject) -> Result<LoadedPlugin, 
         .into_result()
         .map_err(|e| format!("descriptor failed: {e}"))?;
     let info = check_descriptor(descriptor, path)?;
-    Ok(LoadedPlugin { info, module })
+    Ok(LoadedPlugin {
+        info,
+        runs: super::isolation::Runs::InProcess(module),
+    })
 }
 
 /// Opens the library with immediate binding, so a missing symbol is a
@@ -219,7 +222,7 @@ fn handler_list(list: &[HandlerInfo], allow_plus: bool) -> Result<Vec<Handler>, 
         .collect()
 }
 
-fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> {
+pub(crate) fn check_descriptor(d: Descriptor, file: PathBuf) -> Result<PluginInfo, String> {
     if d.name.trim().is_empty() {
         return Err("its descriptor has an empty plugin name".into());
     }

@@ -3,6 +3,7 @@
 
 mod cache;
 mod elf;
+mod isolation;
 mod loader;
 mod probe;
 mod registry;
@@ -13,6 +14,7 @@ mod verdict;
 
 pub use cache::default_cache_file;
 pub use elf::check_shared_object;
+pub use isolation::{load_for_child, ChildPlugin, Isolator};
 pub use loader::{Handler, PluginInfo};
 pub use probe::{probe_main, Prober};
 pub use registry::{Conflict, LoadOptions, Registry, Rejected};

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
-use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::BackendHandle;
 
 use super::cache::{FileKey, ProbeCache};
+use super::isolation::{describe_isolated, open_through};
 use super::loader::{load, LoadedPlugin, PluginInfo};
 use super::probe::Prober;
 use super::search_path::SearchPath;
@@ -55,6 +55,9 @@ pub struct LoadOptions {
     pub rescan: bool,
     /// Load files that others can write (skips the trust check).
     pub allow_insecure: bool,
+    /// Runs the plugins it claims out of process (see
+    /// [`Isolator`](super::Isolator)); without one, every plugin runs here.
+    pub isolator: Option<Arc<dyn super::Isolator>>,
 }
 
 /// Invariant: every index in `schemes` and `prefixes` points into
@@ -153,7 +156,16 @@ impl Registry {
                         continue;
                     }
                 };
-                match load(opened, &host) {
+                // An isolated plugin is never loaded here: its children load
+                // the file the trust walk vetted (its every ancestor is
+                // ours or root's, so nobody else can swap it).
+                let loaded = match &options.isolator {
+                    Some(isolator) if isolator.isolates(&absolute_or_same(opened.path())) => {
+                        describe_isolated(opened.path(), isolator)
+                    }
+                    _ => load(opened, &host),
+                };
+                match loaded {
                     Ok(p) => {
                         log::debug!(
                             "loaded plugin {} {} from {}",
@@ -195,6 +207,16 @@ impl Registry {
         self.inner.plugins.iter().map(|p| &p.info).collect()
     }
 
+    /// How the plugin loaded from `file` runs: `"in-process"` or
+    /// `"isolated"` (`None` for a file that is not a loaded plugin).
+    pub fn mode(&self, file: &Path) -> Option<&'static str> {
+        self.inner
+            .plugins
+            .iter()
+            .find(|p| p.info.file == file)
+            .map(|p| p.runs.mode())
+    }
+
     /// Files that were not loaded, with reasons.
     pub fn rejected(&self) -> &[Rejected] {
         &self.inner.rejected
@@ -221,6 +243,10 @@ impl Registry {
     pub fn open_raw(&self, url: &str) -> Result<BackendHandle> {
         self.inner.open_object(url).map(BackendHandle::new)
     }
+}
+
+fn absolute_or_same(file: &Path) -> PathBuf {
+    std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
 /// The check before an opened (and, unless allowed otherwise, trusted)
@@ -329,14 +355,7 @@ impl RegistryInner {
             plugin.info.name,
             if as_prefix { "prefix" } else { "scheme" }
         );
-        (plugin.module.open())(
-            RStr::from_str(handler),
-            as_prefix,
-            RStr::from_str(url.as_str()),
-            self.host.clone(),
-        )
-        .into_result()
-        .map_err(|e| {
+        open_through(plugin, handler, as_prefix, url.as_str(), self.host.clone()).map_err(|e| {
             let message = scrub(e.message(), &whole.secrets());
             Error::Open {
                 url: whole.redacted(),

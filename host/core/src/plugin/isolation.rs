@@ -1,0 +1,127 @@
+//! The hook through which plugins run out of process.
+//!
+//! The host library does not know how a plugin is isolated; an embedding
+//! program (the CLI, through the `stowage-isolate` crate) hands the registry
+//! an [`Isolator`]. For every plugin file that passed vetting the registry
+//! asks [`Isolator::isolates`]; an isolated plugin is never `dlopen`ed in
+//! this process: its descriptor comes from [`Isolator::describe`] and every
+//! backend it opens comes from [`Isolator::open`].
+//!
+//! The child process, in turn, loads the one plugin file in-process with
+//! [`load_for_child`] and opens backends through it.
+
+use std::path::Path;
+
+use abi_stable::std_types::RStr;
+use stowage_backend_api::abi::{BackendObject, HostObject, PluginModule_Ref};
+use stowage_backend_api::{BackendError, Descriptor};
+
+use super::loader::{check_descriptor, load, LoadedPlugin, PluginInfo};
+use super::trust::PluginFile;
+
+/// Runs plugins out of process.
+pub trait Isolator: Send + Sync + std::fmt::Debug {
+    /// Whether the plugin in `file` (absolute) must run isolated.
+    fn isolates(&self, file: &Path) -> bool;
+
+    /// The plugin's descriptor, obtained without loading it here.
+    fn describe(&self, file: &Path) -> Result<Descriptor, String>;
+
+    /// Opens a backend through the plugin `plugin` out of process, as the
+    /// ABI's `open` would. `host` serves the plugin's host calls (logs,
+    /// progress, a prefix plugin's inner backend).
+    fn open(
+        &self,
+        plugin: &PluginInfo,
+        handler: &str,
+        as_prefix: bool,
+        url: &str,
+        host: HostObject,
+    ) -> Result<BackendObject, BackendError>;
+}
+
+/// How the registry runs one plugin.
+#[derive(Clone)]
+pub(crate) enum Runs {
+    /// Loaded into this process.
+    InProcess(PluginModule_Ref),
+    /// Described only; opened through the isolator.
+    Isolated(std::sync::Arc<dyn Isolator>),
+}
+
+/// The registry entry of an isolated plugin: the descriptor checked as for
+/// a loaded one, no code of the file run in this process.
+pub(crate) fn describe_isolated(
+    file: &Path,
+    isolator: &std::sync::Arc<dyn Isolator>,
+) -> Result<LoadedPlugin, String> {
+    let path = std::path::absolute(file).map_err(|e| format!("bad path: {e}"))?;
+    let descriptor = isolator.describe(&path)?;
+    let info = check_descriptor(descriptor, path)?;
+    Ok(LoadedPlugin {
+        info,
+        runs: Runs::Isolated(isolator.clone()),
+    })
+}
+
+/// Opens a backend through `plugin`, wherever it runs.
+pub(crate) fn open_through(
+    plugin: &LoadedPlugin,
+    handler: &str,
+    as_prefix: bool,
+    url: &str,
+    host: HostObject,
+) -> Result<BackendObject, BackendError> {
+    match &plugin.runs {
+        Runs::InProcess(module) => (module.open())(
+            RStr::from_str(handler),
+            as_prefix,
+            RStr::from_str(url),
+            host,
+        )
+        .into_result(),
+        Runs::Isolated(isolator) => isolator.open(&plugin.info, handler, as_prefix, url, host),
+    }
+}
+
+/// One plugin loaded in the isolation child (never in the host).
+pub struct ChildPlugin {
+    plugin: LoadedPlugin,
+}
+
+/// Loads `path` in this process with every check of the in-process loader;
+/// `host` is what the plugin's `init` and backends see as the host.
+pub fn load_for_child(path: &Path, host: &HostObject) -> Result<ChildPlugin, String> {
+    // The host vetted this file (trust walk and probe) before it chose to
+    // isolate it; the child opens it once and loads that descriptor.
+    let file = PluginFile::open(path, false)?;
+    load(file, host).map(|plugin| ChildPlugin { plugin })
+}
+
+impl ChildPlugin {
+    /// What the plugin declared.
+    pub fn info(&self) -> &PluginInfo {
+        &self.plugin.info
+    }
+
+    /// Opens a backend (the ABI's `open`).
+    pub fn open(
+        &self,
+        handler: &str,
+        as_prefix: bool,
+        url: &str,
+        host: HostObject,
+    ) -> Result<BackendObject, BackendError> {
+        open_through(&self.plugin, handler, as_prefix, url, host)
+    }
+}
+
+impl Runs {
+    /// "in process" or "isolated", for listings.
+    pub(crate) fn mode(&self) -> &'static str {
+        match self {
+            Runs::InProcess(_) => "in-process",
+            Runs::Isolated(_) => "isolated",
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Runs stowage plugins out of process.
+//!
+//! An isolated plugin is never loaded into the host. Each backend opened
+//! through it lives in a child process (`stowage __serve-plugin`, the same
+//! binary) that speaks a small framed protocol over a socket pair: every
+//! ABI v1 operation crosses it, local files cross as file descriptors, the
+//! plugin's log records and progress reports are forwarded, and a prefix
+//! plugin's inner backend is opened and served by the host. The child runs
+//! in its own process group, dies with the host, has no new privileges,
+//! resource limits, and (where the kernel offers Landlock) reaches only
+//! what its URL names. A child that dies or hangs fails only the operation
+//! it was running, as a retryable error; the next attempt starts a new one.
+//!
+//! Wire it into the host library with [`Isolation`] as
+//! [`LoadOptions::isolator`](stowage::plugin::LoadOptions), and call
+//! [`serve_main`] from the executable's hidden `__serve-plugin` mode. See
+//! docs/isolation.md for the protocol, the descriptors and the threat model.
+
+#![deny(missing_docs)]
+
+mod child;
+mod confine;
+mod execute;
+mod ext_peer;
+mod files;
+pub mod frame;
+mod isolation;
+mod live;
+pub mod protocol;
+mod proxy;
+mod spawn;
+
+pub use child::{serve_main, SOCKET_ENV};
+pub use isolation::{Isolation, Options, Policy, DEATHS_BEFORE_BROKEN};
+pub use spawn::{Limits, User};
