@@ -34,11 +34,14 @@ fn components(path: &Path) -> impl Iterator<Item = OsString> + '_ {
     })
 }
 
+/// Steps into `name` with an `O_PATH` descriptor: walking needs no read
+/// permission on the directories passed through (nor Landlock rights on
+/// them, when an isolated plugin is confined to the directory at the end).
 fn open_component(dir: &OwnedFd, name: &OsStr) -> io::Result<OwnedFd> {
     Ok(openat(
         dir,
         name,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?)
 }
@@ -106,7 +109,13 @@ pub fn open_dir_resolved(path: &Path) -> io::Result<OwnedFd> {
             pending.insert(i, c);
         }
     }
-    Ok(dir)
+    // The directory reached, opened for real (readable, usable with *at).
+    Ok(openat(
+        &dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 #[cfg(test)]
