@@ -497,6 +497,9 @@ fn serve(conn: &Arc<Conn>) -> i32 {
                     return exit::DONE;
                 }
             }
+            Request::Umask(mask) => {
+                rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
+            }
             Request::HostAnswer(_) => protocol_violation("a host answer nobody asked for"),
         }
     }

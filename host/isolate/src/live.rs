@@ -92,6 +92,12 @@ impl Live {
         host: &HostObject,
         timeout: Duration,
     ) -> Result<Result<Answer, BackendError>, Failure> {
+        if let Some(mask) = process_umask() {
+            self.spawned
+                .channel
+                .send(&Request::Umask(mask), &[])
+                .map_err(frame_failure)?;
+        }
         self.spawned
             .channel
             .send(request, fds)
@@ -240,4 +246,12 @@ pub fn describe_status(s: ExitStatus) -> String {
     } else {
         format!("exited with status {}", s.code().unwrap_or(-1))
     }
+}
+
+/// This process's umask, read without changing it (`umask(2)` can only be
+/// read by setting it, which would race with other threads).
+fn process_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
 }

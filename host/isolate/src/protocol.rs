@@ -132,6 +132,12 @@ pub enum Request {
     Extension(ExtCall),
     /// The answer to a [`HostCall`] the child made.
     HostAnswer(Result<HostAnswer, WireError>),
+    /// The host's umask, sent (unanswered) before each open, operation and
+    /// extension call: the umask is per process, and a caller may change
+    /// it after the child was forked (backup spaces write under `077`), so
+    /// the plugin creates files with the permissions it would get in
+    /// process.
+    Umask(u32),
 }
 
 impl Request {
