@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use crate::error::{SpaceError, SpaceResult};
 use crate::fsat::lexically_normal;
 use crate::gc::collect_quietly;
+use crate::generation::{next_generation, Published};
 use crate::info::SpaceInfo;
 use crate::inner::{in_use, StoreInner};
 use crate::lock::{lock_path, FileLock};
 use crate::manifest::{check_entry_name, Entry, Manifest};
-use crate::publish::{next_generation, Published};
 use crate::sync::locked;
 use crate::validate_space_name;
 

@@ -68,6 +68,7 @@ mod error;
 mod fsat;
 mod fsmeta;
 mod gc;
+mod generation;
 mod handle;
 mod hash;
 mod info;

@@ -8,51 +8,14 @@
 //! space is at the newest durable generation, never without one. The next
 //! writer's open removes it.
 
-use crate::error::{SpaceError, SpaceResult};
+use crate::error::SpaceResult;
+use crate::generation::next_generation;
 use crate::handle::Space;
 use crate::manifest::{encode, generations_of, ManifestName};
 use crate::sync::locked;
 use crate::temp::write_temp;
 use crate::time::now_unix;
 use crate::umask::with_private_umask;
-
-/// Where a space's publication stands.
-pub(crate) struct Published {
-    pub seq: u64,
-    pub next_generation: u64,
-    pub current: Option<ManifestName>,
-    pub stale: Vec<ManifestName>,
-}
-
-impl Published {
-    pub fn new(
-        next_generation: u64,
-        current: Option<ManifestName>,
-        stale: Vec<ManifestName>,
-    ) -> Self {
-        Self {
-            seq: 0,
-            next_generation,
-            current,
-            stale,
-        }
-    }
-}
-
-/// The generation after `generation`.
-///
-/// # Errors
-/// The counter would overflow (a manifest claims generation 2^64-1).
-pub(crate) fn next_generation(space: &str, generation: u64) -> SpaceResult<u64> {
-    generation
-        .checked_add(1)
-        .ok_or_else(|| SpaceError::BadManifest {
-            space: space.to_string(),
-            detail: format!(
-                "generation {generation} cannot be followed (the counter would overflow)"
-            ),
-        })
-}
 
 impl Space {
     /// Publishes the in-memory manifest unless a publication since change

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::error::ErrorKind;
+use stowage_fs_common::ErrorKind;
 
 /// A directory entry name as raw OS bytes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

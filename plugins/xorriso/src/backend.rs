@@ -24,6 +24,7 @@
 //! (commit and rollback) and `compact`. This file holds the public types, open, info and
 //! close.
 
+mod change;
 mod commit;
 mod compact;
 mod deleter;
@@ -46,7 +47,7 @@ use crate::medium::{check_iso_signature, spawn_loaded};
 use crate::report::{self, MediaStatus};
 use crate::staging::Staging;
 
-use pending::Change;
+use change::Change;
 use state::Inner;
 
 /// Longest object name, in bytes (longer Rock Ridge names are silently truncated).

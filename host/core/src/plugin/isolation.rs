@@ -13,41 +13,14 @@
 use std::path::Path;
 
 use abi_stable::std_types::RStr;
-use stowage_backend_api::abi::{BackendObject, HostObject, PluginModule_Ref};
-use stowage_backend_api::{BackendError, Descriptor};
+use stowage_backend_api::abi::{BackendObject, HostObject};
+use stowage_backend_api::BackendError;
 
-use super::loader::{check_descriptor, load, LoadedPlugin, PluginInfo};
+use super::info::PluginInfo;
+use super::isolator::Isolator;
+use super::loaded::{LoadedPlugin, Runs};
+use super::loader::{check_descriptor, load};
 use super::trust::PluginFile;
-
-/// Runs plugins out of process.
-pub trait Isolator: Send + Sync + std::fmt::Debug {
-    /// Whether the plugin in `file` (absolute) must run isolated.
-    fn isolates(&self, file: &Path) -> bool;
-
-    /// The plugin's descriptor, obtained without loading it here.
-    fn describe(&self, file: &Path) -> Result<Descriptor, String>;
-
-    /// Opens a backend through the plugin `plugin` out of process, as the
-    /// ABI's `open` would. `host` serves the plugin's host calls (logs,
-    /// progress, a prefix plugin's inner backend).
-    fn open(
-        &self,
-        plugin: &PluginInfo,
-        handler: &str,
-        as_prefix: bool,
-        url: &str,
-        host: HostObject,
-    ) -> Result<BackendObject, BackendError>;
-}
-
-/// How the registry runs one plugin.
-#[derive(Clone)]
-pub(crate) enum Runs {
-    /// Loaded into this process.
-    InProcess(PluginModule_Ref),
-    /// Described only; opened through the isolator.
-    Isolated(std::sync::Arc<dyn Isolator>),
-}
 
 /// The registry entry of an isolated plugin: the descriptor checked as for
 /// a loaded one, no code of the file run in this process.

@@ -7,47 +7,10 @@ use stowage_backend_api::abi::{HostObject, PluginModule_Ref, ABI_VERSION};
 use stowage_backend_api::{Descriptor, HandlerInfo};
 
 use super::elf::check_shared_object;
+use super::info::{Handler, PluginInfo};
+use super::loaded::{LoadedPlugin, Runs};
 use super::trust::PluginFile;
 use crate::target::check_handler_name;
-
-/// A scheme or prefix as the host records it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Handler {
-    /// Lower-case name.
-    pub name: String,
-    /// One line from the plugin.
-    pub description: String,
-}
-
-/// What a loaded plugin declared.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct PluginInfo {
-    /// Plugin name.
-    pub name: String,
-    /// Plugin version.
-    pub version: String,
-    /// One line.
-    pub description: String,
-    /// The ABI major version it speaks.
-    pub abi_version: u32,
-    /// The file it came from (absolute).
-    pub file: PathBuf,
-    /// Schemes it opens.
-    pub schemes: Vec<Handler>,
-    /// Prefixes it opens.
-    pub prefixes: Vec<Handler>,
-}
-
-/// A plugin that passed every check.
-///
-/// Invariant: `module` belongs to a library that stays loaded for the life
-/// of the process (libraries are never unloaded), and its `init` succeeded.
-#[derive(Clone)]
-pub struct LoadedPlugin {
-    /// What it declared.
-    pub info: PluginInfo,
-    pub(crate) runs: super::isolation::Runs,
-}
 
 /// Loads `file` through its descriptor (`/proc/self/fd/N`, so that what
 /// was checked when it was opened is what runs): ELF pre-check,
@@ -90,7 +53,7 @@ pub(crate) fn load(file: PluginFile, host: &HostObject) -> Result<LoadedPlugin, 
     let info = check_descriptor(descriptor, path)?;
     Ok(LoadedPlugin {
         info,
-        runs: super::isolation::Runs::InProcess(module),
+        runs: Runs::InProcess(module),
     })
 }
 

@@ -3,7 +3,10 @@
 
 mod cache;
 mod elf;
+mod info;
 mod isolation;
+mod isolator;
+mod loaded;
 mod loader;
 mod probe;
 mod registry;
@@ -14,8 +17,9 @@ mod verdict;
 
 pub use cache::default_cache_file;
 pub use elf::check_shared_object;
-pub use isolation::{load_for_child, ChildPlugin, Isolator};
-pub use loader::{Handler, PluginInfo};
+pub use info::{Handler, PluginInfo};
+pub use isolation::{load_for_child, ChildPlugin};
+pub use isolator::Isolator;
 pub use probe::{probe_main, Prober};
 pub use registry::{Conflict, LoadOptions, Registry, Rejected};
 pub use search_path::{SearchPath, PLUGIN_PATH_ENV};

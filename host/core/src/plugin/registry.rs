@@ -8,8 +8,10 @@ use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::BackendHandle;
 
 use super::cache::{FileKey, ProbeCache};
+use super::info::{Handler, PluginInfo};
 use super::isolation::{describe_isolated, open_through};
-use super::loader::{load, LoadedPlugin, PluginInfo};
+use super::loaded::LoadedPlugin;
+use super::loader::load;
 use super::probe::Prober;
 use super::search_path::SearchPath;
 use super::services::{HostServices, OpenInner};
@@ -286,7 +288,7 @@ fn vet(
 fn register(
     plugins: &[LoadedPlugin],
     kind: &'static str,
-    handlers: impl Fn(&LoadedPlugin) -> &Vec<super::loader::Handler>,
+    handlers: impl Fn(&LoadedPlugin) -> &Vec<Handler>,
     conflicts: &mut Vec<Conflict>,
 ) -> BTreeMap<String, usize> {
     let mut map: BTreeMap<String, usize> = BTreeMap::new();

@@ -1,6 +1,6 @@
 //! Committing the pending changes as one session, and rolling back a failed commit.
 
-use super::pending::Change;
+use super::change::Change;
 use super::state::Inner;
 use super::XorrisoBackend;
 use crate::config::Target;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pending::Change;
+use super::change::Change;
 use super::{validate_name, XorrisoBackend};
 use crate::error::Result;
 

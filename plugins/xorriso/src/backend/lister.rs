@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pending::Change;
+use super::change::Change;
 use super::state::Inner;
 use super::{validate_name, XorrisoBackend};
 use crate::dialog::Severity;

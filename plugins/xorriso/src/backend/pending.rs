@@ -1,17 +1,11 @@
 //! Pending changes: puts and deletes recorded since the last commit, and how a call's
 //! changes are recorded and, after a failed commit, withdrawn again.
 
+use super::change::Change;
 use super::state::Inner;
 use super::XorrisoBackend;
 use crate::config::CommitPolicy;
 use crate::error::Error;
-use crate::staging::Staged;
-
-#[derive(Debug)]
-pub(super) enum Change {
-    Put(Staged),
-    Delete,
-}
 
 impl XorrisoBackend {
     /// Record `changes` as pending (replacing pending changes of the same names) and commit if

@@ -5,7 +5,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::pending::Change;
+use super::change::Change;
 use super::{validate_name, XorrisoBackend};
 use crate::dialog::Severity;
 use crate::error::{Error, Result};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::MutexGuard;
 
-use super::pending::Change;
+use super::change::Change;
 use super::XorrisoBackend;
 use crate::dialog::{Dialog, Reply, Severity};
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::pending::Change;
+use super::change::Change;
 use super::{validate_name, XorrisoBackend};
 use crate::error::{Error, Result};
 use crate::staging::{MoveKind, Staged};
