@@ -125,6 +125,10 @@ pub enum Command {
     #[command(subcommand, after_help = help::PEER)]
     Peer(cmd::peer::Args),
 
+    /// Copy objects from one store to another (any backends).
+    #[command(after_help = cmd::copy::EXAMPLES)]
+    Copy(cmd::copy::Args),
+
     /// Move local files into the backend (the local files are removed).
     #[command(after_help = help::MV)]
     Mv(cmd::put::Args),
@@ -150,6 +154,7 @@ impl Command {
             Command::Ls(a) => vec![&mut a.url],
             Command::Put(a) | Command::Mv(a) => vec![&mut a.url],
             Command::Get(a) => vec![&mut a.url],
+            Command::Copy(a) => vec![&mut a.src, &mut a.dst],
             Command::Rm(a) | Command::Stat(a) => vec![&mut a.url],
             Command::Iso(a) => vec![a.url_mut()],
             Command::Peer(a) => vec![a.url_mut()],
