@@ -59,12 +59,13 @@ enum Outcome {
 /// one that will fail them all (no space, a panicked backend), after which
 /// nothing new is started.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
-    let (src, dst, jobs) = match plan(ctx, args) {
+    let Plan {
+        src,
+        dst,
+        jobs,
+        spool,
+    } = match plan(ctx, args) {
         Ok(x) => x,
-        Err(e) => return fail(&e, ctx.json),
-    };
-    let spool = match SpoolDir::new() {
-        Ok(s) => s,
         Err(e) => return fail(&e, ctx.json),
     };
     let mut report = Report::new();
@@ -129,8 +130,16 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
     report.finish()
 }
 
+/// Both stores, what to copy, and where it passes.
+struct Plan {
+    src: Backend,
+    dst: Backend,
+    jobs: Vec<Job>,
+    spool: SpoolDir,
+}
+
 /// Opens both stores and works out what to copy, before anything moves.
-fn plan(ctx: &Context, args: &Args) -> Result<(Backend, Backend, Vec<Job>), Error> {
+fn plan(ctx: &Context, args: &Args) -> Result<Plan, Error> {
     let src = ctx.open(&args.src)?;
     let dst = ctx.open(&args.dst)?;
     let names = chosen_names(&src, &args.names, &args.globs)?;
@@ -159,7 +168,12 @@ fn plan(ctx: &Context, args: &Args) -> Result<(Backend, Backend, Vec<Job>), Erro
             size,
         })
         .collect();
-    Ok((src, dst, jobs))
+    Ok(Plan {
+        src,
+        dst,
+        jobs,
+        spool: SpoolDir::new()?,
+    })
 }
 
 /// Copies one object through spool file `index`, which is gone afterwards
@@ -183,16 +197,12 @@ fn copy_one(
     if job.unchanged {
         return Ok(Outcome::Unchanged(size));
     }
-    let file = spool.file(index);
-    let result = src
-        .get(&job.name, &file)
-        .and_then(|_| dst.put(&file, &job.name));
-    if let Err(e) = std::fs::remove_file(&file) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            log::warn!("cannot remove the spool file {}: {e}", file.display());
-        }
-    }
-    result.map(Outcome::Copied)
+    spool
+        .through(index, |file| {
+            src.get(&job.name, file)
+                .and_then(|_| dst.put(file, &job.name))
+        })
+        .map(Outcome::Copied)
 }
 
 /// `stowage copy --help`'s examples.

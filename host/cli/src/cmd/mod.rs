@@ -2,6 +2,7 @@
 //! `run(ctx, &Args) -> u8`, the exit status.
 
 mod between;
+pub mod check;
 pub mod copy;
 pub mod get;
 pub mod iso;

@@ -3,6 +3,7 @@
 //! names are chosen the same way on both.
 
 pub mod parallel;
+pub mod side;
 pub mod spool;
 
 use stowage::{validate_name, Backend, Error};

@@ -62,6 +62,19 @@ impl SpoolDir {
         self.path().join(format!("{index}"))
     }
 
+    /// Runs `f` on spool file `index` (see [`SpoolDir::file`]) and removes
+    /// the file afterwards, whatever `f` did with it.
+    pub fn through<T>(&self, index: usize, f: impl FnOnce(&Path) -> T) -> T {
+        let file = self.file(index);
+        let result = f(&file);
+        if let Err(e) = std::fs::remove_file(&file) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log::warn!("cannot remove the spool file {}: {e}", file.display());
+            }
+        }
+        result
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         self.dir
