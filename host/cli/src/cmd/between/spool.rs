@@ -1,35 +1,86 @@
 //! The private spool directory objects pass through between two stores:
 //! mode 0700 in `$TMPDIR`, removed when dropped (return, error, panic) and
-//! when the process is interrupted (SIGINT, SIGTERM, SIGHUP): those signals
-//! are blocked in every thread and waited for by one, which removes the
-//! directory before exiting with 128 + the signal.
+//! when the process is interrupted (SIGINT, SIGTERM, SIGHUP).
+//!
+//! Interruption is handled with a self-pipe: the signal handler only writes
+//! the signal's number to a pipe (async-signal-safe), and a thread reading
+//! it removes the directory and exits with 128 + the signal. Signals are
+//! not blocked instead, because a blocked mask is inherited across `exec`:
+//! the programs plugins run (xorriso) would then ignore an interrupt.
 
+use std::io::Read;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use stowage::Error;
 
 /// A private temporary directory.
 ///
-/// Invariant: while it exists, its path is registered with the signal
-/// waiter, which removes it on an interrupting signal.
+/// Invariant: while it exists, its path is in [`REGISTERED`], which the
+/// signal thread removes on an interrupting signal.
 pub struct SpoolDir {
     dir: Option<tempfile::TempDir>,
-    registered: Arc<Mutex<Option<PathBuf>>>,
 }
 
-fn interrupting() -> SigSet {
-    let mut set = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(sig);
+/// The spool directory to remove on an interrupting signal.
+static REGISTERED: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The write end of the self-pipe, for the handler; -1 before set-up.
+static PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: nix::libc::c_int) {
+    let fd = PIPE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: `fd` is the pipe's write end, kept open for the life of
+        // the process (leaked below); write(2) is async-signal-safe.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = nix::unistd::write(fd, &[u8::try_from(sig).unwrap_or(u8::MAX)]);
     }
-    set
+}
+
+/// Installs the handlers and the thread, once per process.
+fn watch_signals() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let (mut reader, writer) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("cannot watch signals; an interrupted run may leave its spool: {e}");
+                return;
+            }
+        };
+        PIPE.store(writer.as_raw_fd(), Ordering::SeqCst);
+        std::mem::forget(writer);
+        std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            if reader.read_exact(&mut byte).is_err() {
+                return;
+            }
+            if let Some(path) = REGISTERED.lock().ok().and_then(|mut p| p.take()) {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            eprintln!("stowage: interrupted by signal {}", byte[0]);
+            std::process::exit(128 + i32::from(byte[0]));
+        });
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+            // SAFETY: the handler only loads an atomic and calls write(2).
+            if let Err(e) = unsafe { sigaction(sig, &action) } {
+                log::warn!("cannot handle {sig}: {e}");
+            }
+        }
+    });
 }
 
 impl SpoolDir {
-    /// Creates the directory. Call it before starting worker threads: they
-    /// inherit the blocked signals.
+    /// Creates the directory and has it removed on an interrupting signal.
     pub fn new() -> Result<Self, Error> {
         let dir = tempfile::Builder::new()
             .prefix("stowage-spool-")
@@ -38,22 +89,11 @@ impl SpoolDir {
                 path: std::env::temp_dir(),
                 source,
             })?;
-        let registered = Arc::new(Mutex::new(Some(dir.path().to_path_buf())));
-        let set = interrupting();
-        match nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
-            Ok(()) => {
-                let waiting = Arc::clone(&registered);
-                std::thread::spawn(move || wait_and_clean(&set, &waiting));
-            }
-            Err(e) => log::warn!(
-                "cannot block signals; an interrupted run may leave {}: {e}",
-                dir.path().display()
-            ),
+        if let Ok(mut p) = REGISTERED.lock() {
+            *p = Some(dir.path().to_path_buf());
         }
-        Ok(Self {
-            dir: Some(dir),
-            registered,
-        })
+        watch_signals();
+        Ok(Self { dir: Some(dir) })
     }
 
     /// `<dir>/<index>`: the spool file of the `index`th object (objects are
@@ -83,21 +123,11 @@ impl SpoolDir {
     }
 }
 
-fn wait_and_clean(set: &SigSet, registered: &Mutex<Option<PathBuf>>) {
-    let Ok(sig) = set.wait() else { return };
-    let path = registered.lock().ok().and_then(|mut p| p.take());
-    if let Some(path) = path {
-        let _ = std::fs::remove_dir_all(&path);
-    }
-    eprintln!("stowage: interrupted by {sig}");
-    std::process::exit(128 + sig as i32);
-}
-
 impl Drop for SpoolDir {
     fn drop(&mut self) {
         // Unregister first, so the waiter never removes a directory of the
         // same name made later by someone else.
-        if let Ok(mut p) = self.registered.lock() {
+        if let Ok(mut p) = REGISTERED.lock() {
             p.take();
         }
         if let Some(dir) = self.dir.take() {
