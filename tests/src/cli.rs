@@ -21,7 +21,9 @@ use crate::build::stowage_bin;
 /// `STOWAGE_*` variable are removed from the child's environment, and
 /// `XDG_CACHE_HOME` points at a directory of this `Cli` (shared by its
 /// clones), so the host's plugin probe cache is neither the user's nor
-/// shared between tests running in parallel.
+/// shared between tests running in parallel; `XDG_DATA_HOME` points at a
+/// directory beside it that does not exist, so the per-user plugin
+/// directory of a run without `--plugin-dir` is never the user's.
 #[derive(Clone, Debug)]
 pub struct Cli {
     cache: Arc<tempfile::TempDir>,
@@ -152,6 +154,7 @@ impl Cli {
             .stderr(Stdio::piped());
         cmd.env_remove("RUST_LOG");
         cmd.env("XDG_CACHE_HOME", self.cache.path());
+        cmd.env("XDG_DATA_HOME", self.cache.path().join("no-data-home"));
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("STOWAGE_") {
                 cmd.env_remove(k);

@@ -133,6 +133,15 @@ pub enum Command {
     #[command(subcommand, after_help = help::PEER)]
     Peer(cmd::peer::Args),
 
+    /// Copy objects from one store to another (any backends).
+    #[command(after_help = cmd::copy::EXAMPLES)]
+    Copy(cmd::copy::Args),
+
+    /// Compare two stores (or a store and a local directory): names, sizes,
+    /// SHA-256 of the content.
+    #[command(after_help = cmd::check::EXAMPLES)]
+    Check(cmd::check::Args),
+
     /// Move local files into the backend (the local files are removed).
     #[command(after_help = help::MV)]
     Mv(cmd::put::Args),
@@ -158,6 +167,12 @@ impl Command {
             Command::Ls(a) => vec![&mut a.url],
             Command::Put(a) | Command::Mv(a) => vec![&mut a.url],
             Command::Get(a) => vec![&mut a.url],
+            Command::Copy(a) => vec![&mut a.src, &mut a.dst],
+            // A side without `:` is a local directory, not a remote.
+            Command::Check(a) => [&mut a.src, &mut a.dst]
+                .into_iter()
+                .filter(|s| s.contains(':'))
+                .collect(),
             Command::Rm(a) | Command::Stat(a) => vec![&mut a.url],
             Command::Iso(a) => vec![a.url_mut()],
             Command::Peer(a) => vec![a.url_mut()],

@@ -241,6 +241,8 @@ fn run(cli: &mut Cli) -> u8 {
         Command::Put(args) => cmd::put::run(&ctx, args, Mode::Copy),
         Command::Mv(args) => cmd::put::run(&ctx, args, Mode::Move),
         Command::Get(args) => cmd::get::run(&ctx, args),
+        Command::Copy(args) => cmd::copy::run(&ctx, args),
+        Command::Check(args) => cmd::check::run(&ctx, args),
         Command::Rm(args) => cmd::rm::run(&ctx, args),
         Command::Stat(args) => cmd::stat::run(&ctx, args),
         Command::Iso(args) => cmd::iso::run(&ctx, args),

@@ -72,7 +72,7 @@ pub enum Error {
 
 /// Details of [`Error::UnknownScheme`].
 #[derive(Debug, thiserror::Error)]
-#[error("{what} {name:?} is not handled by any loaded plugin (in {url}); registered schemes: {schemes}; registered prefixes: {prefixes}{failed}")]
+#[error("{what} {name:?} is not handled by any loaded plugin (in {url}); registered schemes: {schemes}; registered prefixes: {prefixes}{failed}{searched}")]
 pub struct UnknownHandler {
     /// "scheme" or "prefix".
     pub what: &'static str,
@@ -86,6 +86,9 @@ pub struct UnknownHandler {
     pub prefixes: String,
     /// "; plugin files that failed to load: ..." or empty.
     pub failed: String,
+    /// "; directories searched: DIR (origin): what was there; ..." or
+    /// empty (when the registry was given files, not directories).
+    pub searched: String,
 }
 
 fn attempts_text(attempts: u32) -> String {

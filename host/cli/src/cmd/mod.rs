@@ -1,6 +1,9 @@
 //! One module per command: its clap arguments (`Args`) and
 //! `run(ctx, &Args) -> u8`, the exit status.
 
+mod between;
+pub mod check;
+pub mod copy;
 pub mod get;
 pub mod iso;
 pub mod ls;

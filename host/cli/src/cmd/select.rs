@@ -23,7 +23,7 @@ pub struct Selection {
 
 impl Selection {
     /// The patterns, compiled; a bad pattern is invalid input (exit 23).
-    fn patterns(&self) -> Result<Option<GlobSet>, Error> {
+    pub(crate) fn patterns(&self) -> Result<Option<GlobSet>, Error> {
         if self.globs.is_empty() {
             return Ok(None);
         }

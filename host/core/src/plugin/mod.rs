@@ -22,6 +22,8 @@ pub use isolation::{load_for_child, ChildPlugin};
 pub use isolator::Isolator;
 pub use probe::{probe_main, Prober};
 pub use registry::{Conflict, LoadOptions, Registry, Rejected};
-pub use search_path::{SearchPath, PLUGIN_PATH_ENV};
+pub use search_path::{
+    Environment, Found, Origin, SearchPath, SearchedDir, PLUGIN_PATH_ENV, PLUGIN_SYSTEM_PATH_ENV,
+};
 pub use trust::check_trusted;
 pub use verdict::Verdict;

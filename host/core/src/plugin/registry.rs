@@ -13,7 +13,7 @@ use super::isolation::{describe_isolated, open_through};
 use super::loaded::LoadedPlugin;
 use super::loader::load;
 use super::probe::Prober;
-use super::search_path::SearchPath;
+use super::search_path::{Found, SearchPath, SearchedDir};
 use super::services::{HostServices, OpenInner};
 use super::trust::PluginFile;
 use super::verdict::Verdict;
@@ -71,6 +71,7 @@ pub(crate) struct RegistryInner {
     prefixes: BTreeMap<String, usize>,
     rejected: Vec<Rejected>,
     conflicts: Vec<Conflict>,
+    searched: Vec<SearchedDir>,
     host: HostObject,
 }
 
@@ -84,15 +85,20 @@ pub struct Registry {
 }
 
 /// The `.so` files of `dir`, sorted by name, so the load order (and thus
-/// who wins a conflict) does not depend on the filesystem.
-fn candidates(dir: &Path, rejected: &mut Vec<Rejected>) -> Vec<PathBuf> {
+/// who wins a conflict) does not depend on the filesystem; or why there
+/// are none.
+fn candidates(dir: &Path, rejected: &mut Vec<Rejected>) -> Found {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                log::warn!("cannot read plugin directory {}: {e}", dir.display());
-            }
-            return Vec::new();
+            return match e.kind() {
+                std::io::ErrorKind::NotFound => Found::Missing,
+                std::io::ErrorKind::NotADirectory => Found::NotADirectory,
+                _ => {
+                    log::warn!("cannot read plugin directory {}: {e}", dir.display());
+                    Found::Unreadable(e.to_string())
+                }
+            };
         }
     };
     let mut files: Vec<PathBuf> = entries
@@ -100,18 +106,23 @@ fn candidates(dir: &Path, rejected: &mut Vec<Rejected>) -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|ext| ext == "so"))
         .collect();
     files.sort();
+    // Unreadable files stay listed (and are rejected): the directory's
+    // description names them.
     files.retain(|p| match std::fs::metadata(p) {
-        Ok(m) if m.is_file() => true,
-        Ok(_) => false,
+        Ok(m) => m.is_file(),
         Err(e) => {
             rejected.push(Rejected {
                 file: p.clone(),
                 reason: format!("cannot read: {e}"),
             });
-            false
+            true
         }
     });
-    files
+    if files.is_empty() {
+        Found::Empty
+    } else {
+        Found::Files(files)
+    }
 }
 
 impl Registry {
@@ -126,17 +137,34 @@ impl Registry {
     pub fn load_with(search_path: &SearchPath, options: &LoadOptions) -> Self {
         let mut files = Vec::new();
         let mut rejected = Vec::new();
-        for dir in search_path.dirs() {
-            files.extend(candidates(dir, &mut rejected));
+        let mut searched = Vec::new();
+        for (dir, origin) in search_path.entries() {
+            let found = candidates(dir, &mut rejected);
+            if let Found::Files(names) = &found {
+                let readable = names
+                    .iter()
+                    .filter(|f| !rejected.iter().any(|r| &r.file == *f));
+                files.extend(readable.cloned());
+            }
+            searched.push(SearchedDir {
+                dir: dir.to_path_buf(),
+                origin,
+                found,
+            });
         }
-        Self::load_files(&files, rejected, options)
+        Self::build(&files, rejected, options, searched)
     }
 
     /// Loads exactly these files, in this order.
-    pub fn load_files(
+    pub fn load_files(files: &[PathBuf], rejected: Vec<Rejected>, options: &LoadOptions) -> Self {
+        Self::build(files, rejected, options, Vec::new())
+    }
+
+    fn build(
         files: &[PathBuf],
         mut rejected: Vec<Rejected>,
         options: &LoadOptions,
+        searched: Vec<SearchedDir>,
     ) -> Self {
         let mut cache = options.cache_file.clone().map(ProbeCache::open);
         let inner = Arc::new_cyclic(|weak| {
@@ -195,6 +223,7 @@ impl Registry {
                 prefixes,
                 rejected,
                 conflicts,
+                searched,
                 host,
             }
         });
@@ -222,6 +251,18 @@ impl Registry {
     /// Files that were not loaded, with reasons.
     pub fn rejected(&self) -> &[Rejected] {
         &self.inner.rejected
+    }
+
+    /// The directories searched (empty when the files were given with
+    /// [`Registry::load_files`]), each with a line saying what became of
+    /// it: missing, empty, the plugins it gave, the files it skipped and
+    /// why.
+    pub fn searched(&self) -> Vec<(&SearchedDir, String)> {
+        self.inner
+            .searched
+            .iter()
+            .map(|d| (d, self.inner.describe(d)))
+            .collect()
     }
 
     /// Handler conflicts, resolved first-wins.
@@ -323,6 +364,23 @@ impl OpenInner for RegistryInner {
 }
 
 impl RegistryInner {
+    fn describe(&self, dir: &SearchedDir) -> String {
+        let loaded = |file: &Path| {
+            let file = std::path::absolute(file).ok()?;
+            self.plugins
+                .iter()
+                .find(|p| p.info.file == file)
+                .map(|p| p.info.name.clone())
+        };
+        let rejected = |file: &Path| {
+            self.rejected
+                .iter()
+                .find(|r| r.file == file)
+                .map(|r| r.reason.clone())
+        };
+        dir.describe(&loaded, &rejected)
+    }
+
     fn open_target(&self, target: &Target) -> Result<BackendObject> {
         let handlers = target.handlers();
         let first = &handlers[0];
@@ -375,7 +433,8 @@ impl RegistryInner {
                 m.keys().cloned().collect::<Vec<_>>().join(", ")
             }
         };
-        let failed = if self.rejected.is_empty() {
+        // The directories' descriptions name every file they skipped.
+        let failed = if self.rejected.is_empty() || !self.searched.is_empty() {
             String::new()
         } else {
             let list: Vec<String> = self
@@ -385,6 +444,12 @@ impl RegistryInner {
                 .collect();
             format!("; plugin files that failed to load: {}", list.join("; "))
         };
+        let searched = if self.searched.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = self.searched.iter().map(|d| self.describe(d)).collect();
+            format!("; directories searched: {}", list.join("; "))
+        };
         Error::UnknownScheme(Box::new(UnknownHandler {
             what,
             name: name.to_string(),
@@ -392,6 +457,7 @@ impl RegistryInner {
             schemes: names(&self.schemes),
             prefixes: names(&self.prefixes),
             failed,
+            searched,
         }))
     }
 }
