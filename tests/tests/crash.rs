@@ -223,6 +223,12 @@ fn kill_9_during_put_never_leaves_a_partial_object() {
         // Bound, not `..`: the plugin directory must outlive the runs.
         _plugins,
     } = setup("put");
+    // This test is about the file plugin's atomicity (copy to a temporary,
+    // then rename), not about isolation. An isolated plugin runs in a child
+    // that can still finish its last rename after the host is killed, so a
+    // "killed" put could complete behind the test's back; run in process so
+    // that the kill stops the plugin itself.
+    let cli = cli.global(["--isolate=never"]);
     let store = work.path().join("store");
     let url = file_url(&store);
     let object = store.join("big");

@@ -152,7 +152,7 @@ pub enum Command {
 
     /// Backup spaces: FirstAidKit's backup system on any backend
     /// (content-addressed, checksummed, crash-safe; see stowage-space(1)).
-    #[command(subcommand, after_help = help::SPACE)]
+    #[command(after_help = help::SPACE)]
     Space(cmd::space::Args),
 
     /// Named remotes: `NAME:` or `NAME:sub/dir` wherever a URL goes.

@@ -6,20 +6,11 @@ mod config;
 mod context;
 mod document;
 mod help;
-mod iso;
 mod isolate_args;
 mod manual;
 mod output;
-mod peer;
 mod progress_bar;
 mod report;
-
-/// Where `peer.rs` and `iso.rs` find the context and the whole-command
-/// failure printer.
-mod commands {
-    pub use crate::context::Context;
-    pub use crate::output::fail;
-}
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

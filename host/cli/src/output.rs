@@ -4,7 +4,6 @@
 use std::fmt::Display;
 use std::io::Write;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 use stowage::ErrorCode;
 use stowage_space::SpaceError;
@@ -68,17 +67,6 @@ pub fn fail(e: &impl Failure, _json: bool) -> u8 {
     report_error(e);
     document::set_error(error_json(e));
     exit_status(e.code())
-}
-
-/// Records `value` as the command's JSON result (the document's `data`);
-/// an `"error"` object in it becomes the document's `error`. Printed once,
-/// at the end, by `main`.
-pub fn print_json(value: &impl Serialize) {
-    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
-    if let Some(error) = value.as_object_mut().and_then(|m| m.remove("error")) {
-        document::set_error(error);
-    }
-    document::set_data(value);
 }
 
 /// Prints one text line on stdout.

@@ -143,7 +143,8 @@ Examples:
 pub const SPACE_VERIFY: &str = "\
 Examples:
   stowage space verify file:///srv/spaces fix-grub
-  stowage space verify offsite:spaces etc || echo damaged";
+  stowage space verify offsite:spaces etc || echo damaged
+  stowage space verify --repair file:///srv/spaces fix-grub";
 
 /// `stowage space rm --help`.
 pub const SPACE_RM: &str = "\

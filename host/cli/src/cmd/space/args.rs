@@ -3,12 +3,55 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use stowage_space::StoreOptions;
 
 use crate::help;
 
-/// `stowage space ...`.
+/// `stowage space [OPTIONS] COMMAND ...`: the store options, accepted
+/// before or after the command, and the command.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub options: StoreFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every space command takes (`StoreOptions` of the library).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StoreFlags {
+    /// The file holding the store key that authenticates manifests
+    /// (created, mode 0600, when absent; default: one per store under
+    /// ~/.config/stowage/keys/).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub key_file: Option<PathBuf>,
+
+    /// Before reusing a content object already in the store, fetch it and
+    /// check its SHA-256 (storing it again when damaged), whatever its size.
+    #[arg(long, global = true)]
+    pub verify_existing: bool,
+
+    /// Read manifests of stowage versions that did not authenticate them:
+    /// their entries are restored without setuid, setgid or sticky bits
+    /// and owned by the restoring user.
+    #[arg(long, global = true)]
+    pub trust_unauthenticated: bool,
+}
+
+impl StoreFlags {
+    /// The library options these flags ask for.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            key_file: self.key_file.clone(),
+            verify_existing: self.verify_existing,
+            trust_unauthenticated: self.trust_unauthenticated,
+        }
+    }
+}
+
+/// One space command.
 #[derive(Subcommand, Debug)]
-pub enum Args {
+pub enum Command {
     /// List the spaces of a store: persistence, entries, objects, size, dates.
     #[command(after_help = help::SPACE_LIST)]
     List {
@@ -101,6 +144,11 @@ pub enum Args {
         url: String,
         /// Space name.
         space: String,
+        /// Store each damaged or missing object again from the live file
+        /// it was backed up from, when that file still has the recorded
+        /// size and SHA-256 (exit 56 only when damage is left).
+        #[arg(long)]
+        repair: bool,
     },
 
     /// Remove entries from SPACE.
@@ -137,17 +185,17 @@ pub enum Args {
 macro_rules! store_url {
     ($args:expr) => {
         match $args {
-            Args::List { url }
-            | Args::Backup { url, .. }
-            | Args::BackupValue { url, .. }
-            | Args::Restore { url, .. }
-            | Args::RestoreValue { url, .. }
-            | Args::Revert { url, .. }
-            | Args::Show { url, .. }
-            | Args::Verify { url, .. }
-            | Args::Rm { url, .. }
-            | Args::DropSpace { url, .. }
-            | Args::Gc { url } => url,
+            Command::List { url }
+            | Command::Backup { url, .. }
+            | Command::BackupValue { url, .. }
+            | Command::Restore { url, .. }
+            | Command::RestoreValue { url, .. }
+            | Command::Revert { url, .. }
+            | Command::Show { url, .. }
+            | Command::Verify { url, .. }
+            | Command::Rm { url, .. }
+            | Command::DropSpace { url, .. }
+            | Command::Gc { url } => url,
         }
     };
 }
@@ -155,11 +203,11 @@ macro_rules! store_url {
 impl Args {
     /// The store's URL.
     pub fn url(&self) -> &str {
-        store_url!(self)
+        store_url!(&self.command)
     }
 
     /// The store's URL, to resolve a remote name in place.
     pub fn url_mut(&mut self) -> &mut String {
-        store_url!(self)
+        store_url!(&mut self.command)
     }
 }

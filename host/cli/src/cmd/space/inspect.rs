@@ -1,7 +1,7 @@
 //! `stowage space list`, `show` and `verify`: looking at spaces.
 
 use serde_json::{json, Value};
-use stowage_space::{iso8601, BackupStore, Data, SpaceError, SpaceInfo};
+use stowage_space::{iso8601, BackupStore, Data, Problem, SpaceError, SpaceInfo};
 
 use stowage::ErrorCode;
 
@@ -71,47 +71,100 @@ pub fn show(store: &BackupStore, space: &str, report: &mut Report) -> Result<(),
     s.close()
 }
 
-/// Fetches every object and checks it; damage is exit 56.
-pub fn verify(store: &BackupStore, space: &str, report: &mut Report) -> Result<(), SpaceError> {
+/// Fetches every object and checks it; damage is exit 56. With `repair`,
+/// damaged objects are stored again from matching live files first, and
+/// only what is left unrepaired is exit 56.
+pub fn verify(
+    store: &BackupStore,
+    space: &str,
+    repair: bool,
+    report: &mut Report,
+) -> Result<(), SpaceError> {
+    if repair {
+        // Repairing stores objects: the space is opened for writing.
+        let s = store.open_space(space)?;
+        let found = s.repair()?;
+        for p in &found.repaired {
+            report.text(&format!("repaired: {}", describe(p)));
+        }
+        for p in &found.unrepaired {
+            eprintln!("stowage: unrepaired: {}", describe(p));
+        }
+        let info = s.info();
+        summarize(
+            report,
+            &info.name,
+            info.entries,
+            info.objects,
+            found.unrepaired.len(),
+        );
+        if !found.repaired.is_empty() {
+            report.text(&format!(
+                "space {}: {} object references repaired",
+                info.name,
+                found.repaired.len()
+            ));
+        }
+        let mut data = counts(&info);
+        data["repaired"] = json!(found.repaired);
+        data["unrepaired"] = json!(found.unrepaired);
+        report.set_data(data);
+        return s.close();
+    }
     let s = store.open_space_read_only(space)?;
     let problems = s.verify()?;
     for p in &problems {
-        let inner = if p.path.as_os_str().is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", p.path.display())
-        };
-        eprintln!(
-            "stowage: damaged: {}{inner}: object {} {}",
-            display_name(&p.name),
-            p.object,
-            p.problem
-        );
+        eprintln!("stowage: damaged: {}", describe(p));
     }
     let info = s.info();
-    if problems.is_empty() {
+    summarize(
+        report,
+        &info.name,
+        info.entries,
+        info.objects,
+        problems.len(),
+    );
+    let mut data = counts(&info);
+    data["problems"] = json!(problems);
+    report.set_data(data);
+    s.close()
+}
+
+/// The part of a verify's JSON data every verify has.
+fn counts(info: &SpaceInfo) -> Value {
+    json!({ "space": info.name, "entries": info.entries, "objects": info.objects })
+}
+
+/// The summary line of a verify; damage left is exit 56.
+fn summarize(report: &mut Report, space: &str, entries: usize, objects: usize, damaged: usize) {
+    if damaged == 0 {
         report.text(&format!(
-            "space {}: {} entries, {} objects verified",
-            info.name, info.entries, info.objects
+            "space {space}: {entries} entries, {objects} objects verified"
         ));
     } else {
         report.text(&format!(
-            "space {}: {} damaged object references",
-            info.name,
-            problems.len()
+            "space {space}: {damaged} damaged object references"
         ));
         report.failed_with(
             ErrorCode::VALIDATION_FAILED,
-            &format!("{} damaged object references", problems.len()),
+            &format!("{damaged} damaged object references"),
         );
     }
-    report.set_data(json!({
-        "space": info.name,
-        "entries": info.entries,
-        "objects": info.objects,
-        "problems": problems,
-    }));
-    s.close()
+}
+
+/// `NAME (PATH): object ID PROBLEM`, the path only inside a tree entry.
+fn describe(p: &Problem) -> String {
+    let inner = if p.path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", p.path.display())
+    };
+    format!(
+        "{}{inner}: object {} {}",
+        display_name(&p.name),
+        p.object,
+        p.problem
+    )
 }
 
 fn persistence(persistent: bool) -> &'static str {

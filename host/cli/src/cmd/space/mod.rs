@@ -13,6 +13,7 @@ mod restore;
 mod value;
 
 pub use args::Args;
+use args::Command;
 
 use stowage_space::{BackupStore, SpaceError};
 
@@ -23,7 +24,7 @@ use crate::report::Report;
 /// Runs one `stowage space` command; returns the exit status.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
     let mut report = Report::new();
-    if let Args::Backup { paths, name, .. } = args {
+    if let Command::Backup { paths, name, .. } = &args.command {
         if name.is_some() && paths.len() != 1 {
             return usage_error("--name can only be used with exactly one PATH");
         }
@@ -32,15 +33,19 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
         .registry
         .open(args.url())
         .map_err(SpaceError::from)
-        .and_then(|b| BackupStore::with_backend(b.with_retry(ctx.policy)))
-    {
+        .and_then(|b| {
+            BackupStore::with_backend_options(
+                b.with_retry(ctx.policy),
+                &args.options.store_options(),
+            )
+        }) {
         Ok(store) => store,
         Err(e) => {
             report.failed(&e);
             return report.finish();
         }
     };
-    if let Err(e) = dispatch(&store, args, &mut report, ctx.progress) {
+    if let Err(e) = dispatch(&store, &args.command, &mut report, ctx.progress) {
         report.failed(&e);
     }
     if let Err(e) = store.close() {
@@ -51,31 +56,31 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
 
 fn dispatch(
     store: &BackupStore,
-    args: &Args,
+    args: &Command,
     report: &mut Report,
     progress: bool,
 ) -> Result<(), SpaceError> {
     match args {
-        Args::List { .. } => inspect::list(store, report),
-        Args::Backup {
+        Command::List { .. } => inspect::list(store, report),
+        Command::Backup {
             space, paths, name, ..
         } => {
             let s = store.space(space, true)?;
             backup::paths(&s, paths, name.as_deref(), report, progress);
             s.close()
         }
-        Args::BackupValue {
+        Command::BackupValue {
             space, name, from, ..
         } => value::backup(store, space, name, from.as_deref(), report),
-        Args::Restore {
+        Command::Restore {
             space, name, to, ..
         } => restore::entry(store, space, name, to.as_deref(), report),
-        Args::RestoreValue { space, name, .. } => value::restore(store, space, name, report),
-        Args::Revert { space, .. } => restore::revert(store, space, report),
-        Args::Show { space, .. } => inspect::show(store, space, report),
-        Args::Verify { space, .. } => inspect::verify(store, space, report),
-        Args::Rm { space, names, .. } => maintain::rm(store, space, names, report),
-        Args::DropSpace { space, .. } => maintain::drop_space(store, space, report),
-        Args::Gc { .. } => maintain::gc(store, report),
+        Command::RestoreValue { space, name, .. } => value::restore(store, space, name, report),
+        Command::Revert { space, .. } => restore::revert(store, space, report),
+        Command::Show { space, .. } => inspect::show(store, space, report),
+        Command::Verify { space, repair, .. } => inspect::verify(store, space, *repair, report),
+        Command::Rm { space, names, .. } => maintain::rm(store, space, names, report),
+        Command::DropSpace { space, .. } => maintain::drop_space(store, space, report),
+        Command::Gc { .. } => maintain::gc(store, report),
     }
 }

@@ -1,10 +1,13 @@
 //! `stowage iso ...`: what only an ISO store can do (the work is in
-//! `crate::iso`, through the `stowage.xorriso/1` extension).
+//! `ops`, through the `stowage.xorriso/1` extension).
+
+mod ops;
 
 use clap::Subcommand;
 
 use crate::context::Context;
 use crate::help;
+use crate::report::Report;
 
 /// `stowage iso ...`.
 #[derive(Subcommand, Debug)]
@@ -35,8 +38,10 @@ impl Args {
 
 /// Runs one `stowage iso` command.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
+    let mut report = Report::new();
     match args {
-        Args::Info { url } => ctx.iso_info(url),
-        Args::Compact { url } => ctx.iso_compact(url),
+        Args::Info { url } => ops::info(ctx, url, &mut report),
+        Args::Compact { url } => ops::compact(ctx, url, &mut report),
     }
+    report.finish()
 }

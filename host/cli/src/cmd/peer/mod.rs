@@ -1,5 +1,7 @@
 //! `stowage peer ...`: Cedar Backup's peer operations (the work is in
-//! `crate::peer`, through the `stowage.peer/1` extension).
+//! `ops`, through the `stowage.peer/1` extension).
+
+mod ops;
 
 use std::path::PathBuf;
 
@@ -9,6 +11,7 @@ use crate::context::Context;
 use crate::document;
 use crate::help;
 use crate::output::error_object;
+use crate::report::Report;
 
 /// Exit status of `peer collected` when the indicator is absent.
 const NOT_COLLECTED: u8 = 1;
@@ -76,6 +79,7 @@ impl Args {
 
 /// Runs one `stowage peer` command.
 pub fn run(ctx: &Context, args: &Args) -> u8 {
+    let mut report = Report::new();
     match args {
         Args::Stage {
             url,
@@ -83,26 +87,35 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
             owner,
             mode,
             allow_hardlinks,
-        } => ctx.peer_stage(
+        } => ops::stage(
+            ctx,
             url,
             target,
             owner.as_deref(),
             mode.as_deref(),
             *allow_hardlinks,
+            &mut report,
         ),
         Args::Collected { url, indicator } => {
-            let status = ctx.peer_collected(url, indicator);
-            if status == NOT_COLLECTED {
+            if !ops::collected(ctx, url, indicator, &mut report) {
                 let message = format!("the collect indicator {indicator} is absent");
-                document::set_error(error_object(status, "not collected", &message));
+                document::set_error(error_object(NOT_COLLECTED, "not collected", &message));
+                report.set_status(NOT_COLLECTED);
             }
-            status
         }
         Args::MarkStaged {
             url,
             indicator,
             owner,
             mode,
-        } => ctx.peer_mark_staged(url, indicator, owner.as_deref(), mode.as_deref()),
+        } => ops::mark_staged(
+            ctx,
+            url,
+            indicator,
+            owner.as_deref(),
+            mode.as_deref(),
+            &mut report,
+        ),
     }
+    report.finish()
 }
