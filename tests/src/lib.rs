@@ -22,6 +22,7 @@ mod build;
 mod cli;
 pub mod files;
 mod plugins;
+pub mod servers;
 
 pub use build::{build_fixtures, build_plugins, stowage_bin, target_dir, workspace_root};
 pub use cli::{Cli, Output};
