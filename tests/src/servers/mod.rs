@@ -26,7 +26,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The network plugins: (package, file name).
-pub const NET_PLUGINS: [(&str, &str); 1] = [("stowage-sftp", "libstowage_sftp.so")];
+pub const NET_PLUGINS: [(&str, &str); 2] = [
+    ("stowage-sftp", "libstowage_sftp.so"),
+    ("stowage-webdav", "libstowage_webdav.so"),
+];
 
 /// Builds the `stowage` binary, the real plugins and the network plugins
 /// (debug), once per test process; returns `target/debug`.
