@@ -1,6 +1,6 @@
 //! Real servers for the network-plugin tests, started on loopback and
 //! stopped by their guards: OpenSSH's `sshd` ([`Sshd`]), nginx with WebDAV
-//! ([`Nginx`]), Garage single node and cluster ([`Garage`]), and a server
+//! ([`Nginx`]), Garage ([`Garage`], one node or a cluster), and a server
 //! that accepts connections and never answers ([`Staller`]).
 //!
 //! Each `start` picks free ports, waits for readiness with a deadline, and
@@ -11,11 +11,15 @@
 //! The same set-ups serve users who want to run `stowage test` against
 //! their own servers: each plugin's README spells the configuration out.
 
+mod garage;
 mod nginx;
 mod process;
 mod sshd;
 mod staller;
 
+pub use garage::{
+    Garage, GARAGE_BUCKET, GARAGE_CI_PATH, GARAGE_KEY_ID, GARAGE_REGION, GARAGE_SECRET,
+};
 pub use nginx::{Nginx, WEBDAV_PASSWORD, WEBDAV_USER};
 pub use process::{free_port, wait_for, Server};
 pub use sshd::Sshd;
@@ -26,9 +30,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The network plugins: (package, file name).
-pub const NET_PLUGINS: [(&str, &str); 2] = [
+pub const NET_PLUGINS: [(&str, &str); 3] = [
     ("stowage-sftp", "libstowage_sftp.so"),
     ("stowage-webdav", "libstowage_webdav.so"),
+    ("stowage-s3", "libstowage_s3.so"),
 ];
 
 /// Builds the `stowage` binary, the real plugins and the network plugins
