@@ -12,6 +12,7 @@ use stowage_tests::servers::{
 };
 use stowage_tests::{
     files, ls_entries, tempdir, Cli, EXIT_BACKEND, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_PERMISSION,
+    EXIT_VALIDATION,
 };
 
 fn cli(plugins: &Path) -> Cli {
@@ -88,10 +89,42 @@ fn multipart_objects_round_trip_and_corruption_is_detected() {
         .ok();
     files::assert_same_content(&data, &back);
 
-    // Corrupt the stored bytes behind the plugin's back: overwrite the
-    // object through another tool-like path (a put that keeps the old
-    // checksum metadata is impossible through stowage, so edit Garage's
-    // data block on disk).
+    // Another writer stores content whose checksum metadata does not
+    // match (what a silent corruption between our put and our get looks
+    // like to the server): validation failed, and no local file.
+    if stowage_tests::require_tool("aws") {
+        let other = work.path().join("other");
+        files::write_data(&other, 1 << 20, 4);
+        let put = std::process::Command::new("aws")
+            .args([
+                "s3api",
+                "put-object",
+                "--bucket",
+                "stowage-test",
+                "--key",
+                "mp/blob",
+            ])
+            .args(["--metadata", "stowage-crc32c=00000000", "--endpoint-url"])
+            .arg(garage.endpoint(0))
+            .arg("--body")
+            .arg(&other)
+            .env("AWS_ACCESS_KEY_ID", GARAGE_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", GARAGE_SECRET)
+            .env("AWS_DEFAULT_REGION", "garage")
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        assert!(put.status.success(), "aws s3api put-object: {put:?}");
+        let again = work.path().join("again");
+        let out = cli.run(["get", &url, "blob", "-o", again.to_str().unwrap()]);
+        out.expect_code(EXIT_VALIDATION);
+        assert!(out.err.contains("CRC-32C"), "{out}");
+        assert!(!again.exists(), "a mismatching get left a file");
+    }
+
+    // Bytes rotting in Garage's own block store: Garage notices (its
+    // blocks are hashed) and the get fails without leaving a file.
+    cli.run(["put", &url, data.to_str().unwrap()]).ok();
     let blocks: Vec<_> = walk(&garage.dir().join("node0").join("data"))
         .into_iter()
         .filter(|p| fs::metadata(p).map(|m| m.len() > 1 << 20).unwrap_or(false))
@@ -103,7 +136,7 @@ fn multipart_objects_round_trip_and_corruption_is_detected() {
         bytes[mid] ^= 0xff;
         fs::write(b, bytes).unwrap();
     }
-    let again = work.path().join("again");
+    let again = work.path().join("rotten");
     let out = cli.clone().global(["--retries", "1"]).run([
         "get",
         &url,
@@ -208,7 +241,7 @@ fn a_multipart_put_survives_garage_killed_and_restarted() {
     let url = format!("{}&chunk=5MiB&concurrency=2", garage.url("crash"));
     let data = work.path().join("big");
     files::write_data(&data, 300 << 20, 11);
-    let mut child = cli
+    let child = cli
         .command(["put", &url, data.to_str().unwrap()])
         .spawn()
         .unwrap();
@@ -223,7 +256,6 @@ fn a_multipart_put_survives_garage_killed_and_restarted() {
         std::thread::sleep(Duration::from_millis(20));
     }
     garage.node(0).kill();
-    // While it is down, nothing is listed or readable under the name.
     std::thread::sleep(Duration::from_millis(1500));
     garage.restart(0);
     let out = child.wait_with_output().unwrap();
@@ -236,8 +268,33 @@ fn a_multipart_put_survives_garage_killed_and_restarted() {
     cli.run(["get", &url, "big", "-o", back.to_str().unwrap()])
         .ok();
     files::assert_same_content(&data, &back);
+    // No partial object was ever left under the name or beside it.
     let (_, doc) = cli.run_json(["ls", &url]);
     assert_eq!(ls_entries(&doc), [("big".to_string(), 300u64 << 20)]);
+    // The upload the kill interrupted was aborted once Garage was back.
+    if stowage_tests::require_tool("aws") {
+        let out = std::process::Command::new("aws")
+            .args([
+                "s3api",
+                "list-multipart-uploads",
+                "--bucket",
+                "stowage-test",
+            ])
+            .args(["--output", "json", "--endpoint-url"])
+            .arg(garage.endpoint(0))
+            .env("AWS_ACCESS_KEY_ID", GARAGE_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", GARAGE_SECRET)
+            .env("AWS_DEFAULT_REGION", "garage")
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.contains("\"UploadId\""),
+            "uploads left behind: {text}"
+        );
+    }
 }
 
 #[test]

@@ -14,6 +14,8 @@ use stowage_backend_api::{BackendError, ErrorCode};
 pub fn s3_error(e: &opendal::Error, what: impl Display) -> BackendError {
     let text = one_line(&e.to_string());
     let code = match e.kind() {
+        // OpenDAL files S3's NoSuchBucket under "config invalid".
+        _ if text.contains("NoSuchBucket") => ErrorCode::NOT_FOUND,
         ErrorKind::NotFound => ErrorCode::NOT_FOUND,
         ErrorKind::PermissionDenied => ErrorCode::PERMISSION_DENIED,
         ErrorKind::ConfigInvalid => ErrorCode::INVALID_INPUT,

@@ -3,11 +3,12 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::sync::Mutex;
 
 use crc_fast::{CrcAlgorithm, Digest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use opendal::layers::TimeoutLayer;
-use opendal::{ErrorKind, Operator};
+use opendal::{ErrorKind, Operator, Writer};
 use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
 use stowage_net_common::{block_on, open_source, LocalTemp, Reporter};
 
@@ -32,6 +33,10 @@ pub struct S3Store {
     cfg: S3Config,
     op: Operator,
     progress: Option<Progress>,
+    /// Failed uploads whose abort failed too (the server was away): tried
+    /// again at `retry_cleanup` and `close`, so no multipart upload is
+    /// left behind once the server is back.
+    unaborted: Mutex<Vec<(String, Writer)>>,
 }
 
 impl S3Store {
@@ -39,7 +44,12 @@ impl S3Store {
     pub fn new(cfg: S3Config, progress: Option<Progress>) -> Result<Self> {
         let creds = credentials::find(cfg.profile.as_deref())?;
         let op = operator(&cfg, &creds)?;
-        Ok(Self { cfg, op, progress })
+        Ok(Self {
+            cfg,
+            op,
+            progress,
+            unaborted: Mutex::new(Vec::new()),
+        })
     }
 
     async fn put_async(&self, local: &Path, name: &str) -> Result<()> {
@@ -76,11 +86,31 @@ impl S3Store {
             // Abort the multipart upload, so no parts are left billed and
             // hidden; nothing was created under the name.
             if let Err(abort) = writer.abort().await {
-                log::warn!("s3: aborting the upload of {name}: {abort}");
+                log::debug!("s3: aborting the upload of {name} failed for now: {abort}");
+                self.pending().push((name.to_string(), writer));
             }
             return Err(e);
         }
         Ok(())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(String, Writer)>> {
+        self.unaborted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Aborts the uploads whose abort failed before; keeps those that
+    /// fail again.
+    async fn abort_unaborted(&self) {
+        let waiting = std::mem::take(&mut *self.pending());
+        for (name, mut writer) in waiting {
+            match writer.abort().await {
+                Ok(()) => log::info!("s3: aborted the failed upload of {name}"),
+                Err(e) => {
+                    log::warn!("s3: cannot abort the failed upload of {name} yet: {e}");
+                    self.pending().push((name, writer));
+                }
+            }
+        }
     }
 
     async fn get_async(&self, name: &str, local: &Path) -> Result<()> {
@@ -252,12 +282,20 @@ impl Backend for S3Store {
     }
 
     fn retry_cleanup(&self) -> Result<()> {
-        // No session state: HTTP connections are pooled and replaced by the
-        // client as they fail.
-        Ok(())
+        // HTTP connections are pooled and replaced by the client as they
+        // fail; what is left is cleaning up after the failed attempt.
+        block_on(self.abort_unaborted())
     }
 
     fn close(&self) -> Result<()> {
+        block_on(self.abort_unaborted())?;
+        let left = self.pending().len();
+        if left > 0 {
+            log::warn!(
+                "s3: {left} failed multipart upload(s) could not be aborted; a bucket lifecycle \
+                 rule (AbortIncompleteMultipartUpload) removes them"
+            );
+        }
         Ok(())
     }
 }
