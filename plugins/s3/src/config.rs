@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn refusals() {
         for bad in [
-            "s3://b?chunk=4MiB",
+            "s3://bucket?chunk=4MiB",
             "s3://bucket?chunk=6GiB",
             "s3://bucket?concurrency=0",
             "s3://bucket?endpoint=127.0.0.1:3900",
@@ -145,6 +145,8 @@ mod tests {
         ] {
             assert!(S3Config::from_url(bad).is_err(), "{bad}");
         }
+        let e = S3Config::from_url("s3://AKIAX:hunter2secret@bucket/x").unwrap_err();
+        assert!(!e.message().contains("hunter2secret"), "{e}");
         let e = S3Config::from_url("s3://bucket?chunk=4MiB").unwrap_err();
         assert!(e.message().contains("5MiB"), "{e}");
     }
