@@ -9,17 +9,20 @@
 //!   never outlive their code.
 //! * [`QueryParamsExt`]: the parameters every network URL shares
 //!   (`?timeout=`) and size/duration parsing.
-//! * [`LocalTemp`] and [`open_source`]: the local half of `get` and `put`.
+//! * [`LocalTemp`] and [`open_source`]: the local half of `get` and `put`;
+//!   [`temp_name`]: the remote temporary name of an upload.
 //! * [`Reporter`]: throttled progress reports.
 
 #![deny(missing_docs)]
 
 mod local;
+mod names;
 mod params;
 mod progress;
 mod runtime;
 
 pub use local::{open_source, LocalTemp};
+pub use names::temp_name;
 pub use params::{parse_duration, parse_size, QueryParamsExt, DEFAULT_TIMEOUT};
 pub use progress::Reporter;
 pub use runtime::{block_on, runtime};

@@ -9,7 +9,7 @@ use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
 use stowage_fs_common::{is_temp_name, STALE_TEMPORARY_AGE, TEMP_PREFIX};
-use stowage_net_common::{block_on, open_source, Reporter};
+use stowage_net_common::{block_on, open_source, temp_name, Reporter};
 
 use crate::config::SftpConfig;
 use crate::connection::Connection;
@@ -264,19 +264,6 @@ impl SftpStore {
     }
 }
 
-/// A hidden temporary name for `name`, unique, at most 255 bytes, cut on
-/// a character boundary.
-fn temp_name(name: &str) -> String {
-    let mut temp = format!("{TEMP_PREFIX}{:016x}-", rand::random::<u64>());
-    for c in name.chars() {
-        if temp.len() + c.len_utf8() > 255 {
-            break;
-        }
-        temp.push(c);
-    }
-    temp
-}
-
 impl Backend for SftpStore {
     fn put(&self, local: &Path, name: &str) -> Result<()> {
         block_on(self.put_async(local, name))?
@@ -355,20 +342,5 @@ impl Backend for SftpStore {
             }
             conn.close().await;
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temporary_names_are_hidden_unique_and_bounded() {
-        let long = "é".repeat(127);
-        let t = temp_name(&long);
-        assert!(is_temp_name(t.as_bytes()));
-        assert!(t.len() <= 255);
-        assert_ne!(temp_name("a"), temp_name("a"));
-        assert!(temp_name("a").ends_with("-a"));
     }
 }

@@ -7,7 +7,7 @@ use futures::stream::{self, StreamExt};
 use reqwest::StatusCode;
 use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
 use stowage_fs_common::{is_temp_name, TEMP_PREFIX};
-use stowage_net_common::{block_on, open_source, Reporter};
+use stowage_net_common::{block_on, open_source, temp_name, Reporter};
 
 use crate::config::DavConfig;
 use crate::dav::Dav;
@@ -93,19 +93,6 @@ impl DavStore {
         }
         Ok(out)
     }
-}
-
-/// A hidden temporary name for `name`, unique, at most 255 bytes, cut on
-/// a character boundary.
-fn temp_name(name: &str) -> String {
-    let mut temp = format!("{TEMP_PREFIX}{:016x}-", rand::random::<u64>());
-    for c in name.chars() {
-        if temp.len() + c.len_utf8() > 255 {
-            break;
-        }
-        temp.push(c);
-    }
-    temp
 }
 
 impl Backend for DavStore {
