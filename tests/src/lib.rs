@@ -26,6 +26,7 @@ mod build;
 mod cli;
 pub mod files;
 mod plugins;
+pub mod servers;
 
 pub use build::{
     build_fixtures, build_plugins, cargo_command, cargo_stdout, checked_output, stowage_bin,
