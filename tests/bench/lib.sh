@@ -15,7 +15,7 @@ bench_setup() {
     RUNS=${BENCH_RUNS:-$2}
 
     echo "building release binaries..." >&2
-    (cd "$ROOT" && cargo build --release --quiet -p stowage -p stowage-file)
+    (cd "$ROOT" && cargo build --release --quiet -p stowage-cli -p stowage-file)
     BIN=$TARGET/release/stowage
 
     local parent=${BENCH_DIR:-/var/tmp}
