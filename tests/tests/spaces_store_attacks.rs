@@ -187,6 +187,32 @@ fn the_previous_manifest_outlives_the_new_ones_until_the_close() {
     s.close().unwrap();
 }
 
+/// Backs `file` up into a fresh space of the store at `url`, up to `max`
+/// times within 60 s, checking every object of each stored backup
+/// (`verify`: its content hashes to its name). Returns the tries and how
+/// many were stored.
+fn back_up_under_attack(url: &str, file: &Path, max: usize) -> (usize, usize) {
+    let started = Instant::now();
+    let mut tries = 0;
+    let mut stored = 0;
+    while tries < max && started.elapsed() < Duration::from_secs(60) {
+        tries += 1;
+        // A fresh handle each time, and the content removed at its close
+        // (garbage collection), so every try uploads.
+        let store = open_store(url).unwrap();
+        let s = store.space("attacked", true).unwrap();
+        if s.backup_path(file, Some("f")).is_ok() {
+            stored += 1;
+            let problems = s.verify().unwrap();
+            assert!(problems.is_empty(), "backup {tries}: {problems:?}");
+            s.delete("f").unwrap();
+        }
+        s.close().unwrap();
+        store.close().unwrap();
+    }
+    (tries, stored)
+}
+
 /// Item 8: a backup reads each source once: while the attacker swaps the
 /// file's directory back and forth between two versions, whatever is
 /// stored under a checksum has that checksum.
@@ -225,24 +251,7 @@ print(swaps)
         work = work.display().to_string()
     );
     let attacker = start_attacker(&script);
-    let started = Instant::now();
-    let mut tries = 0;
-    let mut stored = 0;
-    while tries < 300 && started.elapsed() < Duration::from_secs(60) {
-        tries += 1;
-        // A fresh handle each time, and the content removed at its close
-        // (garbage collection), so every try uploads.
-        let store = open_store(&url).unwrap();
-        let s = store.space("swap", true).unwrap();
-        if s.backup_path(work.join("cur/f"), Some("f")).is_ok() {
-            stored += 1;
-            let problems = s.verify().unwrap();
-            assert!(problems.is_empty(), "backup {tries}: {problems:?}");
-            s.delete("f").unwrap();
-        }
-        s.close().unwrap();
-        store.close().unwrap();
-    }
+    let (tries, stored) = back_up_under_attack(&url, &work.join("cur/f"), 300);
     let swaps = finish_attacker(attacker, &work.join("stop"));
     assert!(swaps > 100, "the attacker swapped only {swaps} times");
     assert!(
@@ -302,24 +311,7 @@ print(writes)
         len = LEN
     );
     let attacker = start_attacker(&script);
-    let started = Instant::now();
-    let mut tries = 0;
-    let mut stored = 0;
-    while tries < 200 && started.elapsed() < Duration::from_secs(60) {
-        tries += 1;
-        // A fresh handle each time, and the content removed at its close
-        // (garbage collection), so every try uploads.
-        let store = open_store(&url).unwrap();
-        let s = store.space("rewrite", true).unwrap();
-        if s.backup_path(&f, Some("f")).is_ok() {
-            stored += 1;
-            let problems = s.verify().unwrap();
-            assert!(problems.is_empty(), "backup {tries}: {problems:?}");
-            s.delete("f").unwrap();
-        }
-        s.close().unwrap();
-        store.close().unwrap();
-    }
+    let (tries, stored) = back_up_under_attack(&url, &f, 200);
     let writes = finish_attacker(attacker, &work.join("stop"));
     assert!(
         writes > 20,
