@@ -187,6 +187,32 @@ fn the_previous_manifest_outlives_the_new_ones_until_the_close() {
     s.close().unwrap();
 }
 
+/// Backs `file` up into a fresh space of the store at `url`, up to `max`
+/// times within 60 s, checking every object of each stored backup
+/// (`verify`: its content hashes to its name). Returns the tries and how
+/// many were stored.
+fn back_up_under_attack(url: &str, file: &Path, max: usize) -> (usize, usize) {
+    let started = Instant::now();
+    let mut tries = 0;
+    let mut stored = 0;
+    while tries < max && started.elapsed() < Duration::from_secs(60) {
+        tries += 1;
+        // A fresh handle each time, and the content removed at its close
+        // (garbage collection), so every try uploads.
+        let store = open_store(url).unwrap();
+        let s = store.space("attacked", true).unwrap();
+        if s.backup_path(file, Some("f")).is_ok() {
+            stored += 1;
+            let problems = s.verify().unwrap();
+            assert!(problems.is_empty(), "backup {tries}: {problems:?}");
+            s.delete("f").unwrap();
+        }
+        s.close().unwrap();
+        store.close().unwrap();
+    }
+    (tries, stored)
+}
+
 /// Item 8: a backup reads each source once: while the attacker swaps the
 /// file's directory back and forth between two versions, whatever is
 /// stored under a checksum has that checksum.
@@ -225,30 +251,73 @@ print(swaps)
         work = work.display().to_string()
     );
     let attacker = start_attacker(&script);
-    let started = Instant::now();
-    let mut tries = 0;
-    let mut stored = 0;
-    while tries < 300 && started.elapsed() < Duration::from_secs(60) {
-        tries += 1;
-        // A fresh handle each time, and the content removed at its close
-        // (garbage collection), so every try uploads.
-        let store = open_store(&url).unwrap();
-        let s = store.space("swap", true).unwrap();
-        if s.backup_path(work.join("cur/f"), Some("f")).is_ok() {
-            stored += 1;
-            let problems = s.verify().unwrap();
-            assert!(problems.is_empty(), "backup {tries}: {problems:?}");
-            s.delete("f").unwrap();
-        }
-        s.close().unwrap();
-        store.close().unwrap();
-    }
+    let (tries, stored) = back_up_under_attack(&url, &work.join("cur/f"), 300);
     let swaps = finish_attacker(attacker, &work.join("stop"));
     assert!(swaps > 100, "the attacker swapped only {swaps} times");
     assert!(
         stored >= 100,
         "only {stored} of {tries} backups were stored"
     );
+}
+
+/// Item 8, for files stored straight from their descriptor (bigger than
+/// what is copied to memory): while the owner rewrites the file in place,
+/// through `write` and through a shared writable mapping (which leaves its
+/// times alone), every object a backup stored holds what its name says.
+#[test]
+fn a_file_rewritten_during_backup_never_stores_other_content_under_a_hash() {
+    if !can_attack() {
+        return;
+    }
+    const LEN: usize = 3 << 20;
+    let top = shared_tempdir();
+    let url = file_url(&top.path().join("store"));
+    let work = top.path().join("w");
+    nobody_dir(&work);
+    let (uid, gid) = nobody();
+    let f = work.join("f");
+    fs::write(&f, bytes(1, LEN)).unwrap();
+    std::os::unix::fs::chown(&f, Some(uid), Some(gid)).unwrap();
+    let script = format!(
+        r#"
+import mmap, os, random, time
+w = {work:?}
+f = os.path.join(w, "f")
+end = time.time() + 60
+writes = 0
+while time.time() < end and not os.path.exists(os.path.join(w, "stop")):
+    fill = bytes([writes % 251]) * (1 << 20)
+    fd = os.open(f, os.O_RDWR)
+    try:
+        if writes % 2:
+            m = mmap.mmap(fd, {len})
+            os.close(fd)
+            fd = -1
+            for i in range(0, {len}, 1 << 20):
+                m[i:i + (1 << 20)] = fill
+            m.close()
+        else:
+            for i in range(0, {len}, 1 << 20):
+                os.pwrite(fd, fill, i)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    writes += 1
+    # Quiet spells, so that some backups meet an unchanging file.
+    time.sleep(random.uniform(0, 0.3))
+print(writes)
+"#,
+        work = work.display().to_string(),
+        len = LEN
+    );
+    let attacker = start_attacker(&script);
+    let (tries, stored) = back_up_under_attack(&url, &f, 200);
+    let writes = finish_attacker(attacker, &work.join("stop"));
+    assert!(
+        writes > 20,
+        "the attacker rewrote the file only {writes} times"
+    );
+    assert!(stored >= 5, "only {stored} of {tries} backups were stored");
 }
 
 /// Item 15: a lock directory another user owns is refused, naming it.

@@ -74,6 +74,7 @@ mod hash;
 mod info;
 mod inner;
 mod key;
+mod lease;
 mod lock;
 mod manifest;
 mod object;

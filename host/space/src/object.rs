@@ -122,12 +122,26 @@ fn fetch_checked(backend: &Backend, sha256: &str, size: u64, dest: &Path) -> Res
 pub const VERIFY_SMALLER_THAN: u64 = 64 * 1024;
 
 /// Content to store: bytes in memory, or a private local file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub enum Content<'a> {
     /// In memory.
     Bytes(&'a [u8]),
     /// A file nobody else can change (a private temporary copy).
     File(&'a Path),
+    /// A file nobody could write while it was hashed, unless `unchanged`
+    /// says otherwise after it was stored.
+    Leased {
+        /// Where the backend reads it.
+        path: &'a Path,
+        /// Whether it still holds what was hashed.
+        unchanged: &'a dyn Unchanged,
+    },
+}
+
+/// Tells whether content read from a file is still what was hashed.
+pub trait Unchanged {
+    /// False when the file may have changed since it was hashed.
+    fn unchanged(&self) -> bool;
 }
 
 /// What this process knows about the store's content objects, and who is
@@ -265,14 +279,31 @@ impl BlobCache {
     ) -> SpaceResult<()> {
         let temp;
         let local = match content {
-            Content::File(path) => path,
+            Content::File(path) | Content::Leased { path, .. } => path,
             Content::Bytes(bytes) => {
                 temp = write_temp(temp_dir, bytes)?;
                 temp.path()
             }
         };
         let name = blob_name(sha256);
-        with_private_umask(|| backend.put(local, &name))?;
+        let stored = with_private_umask(|| backend.put(local, &name));
+        if let Content::Leased { path, unchanged } = content {
+            if !unchanged.unchanged() {
+                // What was stored may not be what was hashed: it must not
+                // stay under this name. The object was missing or damaged
+                // before (else it was reused, not stored).
+                self.forget(sha256);
+                match backend.delete(&name) {
+                    Ok(()) => {}
+                    Err(e) if e.code() == stowage_backend_api::ErrorCode::NOT_FOUND => {}
+                    Err(e) => return Err(e.into()),
+                }
+                return Err(SpaceError::SourceChanged {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        stored?;
         locked(&self.known).insert(sha256.to_string(), size);
         locked(&self.good).insert(sha256.to_string());
         Ok(())

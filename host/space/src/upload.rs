@@ -1,10 +1,16 @@
 //! Storing the content of the files a backup scanned: each source is
-//! opened once (never through a symlink), hashed while it is copied to a
-//! private place, and what was hashed is what gets stored, so a file
-//! swapped or changed meanwhile cannot put other content under its hash.
+//! opened once (never through a symlink) and what was hashed is what gets
+//! stored, so a file swapped or changed meanwhile cannot put other content
+//! under its hash. Small files are copied to memory while they are hashed.
+//! A bigger one is hashed and stored from that one descriptor while a read
+//! lease shows nobody could write it ([`ReadLease`]): when the lease was
+//! broken, the object just stored is deleted and the file read again. A
+//! file no lease can be taken on is copied to a private temporary file
+//! while it is hashed, and that copy is stored.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,8 +20,9 @@ use crate::error::{SpaceError, SpaceResult};
 use crate::fsmeta::{capture, Fingerprint};
 use crate::hash::sha256_copy;
 use crate::inner::StoreInner;
+use crate::lease::ReadLease;
 use crate::manifest::{Data, Meta};
-use crate::object::Content;
+use crate::object::{Content, Unchanged};
 use crate::sync::locked;
 use crate::temp::{create_private, TempPath};
 use crate::walk::Scanned;
@@ -32,10 +39,18 @@ const IN_MEMORY: u64 = 1 << 20;
 /// the version that was read.
 type Stored = (u64, String, Meta);
 
-/// A consistent copy of one version of a file.
+/// A consistent copy of one version of a file, or the file itself while
+/// nobody can write it.
 pub(crate) enum Copy {
     Memory(Vec<u8>),
     File(TempPath),
+    Leased {
+        lease: ReadLease,
+        /// `/proc/self/fd/N` of the leased descriptor: the same inode,
+        /// whatever happens to the path it was opened by.
+        path: PathBuf,
+        hashed: Fingerprint,
+    },
 }
 
 /// One version of a file, read once: a private copy, its checksum and
@@ -53,17 +68,39 @@ impl Snapshot {
         match &self.copy {
             Copy::Memory(bytes) => Content::Bytes(bytes),
             Copy::File(temp) => Content::File(temp.path()),
+            Copy::Leased { path, .. } => Content::Leased {
+                path,
+                unchanged: self,
+            },
+        }
+    }
+}
+
+impl Unchanged for Snapshot {
+    /// Whether the content is still what was hashed: always for a copy;
+    /// for a leased file, when its lease holds and its `fstat` is the same.
+    fn unchanged(&self) -> bool {
+        match &self.copy {
+            Copy::Memory(_) | Copy::File(_) => true,
+            Copy::Leased { lease, hashed, .. } => {
+                lease.held()
+                    && lease
+                        .file()
+                        .metadata()
+                        .is_ok_and(|m| Fingerprint::of(&m) == *hashed)
+            }
         }
     }
 }
 
 /// Opens `path` once (not following a symlink, not blocking on a FIFO
-/// swapped in) and copies it while hashing. `Ok(None)` when it is not a
-/// regular file any more or changed during the copy (its `fstat` differs
-/// before and after).
+/// swapped in) and hashes it, copying it unless it is big and can be
+/// leased. `Ok(None)` when it is not a regular file any more or changed
+/// while it was read (its `fstat` differs before and after, or its lease
+/// was broken).
 pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Snapshot>> {
     let local = |e| SpaceError::local(path, e);
-    let mut file = match OpenOptions::new()
+    let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
@@ -77,17 +114,47 @@ pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Sn
     if !before.is_file() {
         return Ok(None);
     }
-    let (copy, sha256, size) = copy_hashing(store, &mut file, before.len()).map_err(local)?;
-    let after = file.metadata().map_err(local)?;
-    if Fingerprint::of(&after) != Fingerprint::of(&before) || size != before.len() {
+    let hashed = Fingerprint::of(&before);
+    let meta = capture(&before);
+    let leased = if before.len() > IN_MEMORY {
+        ReadLease::take(file)
+    } else {
+        Err(file)
+    };
+    let snap = match leased {
+        Ok(lease) => {
+            let (sha256, size) = sha256_copy(lease.file(), |_| Ok(())).map_err(local)?;
+            let path = PathBuf::from(format!("/proc/self/fd/{}", lease.file().as_raw_fd()));
+            Snapshot {
+                copy: Copy::Leased {
+                    lease,
+                    path,
+                    hashed,
+                },
+                sha256,
+                size,
+                meta,
+            }
+        }
+        Err(mut file) => {
+            let (copy, sha256, size) =
+                copy_hashing(store, &mut file, before.len()).map_err(local)?;
+            let after = file.metadata().map_err(local)?;
+            if Fingerprint::of(&after) != hashed {
+                return Ok(None);
+            }
+            Snapshot {
+                copy,
+                sha256,
+                size,
+                meta,
+            }
+        }
+    };
+    if snap.size != before.len() || !snap.unchanged() {
         return Ok(None);
     }
-    Ok(Some(Snapshot {
-        copy,
-        sha256,
-        size,
-        meta: capture(&before),
-    }))
+    Ok(Some(snap))
 }
 
 /// Stores one file's content from a [`snapshot`]: what was hashed is what
@@ -97,15 +164,19 @@ pub fn store_file(store: &StoreInner, path: &Path) -> SpaceResult<Stored> {
         let Some(snap) = snapshot(store, path)? else {
             continue;
         };
-        store.blobs.ensure(
+        match store.blobs.ensure(
             &store.backend,
             store.temp_dir(),
             &snap.sha256,
             snap.size,
             snap.content(),
             false,
-        )?;
-        return Ok((snap.size, snap.sha256, snap.meta));
+        ) {
+            Ok(()) => return Ok((snap.size, snap.sha256, snap.meta)),
+            // Changed while it was stored: nothing is left under the hash.
+            Err(SpaceError::SourceChanged { .. }) => continue,
+            Err(e) => return Err(e),
+        }
     }
     Err(SpaceError::SourceChanged {
         path: path.to_path_buf(),
