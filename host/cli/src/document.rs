@@ -72,9 +72,10 @@ pub fn is_json() -> bool {
     format() != Format::Text
 }
 
-/// Adds one item. Its `ok`, `code` and `error` follow from its `"error"`
-/// field (an error object, or absent for success).
-pub fn add_item(mut item: Value) {
+/// Adds one item and returns its index (for `amend_item`). Its `ok`,
+/// `code` and `error` follow from its `"error"` field (an error object,
+/// or absent for success).
+pub fn add_item(mut item: Value) -> usize {
     let error = item.get("error").cloned().unwrap_or(Value::Null);
     let code = error.get("code").cloned().unwrap_or(json!(0));
     let failed = !error.is_null();
@@ -86,11 +87,44 @@ pub fn add_item(mut item: Value) {
     let mut doc = document();
     doc.items_added += 1;
     doc.items_failed += usize::from(failed);
-    match doc.format {
-        Format::Text => {}
-        Format::Json => doc.items.push(item),
-        Format::JsonLines => print_line(&item),
+    if doc.format == Format::JsonLines {
+        print_line(&item);
     }
+    // Kept in every JSON format, so a later step can amend it.
+    if doc.format != Format::Text {
+        doc.items.push(item);
+    }
+    doc.items_added - 1
+}
+
+/// Gives item `index`, reported as succeeded, its final state: failed
+/// with `error` (an error object). A step after the item (a commit at
+/// close) can undo it. The `--json` document carries only the final
+/// state; `--json-lines`, which already printed the item, prints it again
+/// with its final state and `"amended": true`.
+pub fn amend_item(index: usize, error: Value) {
+    let mut doc = document();
+    let format = doc.format;
+    let was_ok = match doc.items.get_mut(index) {
+        Some(Value::Object(map)) => {
+            let was_ok = map.get("ok") == Some(&json!(true));
+            map.insert("ok".into(), json!(false));
+            map.insert(
+                "code".into(),
+                error.get("code").cloned().unwrap_or(json!(0)),
+            );
+            map.insert("error".into(), error);
+            if format == Format::JsonLines {
+                let mut line = Value::Object(map.clone());
+                line["amended"] = json!(true);
+                print_line(&line);
+            }
+            was_ok
+        }
+        // Text mode keeps no items: only the count changes.
+        _ => format == Format::Text,
+    };
+    doc.items_failed += usize::from(was_ok);
 }
 
 /// Sets the command's result that is not per item.
@@ -131,11 +165,18 @@ pub fn finish(code: u8) {
             })
         };
     }
+    let items = std::mem::take(&mut doc.items);
+    // The closing line of `--json-lines` has an empty `items`: each item
+    // was printed as its own line.
+    let items = match doc.format {
+        Format::JsonLines => Vec::new(),
+        _ => items,
+    };
     let value = json!({
         "command": doc.command,
         "ok": code == 0,
         "code": code,
-        "items": std::mem::take(&mut doc.items),
+        "items": items,
         "data": doc.data.take(),
         "error": doc.error.take(),
     });

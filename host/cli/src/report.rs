@@ -49,8 +49,25 @@ impl Report {
 
     /// A succeeded item: `text` for people, `item` in the document.
     pub fn ok(&mut self, item: Value, text: &str) {
+        self.ok_indexed(item, text);
+    }
+
+    /// `ok`, returning the item's index in the document, for a command
+    /// whose later step can undo it (see `amend_failed`).
+    pub fn ok_indexed(&mut self, item: Value, text: &str) -> usize {
         self.text(text);
-        document::add_item(item);
+        document::add_item(item)
+    }
+
+    /// An item reported as succeeded that a later step undid: `text` for
+    /// people, and the item's final state in the document. `error` is the
+    /// item's error object; its code is the status if none is set yet.
+    pub fn amend_failed(&mut self, index: usize, text: &str, error: Value) {
+        self.text(text);
+        if let Some(status) = error.get("code").and_then(Value::as_u64) {
+            self.set_status(u8::try_from(status).unwrap_or(50));
+        }
+        document::amend_item(index, error);
     }
 
     /// A succeeded item with no text line (its bytes went to stdout).
@@ -89,13 +106,22 @@ impl Report {
     /// Closes `backend` (the durability barrier); a failed close is a
     /// whole-command failure.
     pub fn close(&mut self, backend: &Backend) {
-        let Err(e) = backend.close() else { return };
+        // The error is reported here; commands that must act on it use
+        // `close_checked`.
+        let _ = self.close_checked(backend);
+    }
+
+    /// `close`, returning the error of a failed close (reported or not),
+    /// so a command can tell what the failure undid.
+    pub fn close_checked(&mut self, backend: &Backend) -> Option<stowage::Error> {
+        let e = backend.close().err()?;
         // A panicked backend refuses close too; that is not news.
         if self.status != 0 && e.code() == ErrorCode::PANIC {
             log::debug!("close after a panic: {e}");
-            return;
+        } else {
+            self.failed(&e);
         }
-        self.failed(&e);
+        Some(e)
     }
 
     /// The exit status.

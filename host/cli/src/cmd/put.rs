@@ -9,7 +9,7 @@ use serde_json::json;
 use stowage::{validate_name, Error};
 
 use crate::context::Context;
-use crate::output::{display_name, fail, usage_error};
+use crate::output::{display_name, error_json, fail, usage_error};
 use crate::progress_bar::Bar;
 use crate::report::Report;
 
@@ -52,6 +52,7 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
         .map(|(file, _)| std::fs::metadata(file).map(|m| m.len()).unwrap_or(0))
         .collect();
     let bar = Bar::new(sizes.iter().sum(), ctx.progress);
+    let mut reported = Vec::new();
     for ((file, name), size) in jobs.into_iter().zip(sizes) {
         let item = json!({ "file": file, "name": name });
         let result = bar.transfer(&name, size, || match mode {
@@ -71,14 +72,73 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
                     file.display(),
                     display_name(&name)
                 );
-                report.ok(item, &text);
+                let index = report.ok_indexed(item, &text);
+                reported.push(Reported { index, name, size });
             }
             Err(e) => report.item_failed(item, &e),
         }
     }
     bar.finish();
-    report.close(&backend);
+    if let Some(e) = report.close_checked(&backend) {
+        drop(backend);
+        amend_after_failed_close(ctx, &args.url, &reported, &e, &mut report);
+    }
     report.finish()
+}
+
+/// A put reported as done before the close.
+struct Reported {
+    index: usize,
+    name: String,
+    size: u64,
+}
+
+/// A failed close can discard puts already reported as done (a backend
+/// that commits a batch at close). Asks a fresh handle on the same URL
+/// which of them are there with their size; the others are reported as
+/// not stored. When that cannot be asked, none of them is claimed stored.
+fn amend_after_failed_close(
+    ctx: &Context,
+    url: &str,
+    reported: &[Reported],
+    close_error: &Error,
+    report: &mut Report,
+) {
+    if reported.is_empty() {
+        return;
+    }
+    let mut error = error_json(close_error);
+    let sizes = ctx.open(url).and_then(|backend| {
+        let names: Vec<&str> = reported.iter().map(|r| r.name.as_str()).collect();
+        let sizes = backend.query_list(&names);
+        if let Err(e) = backend.close() {
+            log::debug!("closing the handle that verified the puts: {e}");
+        }
+        sizes
+    });
+    let (sizes, prefix, text) = match sizes {
+        Ok(sizes) => (
+            sizes,
+            "not stored: the commit at close failed",
+            "NOT stored (the commit at close failed)",
+        ),
+        Err(e) => {
+            log::warn!("could not verify the puts after the failed close: {e}");
+            (
+                vec![None; reported.len()],
+                "unknown: could not verify after the failed close",
+                "NOT known to be stored (could not verify after the failed close)",
+            )
+        }
+    };
+    for (put, size) in reported.iter().zip(sizes) {
+        if size == Some(put.size) {
+            continue;
+        }
+        error["message"] = json!(format!("{prefix}: {close_error}"));
+        let line = format!("{}: {text}", display_name(&put.name));
+        report.amend_failed(put.index, &line, error.clone());
+    }
 }
 
 /// Pairs each file with its object name; all names are validated, and
