@@ -196,3 +196,37 @@ fn a_successful_commit_at_close_keeps_every_put_stored() {
     expected.sort();
     assert_eq!(listing(&cli, &url), expected);
 }
+
+/// `mv` onto a medium whose commit at close fails keeps every local file:
+/// the sources go only after the close succeeded (before, xorriso consumed
+/// them into staging and the failed commit lost them).
+#[test]
+fn a_failed_commit_at_close_keeps_the_files_mv_was_moving() {
+    if !require_tool("xorriso") {
+        return;
+    }
+    let Some(medium) = Tmpfs::mount("2m") else {
+        return;
+    };
+    let (_plugins, cli) = cli_with(&["xorriso"]);
+    let url = format!("xorriso://{}", medium.dir.path().join("full.iso").display());
+    let work = tempdir();
+    let first = work.path().join("first");
+    std::fs::write(&first, b"committed before").unwrap();
+    cli.run(["put", &url, first.to_str().unwrap()]).ok();
+    let files = batch_files(work.path());
+    let mut args = put_args(&url, &files);
+    args[0] = "mv";
+    let out = cli.run(args);
+    out.expect_code(EXIT_NO_SPACE);
+    for file in &files {
+        assert!(file.exists(), "{} was lost\n{out}", file.display());
+    }
+
+    // A move whose close succeeds removes the local file.
+    let roomy = format!("xorriso://{}", work.path().join("roomy.iso").display());
+    let out = cli.run(["mv", &roomy, files[0].to_str().unwrap()]);
+    out.ok();
+    assert!(!files[0].exists(), "{out}");
+    assert!(listing(&cli, &roomy).iter().any(|(n, _)| n == BATCH[0]));
+}

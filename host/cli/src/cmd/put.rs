@@ -1,5 +1,9 @@
 //! `stowage put` and `stowage mv`: each local file under its file name (or
 //! `--name`); `mv` removes the local file once it is stored.
+//!
+//! `mv` puts a copy and removes the local files only after the backend's
+//! close succeeded: a backend that commits at close (xorriso) can still
+//! discard the batch then, and a source consumed before that would be lost.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,10 +59,7 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
     let mut reported = Vec::new();
     for ((file, name), size) in jobs.into_iter().zip(sizes) {
         let item = json!({ "file": file, "name": name });
-        let result = bar.transfer(&name, size, || match mode {
-            Mode::Move => backend.move_in(&file, &name),
-            Mode::Copy => backend.put(&file, &name),
-        });
+        let result = bar.transfer(&name, size, || backend.put(&file, &name));
         match result {
             Ok(size) => {
                 let mut item = item;
@@ -73,17 +74,47 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
                     display_name(&name)
                 );
                 let index = report.ok_indexed(item, &text);
-                reported.push(Reported { index, name, size });
+                reported.push(Reported {
+                    index,
+                    name,
+                    size,
+                    file,
+                });
             }
             Err(e) => report.item_failed(item, &e),
         }
     }
     bar.finish();
-    if let Some(e) = report.close_checked(&backend) {
-        drop(backend);
-        amend_after_failed_close(ctx, &args.url, &reported, &e, &mut report);
+    match report.close_checked(&backend) {
+        Some(e) => {
+            drop(backend);
+            amend_after_failed_close(ctx, &args.url, &reported, &e, &mut report);
+        }
+        None if mode == Mode::Move => remove_moved(&reported, &mut report),
+        None => {}
     }
     report.finish()
+}
+
+/// `mv` after a successful close: the stored files' local copies go. A
+/// file that cannot be removed turns its item into a failure (it is
+/// stored, but the move did not finish).
+fn remove_moved(reported: &[Reported], report: &mut Report) {
+    for put in reported {
+        if let Err(e) = std::fs::remove_file(&put.file) {
+            let message = format!(
+                "stored as {}, but the local file {} could not be removed: {e}",
+                display_name(&put.name),
+                put.file.display()
+            );
+            let error = json!({ "code": 50, "kind": "generic", "message": message });
+            report.amend_failed(
+                put.index,
+                &format!("{}: {message}", put.file.display()),
+                error,
+            );
+        }
+    }
 }
 
 /// A put reported as done before the close.
@@ -91,6 +122,7 @@ struct Reported {
     index: usize,
     name: String,
     size: u64,
+    file: PathBuf,
 }
 
 /// A failed close can discard puts already reported as done (a backend

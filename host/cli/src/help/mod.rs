@@ -44,9 +44,14 @@ its own line as it is done, then the document with no items.";
 pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "STOWAGE_PLUGIN_PATH",
-        "Colon-separated plugin directories, used instead of the default \
-         ones (PREFIX/lib/stowage/plugins beside the binary, then the \
-         binary's own directory). --plugin-dir wins over it.",
+        "Colon-separated plugin directories searched before the default \
+         ones; a plugin there wins a conflict. --plugin-dir replaces it.",
+    ),
+    (
+        "STOWAGE_PLUGIN_SYSTEM_PATH",
+        "Colon-separated directories that replace the default ones \
+         ($XDG_DATA_HOME/stowage/plugins, PREFIX/lib/stowage/plugins, the \
+         binary's directory); set but empty: none.",
     ),
     (
         "STOWAGE_CONFIG",
