@@ -216,5 +216,12 @@ fn an_interrupted_copy_removes_its_spool() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(128 + libc::SIGINT), "{out:?}");
     assert!(!spool.exists(), "the spool {} was left", spool.display());
-    assert!(dir_names(&tmp).is_empty(), "{:?}", dir_names(&tmp));
+    // Only the spool is copy's to remove; an isolated plugin's per-process
+    // staging directories of an interrupted host are swept by the next
+    // start of stowage (see docs/isolation.md).
+    let spools: Vec<String> = dir_names(&tmp)
+        .into_iter()
+        .filter(|n| n.starts_with("stowage-spool-"))
+        .collect();
+    assert!(spools.is_empty(), "{spools:?}");
 }
