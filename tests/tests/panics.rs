@@ -48,7 +48,8 @@ fn every_operation_panicking_is_contained() {
         (vec!["stat", "panic:///x", "n"], "fixture panic in query"),
         (
             vec!["mv", "panic:///x", src.to_str().unwrap()],
-            "fixture panic in move_in",
+            // mv puts a copy and removes the local file after the close.
+            "fixture panic in put",
         ),
     ];
     for (args, message) in cases {

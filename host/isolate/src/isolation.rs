@@ -453,6 +453,39 @@ impl stowage_backend_api::abi::RawHost for NoHost {
     }
 }
 
+/// The files a network URL names for its credentials and host keys
+/// (`?identity=`, `?known_hosts=`), and the standard places the network
+/// plugins read them from: `~/.ssh` (read-write: `accept-new` records a
+/// host key there), `~/.netrc` and `~/.aws` (read-only). Only what exists
+/// is granted.
+fn network_credentials(url: &str, c: &mut Confinement) {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let query = query.split('#').next().unwrap_or("");
+    for (key, value) in stowage_backend_api::location::parse_query(query).unwrap_or_default() {
+        let path = PathBuf::from(value);
+        if !path.is_absolute() {
+            continue;
+        }
+        match key.as_str() {
+            "identity" => c.read_only.push(bytes(&path)),
+            // A known_hosts file that does not exist yet is created in its
+            // directory.
+            "known_hosts" if path.exists() => c.read_write.push(bytes(&path)),
+            "known_hosts" => {
+                if let Some(dir) = path.parent() {
+                    c.read_write.push(bytes(dir));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        c.read_write.push(bytes(&home.join(".ssh")));
+        c.read_only.push(bytes(&home.join(".netrc")));
+        c.read_only.push(bytes(&home.join(".aws")));
+    }
+}
+
 /// What the child may reach for `url`: the directory a path URL names
 /// (its nearest existing ancestor while it does not exist yet) read-write;
 /// for `xorriso://`, the directory holding the image (the image, its lock
@@ -472,6 +505,7 @@ pub(crate) fn confinement_for(url: &str, as_prefix: bool) -> Confinement {
         raw.starts_with('/') || parsed.scheme == "file" || parsed.scheme == "local-peer";
     if !path_like {
         c.network = true;
+        network_credentials(url, &mut c);
         return c;
     }
     // local-peer://HOST/abs/dir names the peer before its directory.
