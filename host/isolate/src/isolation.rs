@@ -560,8 +560,20 @@ mod tests {
         );
         let iso = format!("xorriso://{}/b.iso:/dup", store.display());
         assert_eq!(confinement_for(&iso, false).read_write, vec![bytes(&store)]);
-        let net = confinement_for("sftp://user@host/backups", false);
-        assert!(net.network && net.read_write.is_empty());
+        // A network URL gets the network, the files its query names and the
+        // standard credential places of $HOME, and no store directory.
+        let net = confinement_for(
+            "sftp://user@host/backups?identity=/keys/id&known_hosts=/keys/known",
+            false,
+        );
+        assert!(net.network);
+        assert!(net.read_only.contains(&bytes(Path::new("/keys/id"))));
+        assert!(net.read_write.contains(&bytes(Path::new("/keys"))));
+        if let Some(home) = std::env::var_os("HOME") {
+            let ssh = PathBuf::from(home).join(".ssh");
+            assert!(net.read_write.contains(&bytes(&ssh)));
+            assert_eq!(net.read_write.len(), 2);
+        }
         assert!(confinement_for(&url, true).read_write.is_empty());
     }
 
