@@ -1,5 +1,5 @@
 //! Backup spaces on real plugins: round trips on file:// and local-peer://,
-//! metadata, FirstAidKit's semantics and its defects (reference §5),
+//! metadata, FirstAidKit's semantics and the defects stowage fixes in them,
 //! integrity, persistence and revert, dedup and gc.
 
 mod spaces_support;
