@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cmd;
-use crate::help::{self, EXIT_CODES};
-
-/// The version line: the host version and the plugin ABI it speaks.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
+use crate::help::{self, EXIT_CODES, VERSION};
 
 /// stowage: put backups anywhere a plugin can reach.
 #[derive(Parser, Debug)]

@@ -94,7 +94,7 @@ fn run_without_plugins(command: &Command) -> Option<u8> {
             let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
             Some(0)
         }
-        Command::Man(args) => Some(manual::run(args)),
+        Command::Man(args) => Some(manual::run(args, Cli::command())),
         _ => None,
     }
 }

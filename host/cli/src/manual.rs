@@ -5,12 +5,11 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Command, CommandFactory};
+use clap::{Args as ClapArgs, Command};
 use clap_mangen::roff::{roman, Roff};
 use clap_mangen::Man;
 
-use crate::cli::{Cli, VERSION};
-use crate::help::{ENVIRONMENT, EXIT_CODES, JSON_OUTPUT, URLS};
+use crate::help::{ENVIRONMENT, EXIT_CODES, JSON_OUTPUT, URLS, VERSION};
 use crate::output::report_error;
 
 /// `stowage man` arguments.
@@ -33,9 +32,13 @@ pub struct Page {
 }
 
 /// Prints the page asked for, or writes them all; returns the exit status.
-pub fn run(args: &Args) -> u8 {
+/// `definitions` is the whole command line's clap definition (`stowage`
+/// and its subcommands), given by the caller so that the pages describe
+/// exactly what parses.
+pub fn run(args: &Args, definitions: Command) -> u8 {
+    let root = built(definitions);
     let result = match &args.dir {
-        Some(dir) => pages().and_then(|pages| {
+        Some(dir) => pages(&root).and_then(|pages| {
             std::fs::create_dir_all(dir)?;
             for p in pages {
                 std::fs::write(dir.join(&p.file_name), &p.roff)?;
@@ -44,7 +47,7 @@ pub fn run(args: &Args) -> u8 {
         }),
         None => {
             let path: Vec<&str> = args.command.iter().map(String::as_str).collect();
-            match root().and_then(|root| find(&root, &path).map(|cmd| page(cmd, &path))) {
+            match find(&root, &path).map(|cmd| page(cmd, &path)) {
                 Some(page) => page.and_then(|p| io::stdout().write_all(&p.roff)),
                 None => {
                     report_error(&format!(
@@ -66,10 +69,9 @@ pub fn run(args: &Args) -> u8 {
 }
 
 /// Every page: stowage(1), then one per visible command, depth first.
-pub fn pages() -> io::Result<Vec<Page>> {
-    let root = root().ok_or_else(|| io::Error::other("no command definitions"))?;
+pub fn pages(root: &Command) -> io::Result<Vec<Page>> {
     let mut out = Vec::new();
-    collect(&root, &mut Vec::new(), &mut out)?;
+    collect(root, &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
@@ -84,10 +86,9 @@ fn collect<'a>(cmd: &'a Command, path: &mut Vec<&'a str>, out: &mut Vec<Page>) -
 }
 
 /// The definitions, built so that global options show on every page.
-fn root() -> Option<Command> {
-    let mut root = Cli::command();
-    root.build();
-    Some(root)
+fn built(mut definitions: Command) -> Command {
+    definitions.build();
+    definitions
 }
 
 fn find<'a>(cmd: &'a Command, path: &[&str]) -> Option<&'a Command> {
@@ -103,7 +104,7 @@ fn visible_subcommands(cmd: &Command) -> impl Iterator<Item = &Command> {
 }
 
 /// The page of the command at `path` below `stowage`.
-fn page(cmd: &Command, path: &[&str]) -> io::Result<Page> {
+fn page(original: &Command, path: &[&str]) -> io::Result<Page> {
     let title = std::iter::once("stowage")
         .chain(path.iter().copied())
         .collect::<Vec<_>>()
@@ -112,7 +113,7 @@ fn page(cmd: &Command, path: &[&str]) -> io::Result<Page> {
         .chain(path.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let mut cmd = cmd
+    let mut cmd = original
         .clone()
         .display_name(title.clone())
         .bin_name(usage_name)
@@ -130,7 +131,7 @@ fn page(cmd: &Command, path: &[&str]) -> io::Result<Page> {
     if visible_subcommands(&cmd).next().is_some() {
         man.render_subcommands_section(&mut roff)?;
     }
-    extra_sections(examples(path), path.is_empty()).to_writer(&mut roff)?;
+    extra_sections(examples(original), path.is_empty()).to_writer(&mut roff)?;
     man.render_version_section(&mut roff)?;
     Ok(Page {
         file_name: format!("{title}.1"),
@@ -138,10 +139,8 @@ fn page(cmd: &Command, path: &[&str]) -> io::Result<Page> {
     })
 }
 
-/// The examples of the command at `path`, from its `--help`.
-fn examples(path: &[&str]) -> Option<String> {
-    let root = Cli::command();
-    let cmd = find(&root, path)?;
+/// The examples of `cmd`, from its `--help`.
+fn examples(cmd: &Command) -> Option<String> {
     let text = cmd.get_after_help()?.to_string();
     let start = text.find("Examples:")?;
     Some(

@@ -7,6 +7,9 @@ mod examples;
 
 pub use examples::*;
 
+/// The version line: the host version and the plugin ABI it speaks.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (plugin ABI v1)");
+
 /// Exit statuses, shown in `--help` and the manual pages.
 pub const EXIT_CODES: &str = "\
 Exit status:
