@@ -44,12 +44,19 @@ pub(crate) fn install_panic_hook() {
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> String {
+    panic_message(payload)
+        .unwrap_or("non-string panic payload")
+        .to_string()
+}
+
+/// The message of a panic payload (what `catch_unwind` returns, or a panic
+/// hook's `info.payload()`): the text given to `panic!`, or `None` when the
+/// payload is not a string.
+pub fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
     if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        Some(s)
     } else {
-        "non-string panic payload".to_string()
+        payload.downcast_ref::<String>().map(String::as_str)
     }
 }
 

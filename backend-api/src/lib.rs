@@ -161,6 +161,7 @@ pub use client::BackendHandle;
 pub use descriptor::{Descriptor, HandlerInfo};
 pub use error::{BackendError, ErrorCode, Result};
 pub use extension::{Extension, ExtensionRef, LayoutMismatch};
+pub use guard::panic_message;
 
 /// The abi_stable version this ABI is built on, for extension authors: an
 /// extension's types derive `StableAbi` and use `#[sabi_trait]` from here,

@@ -45,16 +45,6 @@ fn one_line(detail: &str) -> String {
     line
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
-}
-
 fn local_error(path: PathBuf) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Local { path, source }
 }
@@ -111,7 +101,7 @@ pub(crate) fn run(
             panic::catch_unwind(AssertUnwindSafe(|| (check.run)(&ctx))).unwrap_or_else(|p| {
                 Err(Stop::Fail(format!(
                     "the check itself panicked: {}",
-                    panic_text(&*p)
+                    stowage_backend_api::panic_message(&*p).unwrap_or("(no message)")
                 )))
             });
         let duration = start.elapsed();

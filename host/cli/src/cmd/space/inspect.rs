@@ -91,13 +91,7 @@ pub fn verify(
             eprintln!("stowage: unrepaired: {}", describe(p));
         }
         let info = s.info();
-        summarize(
-            report,
-            &info.name,
-            info.entries,
-            info.objects,
-            found.unrepaired.len(),
-        );
+        let mut data = summarize(report, &info, found.unrepaired.len());
         if !found.repaired.is_empty() {
             report.text(&format!(
                 "space {}: {} object references repaired",
@@ -105,7 +99,6 @@ pub fn verify(
                 found.repaired.len()
             ));
         }
-        let mut data = counts(&info);
         data["repaired"] = json!(found.repaired);
         data["unrepaired"] = json!(found.unrepaired);
         report.set_data(data);
@@ -117,26 +110,16 @@ pub fn verify(
         eprintln!("stowage: damaged: {}", describe(p));
     }
     let info = s.info();
-    summarize(
-        report,
-        &info.name,
-        info.entries,
-        info.objects,
-        problems.len(),
-    );
-    let mut data = counts(&info);
+    let mut data = summarize(report, &info, problems.len());
     data["problems"] = json!(problems);
     report.set_data(data);
     s.close()
 }
 
-/// The part of a verify's JSON data every verify has.
-fn counts(info: &SpaceInfo) -> Value {
-    json!({ "space": info.name, "entries": info.entries, "objects": info.objects })
-}
-
-/// The summary line of a verify; damage left is exit 56.
-fn summarize(report: &mut Report, space: &str, entries: usize, objects: usize, damaged: usize) {
+/// The summary line of a verify (damage left is exit 56), and the part of
+/// its JSON data every verify has.
+fn summarize(report: &mut Report, info: &SpaceInfo, damaged: usize) -> Value {
+    let (space, entries, objects) = (&info.name, info.entries, info.objects);
     if damaged == 0 {
         report.text(&format!(
             "space {space}: {entries} entries, {objects} objects verified"
@@ -150,6 +133,7 @@ fn summarize(report: &mut Report, space: &str, entries: usize, objects: usize, d
             &format!("{damaged} damaged object references"),
         );
     }
+    json!({ "space": space, "entries": entries, "objects": objects })
 }
 
 /// `NAME (PATH): object ID PROBLEM`, the path only inside a tree entry.
