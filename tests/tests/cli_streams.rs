@@ -238,3 +238,20 @@ fn streams_larger_than_the_spool_directory_need_the_extension() {
     out.ok();
     assert_eq!(stowage_tests::ls_entries(&out.json()), vec![]);
 }
+
+/// An isolated plugin (the default for `--plugin-dir`) does not forward
+/// the stream extension yet: standard input and output are spooled, with
+/// the same result.
+#[test]
+fn isolated_plugins_spool_standard_input_and_output() {
+    let (_plugins, cli) = cli_with(&["file"]);
+    let work = tempdir();
+    let store = work.path().join("store");
+    let url = file_url(&store);
+    let data = pattern(3 << 20);
+    run_with_stdin(&cli, &["put", &url, "-", "--name", "piped"], &data).ok();
+    assert!(fs::read(store.join("piped")).unwrap() == data);
+    let out = cli.run(["get", &url, "piped", "-o", "-"]);
+    out.ok();
+    assert!(out.stdout == data);
+}

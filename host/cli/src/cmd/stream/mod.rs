@@ -1,7 +1,8 @@
 //! Objects from standard input and to standard output: through the
 //! backend's `stowage.stream/1` extension when it offers one (memory and
 //! disk stay bounded whatever the stream's length), else through a private
-//! spool file, since plugins otherwise take local paths.
+//! spool file, since plugins otherwise take local paths. A backend whose
+//! writer (or reader) answers "unsupported" is spooled for that direction.
 
 pub mod stdin;
 pub mod stdout;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::json;
 use stowage::{validate_name, Backend, Error};
-use stowage_stream_ext::{Stream, StreamWriter};
+use stowage_stream_ext::StreamWriter;
 
 use super::{failed, stream_of, CHUNK};
 use crate::cmd::between::spool::{on_interrupt, SpoolDir};
@@ -52,8 +52,15 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
         Err(e) => return fail(&e, ctx.json),
     };
     let bar = SharedBar::new(ctx.progress, name);
-    let result = match stream_of(&backend) {
-        Some(stream) => through_stream(&backend, &stream, name, &bar),
+    // A backend may offer readers only: its writer answers "unsupported"
+    // before anything was read, and standard input is spooled instead.
+    let writer = match stream_of(&backend).map(|stream| stream.writer(name)) {
+        Some(Err(e)) if e.is_unsupported() => None,
+        other => other,
+    };
+    let result = match writer {
+        Some(Ok(writer)) => through_stream(&backend, writer, name, &bar),
+        Some(Err(e)) => Err(failed("put", name, &backend, e)),
         None => through_spool(&backend, name, ctx.progress),
     };
     bar.finish();
@@ -103,13 +110,10 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
 /// Standard input into a stream writer, committed at the end.
 fn through_stream(
     backend: &Backend,
-    stream: &Stream,
+    writer: StreamWriter,
     name: &str,
     bar: &SharedBar,
 ) -> Result<u64, Error> {
-    let writer = stream
-        .writer(name)
-        .map_err(|e| failed("put", name, backend, e))?;
     // The signal thread aborts the writer if the process is interrupted;
     // between chunks the writer is free for it.
     let shared: Arc<Mutex<Option<StreamWriter>>> = Arc::new(Mutex::new(Some(writer)));

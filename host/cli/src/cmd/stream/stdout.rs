@@ -7,25 +7,22 @@ use std::path::PathBuf;
 
 use stowage::{Backend, Error};
 use stowage_backend_api::BackendError;
+use stowage_stream_ext::StreamReader;
 
 use super::{failed, stream_of, CHUNK};
 
 /// Writes object `name` to standard output through the stream reader;
-/// `None` when the backend offers none (the caller spools instead).
-/// Returns the bytes written.
+/// `None` when the backend offers none, or a writer only (the caller
+/// spools instead). Returns the bytes written.
 pub fn fetch(backend: &Backend, name: &str) -> Option<Result<u64, Error>> {
-    let stream = stream_of(backend)?;
-    Some(copy_out(backend, &stream, name))
+    match stream_of(backend)?.reader(name) {
+        Ok(reader) => Some(copy_out(backend, reader, name)),
+        Err(e) if e.is_unsupported() => None,
+        Err(e) => Some(Err(failed("get", name, backend, e))),
+    }
 }
 
-fn copy_out(
-    backend: &Backend,
-    stream: &stowage_stream_ext::Stream,
-    name: &str,
-) -> Result<u64, Error> {
-    let mut reader = stream
-        .reader(name)
-        .map_err(|e| failed("get", name, backend, e))?;
+fn copy_out(backend: &Backend, mut reader: StreamReader, name: &str) -> Result<u64, Error> {
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; CHUNK];
     let mut done: u64 = 0;
