@@ -287,6 +287,32 @@ fn the_schema_refuses_broken_documents() {
     }
     let failed = json!({"command": "ls", "ok": false, "code": 52, "items": [], "data": null, "error": error});
     assert!(c.document.is_valid(&failed));
+    // `ls` data: whether the location exists, nothing else.
+    for (data, valid) in [
+        (json!({"exists": false}), true),
+        (json!({}), true),
+        (json!({"exists": "no"}), false),
+        (json!({"exists": true, "other": 1}), false),
+    ] {
+        let mut doc = good.clone();
+        doc["data"] = data;
+        assert_eq!(c.document.is_valid(&doc), valid, "{doc}");
+    }
+}
+
+/// `ls` says whether the location exists when the backend can tell (in
+/// process: the isolated proxy does not forward `stowage.location/1` yet).
+#[test]
+fn ls_data_says_whether_the_location_exists() {
+    let (_p, cli, c) = setup();
+    let cli = cli.global(["--isolate=never"]);
+    let work = tempdir();
+    let missing = file_url(&work.path().join("mistyped"));
+    let doc = c.json(&cli, &["ls", &missing], 0);
+    assert_eq!(doc["data"], json!({"exists": false}));
+    c.lines(&cli, &["ls", &missing], 0);
+    let doc = c.json(&cli, &["ls", &file_url(work.path())], 0);
+    assert_eq!(doc["data"], json!({"exists": true}));
 }
 
 #[test]

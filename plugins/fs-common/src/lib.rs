@@ -19,6 +19,7 @@ mod dirs;
 mod durability;
 mod kind;
 mod store;
+mod stream;
 mod temp;
 
 pub use atomic::{copy_atomically, copy_file_data, temp_path_beside, CopyError};
@@ -26,4 +27,5 @@ pub use dirs::open_dir_resolved;
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
 pub use kind::{backend_error, ErrorKind};
 pub use store::{LocalStore, STALE_TEMPORARY_AGE};
+pub use stream::{StoreReader, StoreWriter};
 pub use temp::{is_generated_temp_name, is_temp_name, temp_name, TempFile, TEMP_PREFIX};

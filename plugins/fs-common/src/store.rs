@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use stowage_backend_api::{Backend, BackendError, Progress, Result};
@@ -25,8 +26,9 @@ pub struct LocalStore {
     dir: PathBuf,
     durability: Durability,
     progress: Option<Progress>,
-    /// Something was written since the last barrier.
-    dirty: AtomicBool,
+    /// Something was written since the last barrier (shared with the
+    /// store's stream writers).
+    dirty: Arc<AtomicBool>,
 }
 
 impl LocalStore {
@@ -36,7 +38,7 @@ impl LocalStore {
             dir,
             durability,
             progress: None,
-            dirty: AtomicBool::new(false),
+            dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -66,43 +68,71 @@ impl LocalStore {
 
     fn object_path(&self, name: &str) -> Result<PathBuf> {
         // The host validated the name; the reserved prefix is ours to guard.
+        Self::check_name(name)?;
+        Ok(self.dir.join(name))
+    }
+
+    /// Makes one completed write durable according to the policy.
+    fn written(&self, path: &Path) -> Result<()> {
+        record_write(&self.dir, self.durability, &self.dirty, path)
+    }
+
+    /// The parts of the store a stream writer or reader needs after the
+    /// backend call that made it returned.
+    pub(crate) fn stream_parts(&self) -> (PathBuf, Durability, Arc<AtomicBool>) {
+        (self.dir.clone(), self.durability, Arc::clone(&self.dirty))
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        ensure_dir(&self.dir)
+    }
+
+    /// Refuses the names reserved for temporary files.
+    pub(crate) fn check_name(name: &str) -> Result<()> {
         if is_temp_name(name.as_bytes()) {
             return Err(BackendError::invalid_input(format!(
                 "{name:?}: names starting with {TEMP_PREFIX:?} are reserved for temporary files"
             )));
         }
-        Ok(self.dir.join(name))
-    }
-
-    fn ensure_dir(&self) -> Result<()> {
-        fs::create_dir_all(&self.dir).map_err(|e| {
-            BackendError::from_io(&e, format!("creating directory {}", self.dir.display()))
-        })
-    }
-
-    /// Makes one completed write durable according to the policy.
-    fn written(&self, path: &Path) -> Result<()> {
-        match self.durability {
-            Durability::Each => fsync_dir(&self.dir).map_err(|e| {
-                BackendError::from_io(
-                    &e,
-                    format!(
-                        "syncing directory {} after {}",
-                        self.dir.display(),
-                        path.display()
-                    ),
-                )
-            }),
-            Durability::Close => {
-                self.dirty.store(true, Ordering::Release);
-                Ok(())
-            }
-            Durability::None => Ok(()),
-        }
+        Ok(())
     }
 
     fn local_error(e: &io::Error, what: &str, path: &Path) -> BackendError {
         BackendError::from_io(e, format!("{what} {}", path.display()))
+    }
+}
+
+/// The store's directory `dir`, made on demand by the first write.
+pub(crate) fn ensure_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir)
+        .map_err(|e| BackendError::from_io(&e, format!("creating directory {}", dir.display())))
+}
+
+/// Makes one completed write (a rename or an unlink in `dir`) durable
+/// according to `durability`: the directory synced now (`each`), or the
+/// barrier at close marked pending (`close`).
+pub(crate) fn record_write(
+    dir: &Path,
+    durability: Durability,
+    dirty: &AtomicBool,
+    path: &Path,
+) -> Result<()> {
+    match durability {
+        Durability::Each => fsync_dir(dir).map_err(|e| {
+            BackendError::from_io(
+                &e,
+                format!(
+                    "syncing directory {} after {}",
+                    dir.display(),
+                    path.display()
+                ),
+            )
+        }),
+        Durability::Close => {
+            dirty.store(true, Ordering::Release);
+            Ok(())
+        }
+        Durability::None => Ok(()),
     }
 }
 
@@ -268,6 +298,10 @@ impl Backend for LocalStore {
         self.put(local, name)?;
         fs::remove_file(local)
             .map_err(|e| Self::local_error(&e, "removing the local file after storing it:", local))
+    }
+
+    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
+        self.store_extension(id)
     }
 
     fn close(&self) -> Result<()> {

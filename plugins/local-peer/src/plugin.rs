@@ -115,7 +115,11 @@ impl Backend for PeerBackend {
     }
 
     fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
-        (id == stowage_peer_ext::ID).then(|| crate::extension::peer_extension(&self.config))
+        // Stream and location are the collect directory's, as put and get are.
+        if id == stowage_peer_ext::ID {
+            return Some(crate::extension::peer_extension(&self.config));
+        }
+        self.store.extension(id)
     }
 }
 

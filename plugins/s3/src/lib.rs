@@ -5,6 +5,7 @@ mod config;
 mod credentials;
 mod errors;
 mod store;
+mod stream;
 
 use stowage_backend_api::{export_plugin, Backend, Descriptor, Host, OpenRequest, Plugin, Result};
 

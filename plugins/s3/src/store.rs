@@ -18,7 +18,7 @@ use crate::errors::{s3_error, stream_error};
 
 /// The user metadata key holding the object's CRC-32C (hex), written by
 /// every put and checked by every get.
-const CHECKSUM_KEY: &str = "stowage-crc32c";
+pub(crate) const CHECKSUM_KEY: &str = "stowage-crc32c";
 
 /// Stats one call keeps in flight.
 const PARALLEL_REQUESTS: usize = 16;
@@ -285,6 +285,10 @@ impl Backend for S3Store {
         // HTTP connections are pooled and replaced by the client as they
         // fail; what is left is cleaning up after the failed attempt.
         block_on(self.abort_unaborted())
+    }
+
+    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
+        crate::stream::extension(id, &self.op, &self.cfg)
     }
 
     fn close(&self) -> Result<()> {

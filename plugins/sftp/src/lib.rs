@@ -8,6 +8,7 @@ mod errors;
 mod host_key;
 mod known_hosts;
 mod store;
+mod stream;
 mod transfer;
 
 use stowage_backend_api::{export_plugin, Backend, Descriptor, Host, OpenRequest, Plugin, Result};

@@ -28,12 +28,13 @@ pub struct SftpStore {
     cfg: SftpConfig,
     progress: Option<Progress>,
     /// The live connection, if any. Never held across an `.await`.
-    conn: Mutex<Option<Arc<Connection>>>,
+    /// Shared with the stream extension's handle on the same store.
+    conn: Arc<Mutex<Option<Arc<Connection>>>>,
     /// Serialises connecting, so that threads arriving together share one.
-    connecting: tokio::sync::Mutex<()>,
+    connecting: Arc<tokio::sync::Mutex<()>>,
 }
 
-fn is_missing(e: &SftpError) -> bool {
+pub(crate) fn is_missing(e: &SftpError) -> bool {
     matches!(e, SftpError::Status(s) if s.status_code == StatusCode::NoSuchFile)
 }
 
@@ -43,20 +44,36 @@ impl SftpStore {
         Self {
             cfg,
             progress,
-            conn: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
+            conn: Arc::new(Mutex::new(None)),
+            connecting: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Another handle on the same store and connection, for the stream
+    /// and location extensions (which outlive the `&self` they came from).
+    pub(crate) fn sibling(&self) -> Self {
+        Self {
+            cfg: self.cfg.clone(),
+            progress: None,
+            conn: Arc::clone(&self.conn),
+            connecting: Arc::clone(&self.connecting),
+        }
+    }
+
+    /// The store's settings.
+    pub(crate) fn cfg(&self) -> &SftpConfig {
+        &self.cfg
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn live(&self) -> Option<Arc<Connection>> {
+    pub(crate) fn live(&self) -> Option<Arc<Connection>> {
         self.slot().as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
-    async fn connection(&self) -> Result<Arc<Connection>> {
+    pub(crate) async fn connection(&self) -> Result<Arc<Connection>> {
         if let Some(c) = self.live() {
             return Ok(c);
         }
@@ -70,7 +87,7 @@ impl SftpStore {
     }
 
     /// Maps `e`; a broken session is dropped so the next call reconnects.
-    fn failed(
+    pub(crate) fn failed(
         &self,
         conn: &Arc<Connection>,
         e: &SftpError,
@@ -92,7 +109,7 @@ impl SftpStore {
         }
     }
 
-    fn object_path(&self, name: &str) -> Result<String> {
+    pub(crate) fn object_path(&self, name: &str) -> Result<String> {
         if is_temp_name(name.as_bytes()) {
             return Err(BackendError::invalid_input(format!(
                 "{name:?}: names starting with {TEMP_PREFIX:?} are reserved for temporary files"
@@ -102,7 +119,7 @@ impl SftpStore {
     }
 
     /// Creates the directory and its missing parents.
-    async fn make_dir(&self, conn: &Arc<Connection>) -> Result<()> {
+    pub(crate) async fn make_dir(&self, conn: &Arc<Connection>) -> Result<()> {
         let dir = self.cfg.dir.as_str();
         let mut prefix = String::new();
         for part in dir.split('/') {
@@ -159,7 +176,12 @@ impl SftpStore {
     }
 
     /// Moves the completed temporary file over the object's name.
-    async fn rename_over(&self, conn: &Arc<Connection>, temp: &str, target: &str) -> Result<()> {
+    pub(crate) async fn rename_over(
+        &self,
+        conn: &Arc<Connection>,
+        temp: &str,
+        target: &str,
+    ) -> Result<()> {
         let what = format_args!("renaming {temp} to {target}");
         if conn.posix_rename {
             return conn
@@ -330,6 +352,10 @@ impl Backend for SftpStore {
             block_on(conn.close())?;
         }
         Ok(())
+    }
+
+    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
+        crate::stream::extension(id, self)
     }
 
     fn close(&self) -> Result<()> {

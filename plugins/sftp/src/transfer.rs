@@ -210,7 +210,7 @@ async fn read_all(
 }
 
 /// Reads `[offset, offset + len)` whole, asking again after short answers.
-async fn read_range(
+pub(crate) async fn read_range(
     conn: &Connection,
     handle: &str,
     offset: u64,

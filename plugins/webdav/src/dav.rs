@@ -150,10 +150,21 @@ impl Dav {
     /// PROPFIND with `Depth: 1`: the collection and its members; `None`
     /// when the collection does not exist.
     pub async fn list(&self, url: &str) -> Result<Option<Vec<Entry>>> {
+        self.propfind(url, "1").await
+    }
+
+    /// Whether `url` is an existing collection (PROPFIND with `Depth: 0`).
+    pub async fn is_collection(&self, url: &str) -> Result<bool> {
+        let entries = self.propfind(url, "0").await?;
+        Ok(entries.is_some_and(|e| e.first().is_some_and(|e| e.collection)))
+    }
+
+    /// PROPFIND with `depth`; `None` when `url` does not exist.
+    async fn propfind(&self, url: &str, depth: &'static str) -> Result<Option<Vec<Entry>>> {
         let what = format!("PROPFIND {url}");
         let rb = self
             .request(method("PROPFIND"), url)
-            .header("Depth", "1")
+            .header("Depth", depth)
             .header(CONTENT_TYPE, "application/xml; charset=utf-8")
             .body(propfind::BODY);
         let response = self.send(rb, &what).await?;

@@ -4,6 +4,7 @@
 mod config;
 mod dav;
 mod errors;
+mod location;
 mod names;
 mod netrc;
 mod propfind;

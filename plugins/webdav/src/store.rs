@@ -150,6 +150,10 @@ impl Backend for DavStore {
         self.dav.reset()
     }
 
+    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
+        crate::location::extension(id, &self.dav.cfg)
+    }
+
     fn close(&self) -> Result<()> {
         Ok(())
     }

@@ -19,7 +19,7 @@
 //! source into staging happens outside it, so puts from several threads copy in parallel.
 //!
 //! The operations are split by concern: `state` (the locked state and running commands in
-//! xorriso), `lister` (list, query), `reader` (get), `writer` (put, move), `deleter`,
+//! xorriso), `lister` (list, query), `location` (does the location exist), `reader` (get), `writer` (put, move), `deleter`,
 //! `pending` (recording changes and withdrawing them after a failed commit), `commit`
 //! (commit and rollback) and `compact`. This file holds the public types, open, info and
 //! close.
@@ -29,6 +29,7 @@ mod commit;
 mod compact;
 mod deleter;
 mod lister;
+mod location;
 mod pending;
 mod reader;
 mod state;

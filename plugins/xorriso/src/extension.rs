@@ -1,4 +1,5 @@
-//! `stowage.xorriso/1`: `info` and `compact` offered across the ABI, through
+//! `stowage.xorriso/1`: `info` and `compact` offered across the ABI (and
+//! `stowage.location/1`), through
 //! the extension crate's safe [`XorrisoService`].
 //!
 //! The extension object holds a weak reference to the backend: it never keeps a closed or
@@ -26,6 +27,17 @@ impl XorrisoOps {
         self.backend.upgrade().ok_or_else(|| {
             BackendError::generic("the xorriso backend behind this extension is gone")
         })
+    }
+}
+
+/// `stowage.location/1` for `backend`, with the same weak reference.
+pub(crate) fn location_extension(backend: Weak<XorrisoBackend>) -> Extension {
+    stowage_location_ext::serve(XorrisoOps { backend })
+}
+
+impl stowage_location_ext::LocationService for XorrisoOps {
+    fn exists(&self) -> Result<bool, BackendError> {
+        self.backend()?.location_exists().map_err(to_abi)
     }
 }
 

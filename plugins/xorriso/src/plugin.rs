@@ -93,8 +93,12 @@ impl Backend for AbiBackend {
     }
 
     fn extension(&self, id: &str) -> Option<Extension> {
-        (id == stowage_xorriso_ext::ID)
-            .then(|| crate::extension::xorriso_extension(Arc::downgrade(&self.0)))
+        let backend = Arc::downgrade(&self.0);
+        match id {
+            stowage_xorriso_ext::ID => Some(crate::extension::xorriso_extension(backend)),
+            stowage_location_ext::ID => Some(crate::extension::location_extension(backend)),
+            _ => None,
+        }
     }
 }
 

@@ -16,4 +16,5 @@ pub mod rm;
 mod select;
 pub mod space;
 pub mod stat;
+mod stream;
 pub mod test;

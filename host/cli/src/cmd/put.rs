@@ -22,7 +22,7 @@ use crate::report::Report;
 pub struct Args {
     /// Backend URL.
     pub url: String,
-    /// Local files.
+    /// Local files, or `-` for standard input (with --name).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Object name (only with one FILE).
@@ -39,6 +39,9 @@ pub enum Mode {
 
 /// Stores each file; a failure does not stop the others.
 pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
+    if super::stream::stdin::wanted(args) {
+        return super::stream::stdin::run(ctx, args, mode);
+    }
     if args.name.is_some() && args.files.len() != 1 {
         return usage_error("--name can only be used with exactly one FILE");
     }

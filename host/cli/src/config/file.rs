@@ -17,6 +17,8 @@ use super::valid_remote_name;
 pub struct Config {
     path: Option<PathBuf>,
     remotes: BTreeMap<String, Remote>,
+    /// The file's text as read: `save` edits it rather than rewriting it.
+    text: String,
 }
 
 /// What the file may hold.
@@ -28,7 +30,7 @@ struct FileFormat {
 }
 
 /// `[remote.NAME]`.
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Remote {
     url: String,
@@ -104,6 +106,7 @@ impl Config {
         Ok(Self {
             path: None,
             remotes: parsed.remote,
+            text: text.to_string(),
         })
     }
 
@@ -162,8 +165,9 @@ impl Config {
     }
 
     /// Writes the file: a private (0600) new file renamed over the old one,
-    /// its directory created private (0700) when missing. Comments in the
-    /// old file are not kept.
+    /// its directory created private (0700) when missing. Only the
+    /// `[remote.*]` tables change; comments, order and other tables of the
+    /// text read stay as they were.
     pub fn save(&self) -> Result<(), Error> {
         let path = self.path.clone().ok_or_else(|| {
             Error::InvalidInput("no configuration file: set --config FILE".into())
@@ -177,8 +181,13 @@ impl Config {
             fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
                 .map_err(|source| local(dir, source))?;
         }
-        let text = toml::to_string(&serde_remotes(&self.remotes))
-            .map_err(|e| Error::InvalidInput(format!("writing the configuration: {e}")))?;
+        let remotes = self
+            .remotes
+            .iter()
+            .map(|(name, r)| (name.as_str(), r.url.as_str()))
+            .collect();
+        let text = super::edit::with_remotes(&self.text, &remotes)
+            .map_err(|e| Error::InvalidInput(format!("writing {}: {e}", path.display())))?;
         let tmp = dir.join(format!(".config.toml.{}", std::process::id()));
         let written = OpenOptions::new()
             .write(true)
@@ -192,13 +201,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-/// The file's shape when written: `[remote.NAME] url = "..."`.
-fn serde_remotes(
-    remotes: &BTreeMap<String, Remote>,
-) -> BTreeMap<&'static str, &BTreeMap<String, Remote>> {
-    BTreeMap::from([("remote", remotes)])
 }
 
 /// Refuses a file or directory that someone other than this user (or

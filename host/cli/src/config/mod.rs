@@ -14,6 +14,7 @@
 //! URL, a secret-looking URL parameter) must also be unreadable by others
 //! (mode 0600).
 
+mod edit;
 mod file;
 mod remote;
 mod secrets;

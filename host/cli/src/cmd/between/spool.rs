@@ -2,6 +2,9 @@
 //! mode 0700 in `$TMPDIR`, removed when dropped (return, error, panic) and
 //! when the process is interrupted (SIGINT, SIGTERM, SIGHUP).
 //!
+//! [`on_interrupt`] registers one more thing to undo on such a signal (a
+//! stream writer to abort, so its temporary object goes too).
+//!
 //! Interruption is handled with a self-pipe: the signal handler only writes
 //! the signal's number to a pipe (async-signal-safe), and a thread reading
 //! it removes the directory and exits with 128 + the signal. Signals are
@@ -27,6 +30,10 @@ pub struct SpoolDir {
 
 /// The spool directory to remove on an interrupting signal.
 static REGISTERED: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// What else to undo on an interrupting signal (an unfinished stream
+/// writer to abort), run before the spool directory is removed.
+static ON_INTERRUPT: Mutex<Option<Box<dyn FnOnce() + Send>>> = Mutex::new(None);
 
 /// The write end of the self-pipe, for the handler; -1 before set-up.
 static PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -59,6 +66,9 @@ fn watch_signals() {
             if reader.read_exact(&mut byte).is_err() {
                 return;
             }
+            if let Some(undo) = ON_INTERRUPT.lock().ok().and_then(|mut u| u.take()) {
+                undo();
+            }
             if let Some(path) = REGISTERED.lock().ok().and_then(|mut p| p.take()) {
                 let _ = std::fs::remove_dir_all(&path);
             }
@@ -77,6 +87,27 @@ fn watch_signals() {
             }
         }
     });
+}
+
+/// Runs `undo` if an interrupting signal ends the process while the
+/// returned guard lives (one at a time; a later call replaces it).
+pub fn on_interrupt(undo: impl FnOnce() + Send + 'static) -> InterruptGuard {
+    if let Ok(mut u) = ON_INTERRUPT.lock() {
+        *u = Some(Box::new(undo));
+    }
+    watch_signals();
+    InterruptGuard(())
+}
+
+/// Unregisters the `undo` of [`on_interrupt`] when dropped.
+pub struct InterruptGuard(());
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        if let Ok(mut u) = ON_INTERRUPT.lock() {
+            u.take();
+        }
+    }
 }
 
 impl SpoolDir {

@@ -93,9 +93,16 @@ fn sizes_for_bar(ctx: &Context, backend: &Backend, names: &[String]) -> Vec<u64>
 /// Fetches `name` to `dest` (standard output when `None`); returns the
 /// object's size.
 fn fetch(backend: &Backend, name: &str, dest: Option<&Path>) -> Result<u64, Error> {
-    if let Some(path) = dest {
-        if let Delivery::Direct = delivery(path) {
-            return backend.get(name, path);
+    match dest {
+        Some(path) => {
+            if let Delivery::Direct = delivery(path) {
+                return backend.get(name, path);
+            }
+        }
+        None => {
+            if let Some(result) = super::stream::stdout::fetch(backend, name) {
+                return result;
+            }
         }
     }
     let spool = Spool::new()?;

@@ -1,6 +1,7 @@
 //! `stowage ls URL`: names and sizes.
 
 mod columns;
+mod location;
 
 use clap::Args as ClapArgs;
 use serde_json::json;
@@ -35,6 +36,15 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
     };
     entries.sort();
     let mut report = Report::new();
+    if let Some(exists) = location::exists(&backend) {
+        if !exists {
+            eprintln!(
+                "stowage: {} does not exist (yet): nothing listed",
+                backend.url()
+            );
+        }
+        report.set_data(json!({ "exists": exists }));
+    }
     let lines = if args.long || args.human {
         let rows: Vec<(String, String)> = entries
             .iter()

@@ -1,0 +1,255 @@
+//! `stowage.stream/1` and `stowage.location/1` for the `s3` backend.
+//!
+//! A stream writer is OpenDAL's multipart [`Writer`] with the URL's
+//! `?chunk=` and `?concurrency=`: memory stays at about chunk ×
+//! concurrency whatever the stream's length, the object appears whole at
+//! commit (CompleteMultipartUpload), and abort (or a writer dropped
+//! unfinished) aborts the upload. Unlike `put`, a streamed object carries
+//! no `stowage-crc32c` metadata (S3 takes metadata when the upload starts,
+//! before the bytes are known); S3 still verifies each part's CRC-32C on
+//! upload, and a later get of such an object has no whole-object checksum
+//! to verify.
+//!
+//! A stream reader reads the version it stat'ed (`If-Match` on its ETag),
+//! `?chunk=` × `?concurrency=` ahead, and verifies the stored CRC-32C at
+//! the end when the object has one, as `get` does.
+
+use crc_fast::{CrcAlgorithm, Digest};
+use futures::TryStreamExt;
+use opendal::{Buffer, FuturesBytesStream, Operator, Writer};
+use stowage_backend_api::{BackendError, ErrorCode, Extension, Result};
+use stowage_location_ext::LocationService;
+use stowage_net_common::block_on;
+use stowage_stream_ext::{StreamRead, StreamService, StreamWrite};
+
+use crate::config::S3Config;
+use crate::errors::{s3_error, stream_error};
+use crate::store::CHECKSUM_KEY;
+
+/// The extension `id` for the store reached through `op` with `cfg`.
+pub fn extension(id: &str, op: &Operator, cfg: &S3Config) -> Option<Extension> {
+    let service = S3Stream {
+        op: op.clone(),
+        chunk: cfg.chunk as usize,
+        concurrency: cfg.concurrency,
+    };
+    match id {
+        stowage_stream_ext::ID => Some(stowage_stream_ext::serve(service)),
+        stowage_location_ext::ID => Some(stowage_location_ext::serve(service)),
+        _ => None,
+    }
+}
+
+struct S3Stream {
+    op: Operator,
+    chunk: usize,
+    concurrency: usize,
+}
+
+impl StreamService for S3Stream {
+    type Writer = S3Writer;
+    type Reader = S3Reader;
+
+    fn open_writer(&self, name: &str) -> Result<S3Writer> {
+        let what = format!("put {name}");
+        let writer = block_on(async {
+            self.op
+                .writer_with(name)
+                .chunk(self.chunk)
+                .concurrent(self.concurrency)
+                .await
+        })?
+        .map_err(|e| s3_error(&e, &what))?;
+        Ok(S3Writer {
+            writer: Some(writer),
+            what,
+            written: 0,
+        })
+    }
+
+    fn open_reader(&self, name: &str) -> Result<S3Reader> {
+        block_on(self.open_reader_async(name))?
+    }
+}
+
+impl S3Stream {
+    async fn open_reader_async(&self, name: &str) -> Result<S3Reader> {
+        let what = format!("get {name}");
+        let meta = self.op.stat(name).await.map_err(|e| s3_error(&e, &what))?;
+        let expected_crc = meta
+            .user_metadata()
+            .and_then(|m| m.get(CHECKSUM_KEY).map(str::to_string));
+        let size = meta.content_length();
+        let mut reader = self
+            .op
+            .reader_with(name)
+            .chunk(self.chunk)
+            .concurrent(self.concurrency);
+        if let Some(etag) = meta.etag() {
+            reader = reader.if_match(etag);
+        }
+        let reader = reader.await.map_err(|e| s3_error(&e, &what))?;
+        let stream = reader
+            .into_bytes_stream(0..size)
+            .await
+            .map_err(|e| s3_error(&e, &what))?;
+        Ok(S3Reader {
+            stream,
+            pending: bytes::Bytes::new(),
+            size,
+            done: 0,
+            digest: Digest::new(CrcAlgorithm::Crc32Iscsi),
+            expected_crc,
+            what,
+        })
+    }
+}
+
+impl LocationService for S3Stream {
+    /// The bucket answers a listing. A prefix is no object of its own in
+    /// a flat store: it "exists" as soon as the bucket does.
+    fn exists(&self) -> Result<bool> {
+        let listed = block_on(async {
+            let mut lister = self.op.lister_with("/").limit(1).await?;
+            lister.try_next().await.map(|_| ())
+        })?;
+        match listed {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let e = s3_error(&e, "s3: looking up the bucket");
+                if e.code() == ErrorCode::NOT_FOUND {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// Invariant: `writer` is `Some` until commit or abort.
+pub struct S3Writer {
+    writer: Option<Writer>,
+    what: String,
+    written: u64,
+}
+
+impl S3Writer {
+    fn writer(&mut self) -> Result<&mut Writer> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| BackendError::generic("the stream writer is spent"))
+    }
+}
+
+impl StreamWrite for S3Writer {
+    fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        let what = self.what.clone();
+        let writer = self.writer()?;
+        block_on(writer.write(Buffer::from(chunk.to_vec())))?.map_err(|e| s3_error(&e, &what))?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<u64> {
+        let mut writer = self
+            .writer
+            .take()
+            .ok_or_else(|| BackendError::generic("the stream writer is spent"))?;
+        match block_on(writer.close())? {
+            Ok(_) => Ok(self.written),
+            Err(e) => {
+                let err = s3_error(&e, &self.what);
+                abort(&self.what, &mut writer);
+                Err(err)
+            }
+        }
+    }
+
+    fn abort(&mut self) -> Result<()> {
+        if let Some(mut writer) = self.writer.take() {
+            abort(&self.what, &mut writer);
+        }
+        Ok(())
+    }
+}
+
+/// Aborts the multipart upload so no hidden parts stay billed; when the
+/// server is away, a lifecycle rule has to (logged).
+fn abort(what: &str, writer: &mut Writer) {
+    match block_on(writer.abort()) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::warn!(
+            "s3: {what}: cannot abort the multipart upload ({e}); a bucket lifecycle rule \
+             (AbortIncompleteMultipartUpload) removes it"
+        ),
+        Err(e) => log::warn!("s3: {what}: {e}"),
+    }
+}
+
+/// One object being read.
+pub struct S3Reader {
+    stream: FuturesBytesStream,
+    /// Received and not yet handed out.
+    pending: bytes::Bytes,
+    size: u64,
+    done: u64,
+    digest: Digest,
+    expected_crc: Option<String>,
+    what: String,
+}
+
+impl S3Reader {
+    /// The end of the object: every byte arrived, and the checksum holds.
+    fn finish(&mut self) -> Result<()> {
+        if self.done != self.size {
+            return Err(BackendError::transient(format!(
+                "{}: received {} of {} bytes",
+                self.what, self.done, self.size
+            )));
+        }
+        if let Some(expected) = self.expected_crc.take() {
+            let got = format!("{:08x}", self.digest.finalize());
+            if !expected.eq_ignore_ascii_case(&got) {
+                return Err(BackendError::new(
+                    ErrorCode::VALIDATION_FAILED,
+                    format!(
+                        "{}: the content's CRC-32C is {got}, the stored object's {expected}",
+                        self.what
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StreamRead for S3Reader {
+    fn size(&self) -> Option<u64> {
+        Some(self.size)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.pending.is_empty() {
+            let next =
+                block_on(self.stream.try_next())?.map_err(|e| stream_error(&e, &self.what))?;
+            match next {
+                Some(chunk) => {
+                    self.digest.update(&chunk);
+                    self.done += chunk.len() as u64;
+                    self.pending = chunk;
+                }
+                None => {
+                    self.finish()?;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
