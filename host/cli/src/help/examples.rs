@@ -20,7 +20,7 @@ pub const PUT: &str = "\
 Examples:
   stowage put file:///srv/backup duplicity-full.vol1.difftar.gpg
   stowage put offsite:host1 etc.tar home.tar
-  stowage put xorriso:///srv/backup.iso:/host1 notes.txt --name notes-2024.txt";
+  tar -c /etc | stowage put offsite:host1 - --name etc.tar";
 
 /// `stowage mv --help`.
 pub const MV: &str = "\
