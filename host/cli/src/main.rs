@@ -9,6 +9,7 @@ mod help;
 mod isolate_args;
 mod manual;
 mod output;
+mod parallel;
 mod progress_bar;
 mod report;
 
