@@ -4,6 +4,7 @@
 mod config;
 mod credentials;
 mod errors;
+mod stale;
 mod store;
 
 use stowage_backend_api::{export_plugin, Backend, Descriptor, Host, OpenRequest, Plugin, Result};
