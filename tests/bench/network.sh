@@ -155,6 +155,17 @@ EOC
     report "get vs aws s3 cp --recursive" "$sg" "$ag" "1.5"
     report "put vs rclone --transfers 4" "$sp" "$rp" "1.0"
     report "get vs rclone --transfers 4" "$sg" "$rg" "1.0"
+    # The plugin in process (as from the system plugin directory): --jobs
+    # puts several objects in flight on the one handle.
+    local ip1 ip4 ig4
+    measure "stowage put --jobs 1 (in process)" "${STOWAGE[@]}" --isolate=never put --jobs 1 "$url" "${SMALL[@]}"; ip1=$LAST
+    measure "stowage put --jobs 4 (in process)" "${STOWAGE[@]}" --isolate=never put --jobs 4 "$url" "${SMALL[@]}"; ip4=$LAST
+    measure "stowage get --jobs 4 (in process)" "${STOWAGE[@]}" --isolate=never get --jobs 4 "$url" "${SMALL[@]##*/}" -o "$WORK/out/s3small"; ig4=$LAST
+    report "in process: put --jobs 4 vs --jobs 1" "$ip4" "$ip1" "-"
+    report "in process: put --jobs 4 vs rclone" "$ip4" "$rp" "1.0"
+    report "in process: get --jobs 4 vs rclone" "$ig4" "$rg" "1.0"
+    report "in process: put --jobs 4 vs aws" "$ip4" "$ap" "1.5"
+    report "in process: get --jobs 4 vs aws" "$ig4" "$ag" "1.5"
 }
 
 # ---- SFTP on OpenSSH -----------------------------------------------------------

@@ -9,6 +9,7 @@ mod help;
 mod isolate_args;
 mod manual;
 mod output;
+mod parallel;
 mod progress_bar;
 mod report;
 
@@ -49,6 +50,7 @@ fn load_options(
     allow_insecure: bool,
     rescan: bool,
     isolator: Option<std::sync::Arc<dyn stowage::plugin::Isolator>>,
+    load_when_opened: bool,
 ) -> LoadOptions {
     let prober = std::env::current_exe().ok().map(|program| Prober {
         program,
@@ -64,6 +66,7 @@ fn load_options(
         rescan,
         allow_insecure,
         isolator,
+        load_when_opened,
     }
 }
 
@@ -200,6 +203,10 @@ fn run(cli: &mut Cli) -> u8 {
         Err(e) => return fail(&e, document::is_json()),
     };
     let rescan = matches!(&cli.command, Command::Plugins(args) if args.rescan);
+    // A command that opens URLs loads only the plugins they need; the
+    // listing and the conformance run load every plugin, to report what
+    // loads.
+    let load_when_opened = !matches!(&cli.command, Command::Plugins(_) | Command::Test(_));
     let isolator = match std::env::current_exe() {
         Ok(program) => match g.isolate.isolation(program) {
             Ok(i) => Some(std::sync::Arc::new(i) as std::sync::Arc<dyn stowage::plugin::Isolator>),
@@ -212,7 +219,7 @@ fn run(cli: &mut Cli) -> u8 {
     };
     let registry = Registry::load_with(
         &SearchPath::resolve(g.plugin_dirs.clone()),
-        &load_options(g.allow_insecure_plugins, rescan, isolator),
+        &load_options(g.allow_insecure_plugins, rescan, isolator, load_when_opened),
     );
     let ctx = Context {
         registry,

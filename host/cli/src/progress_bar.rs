@@ -2,15 +2,16 @@
 //! stderr is a terminal and `-q` is not given.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Bytes moved by a whole command. Plugins that report progress
 /// (`stowage.progress/1`) move it within an object; others move it object
-/// by object.
+/// by object. Transfers on several threads at once add up.
 pub struct Bar {
     bar: Option<ProgressBar>,
-    completed: Cell<u64>,
+    position: AtomicU64,
 }
 
 impl Bar {
@@ -23,19 +24,27 @@ impl Bar {
         });
         Self {
             bar,
-            completed: Cell::new(0),
+            position: AtomicU64::new(0),
         }
     }
 
     /// Runs one object's transfer of `size` bytes under the bar, labelled
-    /// `label`.
+    /// `label` (the latest label started is shown). Other threads may run
+    /// theirs meanwhile: each adds what it moved since its last report.
     pub fn transfer<T>(&self, label: &str, size: u64, f: impl FnOnce() -> T) -> T {
         let Some(bar) = &self.bar else { return f() };
         bar.set_message(label.to_string());
-        let base = self.completed.get();
-        let result = stowage::progress::watch(&|done, _| bar.set_position(base + done), f);
-        self.completed.set(base + size);
-        bar.set_position(base + size);
+        let reported = Cell::new(0u64);
+        let advance = |done: u64| {
+            let step = done.saturating_sub(reported.get());
+            reported.set(reported.get().max(done));
+            let now = self.position.fetch_add(step, Ordering::Relaxed) + step;
+            bar.set_position(now);
+        };
+        // An object of unknown size (0) moves the bar by what it reports.
+        let cap = if size == 0 { u64::MAX } else { size };
+        let result = stowage::progress::watch(&|done, _| advance(done.min(cap)), f);
+        advance(size);
         result
     }
 

@@ -39,6 +39,10 @@ pub struct StoreOptions {
     /// user; the next change rewrites them authenticated. The CLI's
     /// `--trust-unauthenticated`.
     pub trust_unauthenticated: bool,
+    /// Files stored at once by a backup (objects in flight on the one
+    /// backend handle). `None`: twice the processors, 2 to 8. The CLI's
+    /// `space backup --jobs`.
+    pub workers: Option<usize>,
 }
 
 /// A backup store: every space kept in one backend.
@@ -107,7 +111,13 @@ impl BackupStore {
         };
         let store_lock = FileLock::lock_within(&path, false, STORE_WAIT)?
             .ok_or_else(|| busy("a garbage collection holds it".to_string()))?;
-        let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        let workers = options.workers.map_or_else(
+            || {
+                let twice_cpus = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+                twice_cpus.clamp(2, 8)
+            },
+            |n| n.max(1),
+        );
         Ok(Self {
             inner: Arc::new(StoreInner {
                 backend,
@@ -120,7 +130,7 @@ impl BackupStore {
                 ops: RwLock::new(()),
                 pinned: Mutex::new(HashSet::new()),
                 open: Mutex::new(HashMap::new()),
-                workers: workers.clamp(2, 8),
+                workers,
             }),
         })
     }

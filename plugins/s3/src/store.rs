@@ -15,6 +15,7 @@ use stowage_net_common::{block_on, open_source, LocalTemp, Reporter};
 use crate::config::S3Config;
 use crate::credentials::{self, Credentials};
 use crate::errors::{s3_error, stream_error};
+use crate::stale::StaleUploads;
 
 /// The user metadata key holding the object's CRC-32C (hex), written by
 /// every put and checked by every get.
@@ -37,6 +38,9 @@ pub struct S3Store {
     /// again at `retry_cleanup` and `close`, so no multipart upload is
     /// left behind once the server is back.
     unaborted: Mutex<Vec<(String, Writer)>>,
+    /// Aborts the uploads a killed process left (`None`: could not be
+    /// set up; puts go on without).
+    stale: Option<StaleUploads>,
 }
 
 impl S3Store {
@@ -44,11 +48,15 @@ impl S3Store {
     pub fn new(cfg: S3Config, progress: Option<Progress>) -> Result<Self> {
         let creds = credentials::find(cfg.profile.as_deref())?;
         let op = operator(&cfg, &creds)?;
+        let stale = StaleUploads::new(&cfg, &creds)
+            .inspect_err(|e| log::warn!("s3: leftover multipart uploads cannot be aborted: {e}"))
+            .ok();
         Ok(Self {
             cfg,
             op,
             progress,
             unaborted: Mutex::new(Vec::new()),
+            stale,
         })
     }
 
@@ -59,6 +67,9 @@ impl S3Store {
         };
         let crc = crc32c_of(&mut file).map_err(local_error)?;
         file.seek(SeekFrom::Start(0)).map_err(local_error)?;
+        if size > self.cfg.chunk {
+            self.abort_stale_uploads(name).await;
+        }
         let what = format_args!("put {name}");
         let mut writer = self
             .op
@@ -92,6 +103,21 @@ impl S3Store {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Before a multipart put of `name`: aborts the uploads of that same
+    /// key a killed process left pending, so a retried put leaves none
+    /// behind. Best effort: a store that refuses the listing (a policy
+    /// without `s3:ListBucketMultipartUploads`) still takes the put.
+    async fn abort_stale_uploads(&self, name: &str) {
+        let Some(stale) = &self.stale else { return };
+        match stale.abort_all(name).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("s3: aborted {n} multipart upload(s) of {name} left pending"),
+            Err(e) => {
+                log::warn!("s3: cannot abort the multipart uploads of {name} left pending: {e}")
+            }
+        }
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Vec<(String, Writer)>> {

@@ -24,12 +24,17 @@ fn probe_verdicts_are_cached_until_the_file_changes() {
     out.ok();
     assert_eq!(probed(&out), all, "{out}");
     let cache: Value = serde_json::from_slice(&fs::read(&cache_file).unwrap()).unwrap();
-    assert_eq!(cache["format"], 2);
+    assert_eq!(cache["format"], 3);
     let entries = cache["entries"].as_object().expect("cache entries");
     assert_eq!(entries.len(), all.len(), "{cache:#}");
     let entry = |name: &str| &entries[plugins.path().join(name).to_str().unwrap()];
     assert_eq!(
         entry("libstowage_file.so")["verdict"]["accepted"]["name"],
+        "file"
+    );
+    // What a command needs to know without loading it: its schemes.
+    assert_eq!(
+        entry("libstowage_file.so")["verdict"]["accepted"]["schemes"][0]["name"],
         "file"
     );
     let abort = entry("libfixture_abort_ctor.so");

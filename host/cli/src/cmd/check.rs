@@ -9,12 +9,12 @@ use clap::Args as ClapArgs;
 use serde_json::{json, Value};
 use stowage::Error;
 
-use super::between::parallel::{in_order, Flow};
 use super::between::side::Side;
 use super::between::spool::SpoolDir;
 use super::select::Selection;
 use crate::context::Context;
 use crate::output::{display_name, error_object, fail};
+use crate::parallel::{in_order, Flow, Jobs};
 use crate::report::Report;
 
 /// `stowage check` arguments.
@@ -31,10 +31,8 @@ pub struct Args {
     /// Compare names and sizes only; read no content.
     #[arg(long)]
     pub size_only: bool,
-    /// Objects read at once.
-    #[arg(short, long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    #[command(flatten)]
+    pub jobs: Jobs,
 }
 
 /// Exit status when content differs.
@@ -68,7 +66,7 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
     let read_content = !args.size_only;
     in_order(
         &listed,
-        usize::from(args.jobs),
+        args.jobs.count(),
         |i, (name, listed)| match listed {
             Listed::SameSize(_) if read_content => Some(
                 src.sha256(name, &spool, 2 * i)

@@ -6,13 +6,13 @@
 
 use clap::Args as ClapArgs;
 use serde_json::json;
-use stowage::{Backend, BackendError, Error, ErrorCode};
+use stowage::{Backend, BackendError, Error};
 
 use super::between::chosen_names;
-use super::between::parallel::{in_order, Flow};
 use super::between::spool::SpoolDir;
 use crate::context::Context;
 use crate::output::{display_name, fail, warn};
+use crate::parallel::{in_order_stopping, stops_new_work, Flow, Jobs};
 use crate::progress_bar::SharedBar;
 use crate::report::Report;
 
@@ -35,10 +35,8 @@ pub struct Args {
     /// compared; `stowage check` compares content).
     #[arg(long)]
     pub update: bool,
-    /// Objects in flight at once.
-    #[arg(short, long, value_name = "N", default_value_t = 4,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub jobs: u16,
+    #[command(flatten)]
+    pub jobs: Jobs,
 }
 
 /// One object to copy: its name, its size in SRC (`None`: SRC lacks it),
@@ -72,10 +70,11 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
     let total: u64 = jobs.iter().filter_map(|j| j.size).sum();
     let bar = SharedBar::new(ctx.progress, "copy");
     let (mut done_bytes, mut copied, mut unchanged, mut failed) = (0u64, 0u64, 0u64, 0u64);
-    let not_started = in_order(
+    let not_started = in_order_stopping(
         &jobs,
-        usize::from(args.jobs),
+        args.jobs.count(),
         |i, job| copy_one(&src, &dst, &spool, i, job),
+        |result| matches!(result, Err(e) if stops_new_work(e.code())),
         |i, result| {
             let name = &jobs[i].name;
             let item = json!({ "name": name });
@@ -99,9 +98,8 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
                 }
                 Err(e) => {
                     failed += 1;
-                    let fatal = matches!(e.code(), ErrorCode::NO_SPACE | ErrorCode::PANIC);
                     report.item_failed(item, &e);
-                    if fatal {
+                    if stops_new_work(e.code()) {
                         Flow::Stop
                     } else {
                         Flow::Continue

@@ -4,6 +4,7 @@
 use clap::Args as ClapArgs;
 
 use super::select::Selection;
+use crate::parallel::Jobs;
 
 /// A store and objects in it.
 #[derive(ClapArgs, Debug)]
@@ -13,4 +14,6 @@ pub struct Objects {
     /// The objects.
     #[command(flatten)]
     pub selection: Selection,
+    #[command(flatten)]
+    pub jobs: Jobs,
 }

@@ -14,6 +14,7 @@ use stowage::{validate_name, Error};
 
 use crate::context::Context;
 use crate::output::{display_name, error_json, fail, usage_error};
+use crate::parallel::{each, Jobs};
 use crate::progress_bar::Bar;
 use crate::report::Report;
 
@@ -28,6 +29,8 @@ pub struct Args {
     /// Object name (only with one FILE).
     #[arg(long)]
     pub name: Option<String>,
+    #[command(flatten)]
+    pub jobs: Jobs,
 }
 
 /// Whether the local files stay (`put`) or go (`mv`).
@@ -37,7 +40,8 @@ pub enum Mode {
     Move,
 }
 
-/// Stores each file; a failure does not stop the others.
+/// Stores each file, `--jobs` at a time; a failure does not stop the
+/// others, except one that fails them all (see `parallel`).
 pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
     if super::stream::stdin::wanted(args) {
         return super::stream::stdin::run(ctx, args, mode);
@@ -60,12 +64,15 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
         .collect();
     let bar = Bar::new(sizes.iter().sum(), ctx.progress);
     let mut reported = Vec::new();
-    for ((file, name), size) in jobs.into_iter().zip(sizes) {
-        let item = json!({ "file": file, "name": name });
-        let result = bar.transfer(&name, size, || backend.put(&file, &name));
-        match result {
+    let item = |i: usize| json!({ "file": jobs[i].0, "name": jobs[i].1 });
+    let stopped = each(
+        &jobs,
+        args.jobs,
+        |i, (file, name)| bar.transfer(name, sizes[i], || backend.put(file, name)),
+        |i, result| match result {
             Ok(size) => {
-                let mut item = item;
+                let (file, name) = &jobs[i];
+                let mut item = item(i);
                 item["size"] = json!(size);
                 let verb = match mode {
                     Mode::Move => "moved",
@@ -74,18 +81,21 @@ pub fn run(ctx: &Context, args: &Args, mode: Mode) -> u8 {
                 let text = format!(
                     "{verb} {} as {} ({size} bytes)",
                     file.display(),
-                    display_name(&name)
+                    display_name(name)
                 );
                 let index = report.ok_indexed(item, &text);
                 reported.push(Reported {
                     index,
-                    name,
+                    name: name.clone(),
                     size,
-                    file,
+                    file: file.clone(),
                 });
             }
-            Err(e) => report.item_failed(item, &e),
-        }
+            Err(e) => report.item_failed(item(i), &e),
+        },
+    );
+    if let Some(stopped) = stopped {
+        stopped.report_each(&mut report, item);
     }
     bar.finish();
     match report.close_checked(&backend) {

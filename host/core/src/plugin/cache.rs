@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::verdict::Verdict;
 
-/// Version 2: the key gained the ctime.
-const FORMAT: u32 = 2;
+/// Version 2: the key gained the ctime. Version 3: accepted verdicts carry
+/// the plugin's handlers (older entries are probed again).
+const FORMAT: u32 = 3;
 
 /// What identifies one version of a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

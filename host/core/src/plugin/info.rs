@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// A scheme or prefix as the host records it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Handler {
     /// Lower-case name.
     pub name: String,

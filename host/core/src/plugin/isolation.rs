@@ -45,16 +45,25 @@ pub(crate) fn open_through(
     url: &str,
     host: HostObject,
 ) -> Result<BackendObject, BackendError> {
-    match &plugin.runs {
-        Runs::InProcess(module) => (module.open())(
-            RStr::from_str(handler),
-            as_prefix,
-            RStr::from_str(url),
-            host,
-        )
-        .into_result(),
-        Runs::Isolated(isolator) => isolator.open(&plugin.info, handler, as_prefix, url, host),
-    }
+    let module = match &plugin.runs {
+        Runs::InProcess(module) => *module,
+        Runs::Deferred(deferred) => deferred.module(&host).map_err(|reason| {
+            BackendError::generic(format!(
+                "plugin file {} could not be loaded: {reason}",
+                plugin.info.file.display()
+            ))
+        })?,
+        Runs::Isolated(isolator) => {
+            return isolator.open(&plugin.info, handler, as_prefix, url, host)
+        }
+    };
+    (module.open())(
+        RStr::from_str(handler),
+        as_prefix,
+        RStr::from_str(url),
+        host,
+    )
+    .into_result()
 }
 
 /// One plugin loaded in the isolation child (never in the host).
@@ -93,7 +102,7 @@ impl Runs {
     /// "in process" or "isolated", for listings.
     pub(crate) fn mode(&self) -> &'static str {
         match self {
-            Runs::InProcess(_) => "in-process",
+            Runs::InProcess(_) | Runs::Deferred(_) => "in-process",
             Runs::Isolated(_) => "isolated",
         }
     }

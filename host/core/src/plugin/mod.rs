@@ -2,6 +2,7 @@
 //! schemes and prefixes.
 
 mod cache;
+mod deferred;
 mod elf;
 mod info;
 mod isolation;

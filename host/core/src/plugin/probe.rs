@@ -56,6 +56,9 @@ pub fn probe_main(path: &Path) -> i32 {
         Ok(p) => Verdict::Accepted {
             name: p.info.name,
             version: p.info.version,
+            description: p.info.description,
+            schemes: p.info.schemes,
+            prefixes: p.info.prefixes,
         },
         Err(reason) => Verdict::Rejected { reason },
     };

@@ -8,9 +8,10 @@ use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::BackendHandle;
 
 use super::cache::{FileKey, ProbeCache};
+use super::deferred::Deferred;
 use super::info::{Handler, PluginInfo};
 use super::isolation::{describe_isolated, open_through};
-use super::loaded::LoadedPlugin;
+use super::loaded::{LoadedPlugin, Runs};
 use super::loader::load;
 use super::probe::Prober;
 use super::search_path::{Found, SearchPath, SearchedDir};
@@ -60,6 +61,13 @@ pub struct LoadOptions {
     /// Runs the plugins it claims out of process (see
     /// [`Isolator`](super::Isolator)); without one, every plugin runs here.
     pub isolator: Option<Arc<dyn super::Isolator>>,
+    /// Load a plugin only when a URL first needs it: a file whose probe
+    /// verdict (with its handlers) is known is registered from that
+    /// verdict, vetted and held open but not loaded (an isolated one not
+    /// described by a child), until it is opened. Needs a `prober`; without
+    /// one, or when false, every plugin is loaded when the registry is
+    /// built (as a listing of what loads wants).
+    pub load_when_opened: bool,
 }
 
 /// Invariant: every index in `schemes` and `prefixes` points into
@@ -173,9 +181,10 @@ impl Registry {
             for file in files {
                 // Opened once, checked on its descriptor, and probed and
                 // loaded through that descriptor only.
-                let opened = PluginFile::open(file, !options.allow_insecure)
-                    .and_then(|opened| vet(&opened, options, cache.as_mut()).map(|()| opened));
-                let opened = match opened {
+                let opened = PluginFile::open(file, !options.allow_insecure).and_then(|opened| {
+                    vet(&opened, options, cache.as_mut()).map(|verdict| (opened, verdict))
+                });
+                let (opened, verdict) = match opened {
                     Ok(opened) => opened,
                     Err(reason) => {
                         log::warn!("plugin file {} not loaded: {reason}", file.display());
@@ -189,16 +198,25 @@ impl Registry {
                 // An isolated plugin is never loaded here: its children load
                 // the file the trust walk vetted (its every ancestor is
                 // ours or root's, so nobody else can swap it).
-                let loaded = match &options.isolator {
-                    Some(isolator) if isolator.isolates(&absolute_or_same(opened.path())) => {
-                        describe_isolated(opened.path(), isolator)
-                    }
-                    _ => load(opened, &host),
+                let isolator = options
+                    .isolator
+                    .as_ref()
+                    .filter(|i| i.isolates(&absolute_or_same(opened.path())));
+                let known = verdict.filter(|_| options.load_when_opened);
+                let loaded = match (known, isolator) {
+                    (Some(verdict), isolator) => Ok(registered_unloaded(opened, verdict, isolator)),
+                    (None, Some(isolator)) => describe_isolated(opened.path(), isolator),
+                    (None, None) => load(opened, &host),
                 };
                 match loaded {
                     Ok(p) => {
                         log::debug!(
-                            "loaded plugin {} {} from {}",
+                            "{} plugin {} {} from {}",
+                            match p.runs {
+                                Runs::InProcess(_) => "loaded",
+                                Runs::Isolated(_) => "registered isolated",
+                                Runs::Deferred(_) => "registered (loaded when opened)",
+                            },
                             p.info.name,
                             p.info.version,
                             p.info.file.display()
@@ -292,16 +310,50 @@ fn absolute_or_same(file: &Path) -> PathBuf {
     std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
+/// A plugin registered from its accepted probe verdict, not loaded: an
+/// isolated one is opened through `isolator` (no child describes it), an
+/// in-process one is loaded from `file` when first opened.
+fn registered_unloaded(
+    file: PluginFile,
+    verdict: Known,
+    isolator: Option<&Arc<dyn super::Isolator>>,
+) -> LoadedPlugin {
+    let info = PluginInfo {
+        name: verdict.name,
+        version: verdict.version,
+        description: verdict.description,
+        abi_version: stowage_backend_api::abi::ABI_VERSION,
+        file: file.path().to_path_buf(),
+        schemes: verdict.schemes,
+        prefixes: verdict.prefixes,
+    };
+    let runs = match isolator {
+        Some(isolator) => Runs::Isolated(isolator.clone()),
+        None => Runs::Deferred(Arc::new(Deferred::new(file))),
+    };
+    LoadedPlugin { info, runs }
+}
+
+/// What an accepted probe verdict says a file declares.
+struct Known {
+    name: String,
+    version: String,
+    description: String,
+    schemes: Vec<Handler>,
+    prefixes: Vec<Handler>,
+}
+
 /// The check before an opened (and, unless allowed otherwise, trusted)
 /// file may be loaded in-process: the (cached) out-of-process probe of
-/// that very descriptor.
+/// that very descriptor. Returns what the probe found the file declares
+/// (`None` without a prober).
 fn vet(
     file: &PluginFile,
     options: &LoadOptions,
     cache: Option<&mut ProbeCache>,
-) -> Result<(), String> {
+) -> Result<Option<Known>, String> {
     let Some(prober) = &options.prober else {
-        return Ok(());
+        return Ok(None);
     };
     let path = file.path();
     let key = FileKey::of(file.metadata());
@@ -321,7 +373,19 @@ fn vet(
         }
     };
     match verdict {
-        Verdict::Accepted { .. } => Ok(()),
+        Verdict::Accepted {
+            name,
+            version,
+            description,
+            schemes,
+            prefixes,
+        } => Ok(Some(Known {
+            name,
+            version,
+            description,
+            schemes,
+            prefixes,
+        })),
         Verdict::Rejected { reason } => Err(reason),
     }
 }

@@ -2,7 +2,6 @@
 //! disk of a private spool directory and on, several at a time, and the
 //! names are chosen the same way on both.
 
-pub mod parallel;
 pub mod side;
 pub mod spool;
 

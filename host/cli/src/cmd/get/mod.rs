@@ -11,6 +11,7 @@ use stowage::{Backend, Error};
 use super::select::{open_selected, Selection};
 use crate::context::Context;
 use crate::output::{display_name, fail, usage_error};
+use crate::parallel::{each, Jobs};
 use crate::progress_bar::Bar;
 use crate::report::Report;
 use destination::{delivery, open_existing, Delivery, Output, Spool};
@@ -29,9 +30,12 @@ pub struct Args {
     /// current directory.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub jobs: Jobs,
 }
 
-/// Fetches each name; a failure does not stop the others.
+/// Fetches each name, `--jobs` at a time; a failure does not stop the
+/// others, except one that fails them all (see `parallel`).
 pub fn run(ctx: &Context, args: &Args) -> u8 {
     // Globs may match several names: they need a directory, like several names.
     let several = args.selection.names.len() > 1 || !args.selection.globs.is_empty();
@@ -50,27 +54,37 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
     let mut report = Report::new();
     let sizes = sizes_for_bar(ctx, &backend, names);
     let bar = Bar::new(sizes.iter().sum(), ctx.progress);
-    for (name, size) in names.iter().zip(sizes) {
-        let dest = output.path_for(name);
-        let shown = dest.as_deref().unwrap_or(Path::new("-"));
-        let item = json!({ "name": name, "path": shown });
-        match bar.transfer(name, size, || fetch(&backend, name, dest.as_deref())) {
+    let dests: Vec<Option<PathBuf>> = names.iter().map(|n| output.path_for(n)).collect();
+    let shown = |i: usize| dests[i].clone().unwrap_or_else(|| PathBuf::from("-"));
+    let item = |i: usize| json!({ "name": names[i], "path": shown(i) });
+    let stopped = each(
+        names,
+        args.jobs,
+        |i, name| {
+            bar.transfer(name, sizes[i], || {
+                fetch(&backend, name, dests[i].as_deref())
+            })
+        },
+        |i, result| match result {
             Ok(size) => {
-                let mut item = item;
+                let mut item = item(i);
                 item["size"] = json!(size);
-                if dest.is_none() {
+                if dests[i].is_none() {
                     report.ok_silent(item);
-                    continue;
+                    return;
                 }
                 let text = format!(
                     "fetched {} to {} ({size} bytes)",
-                    display_name(name),
-                    shown.display()
+                    display_name(&names[i]),
+                    shown(i).display()
                 );
                 report.ok(item, &text);
             }
-            Err(e) => report.item_failed(item, &e),
-        }
+            Err(e) => report.item_failed(item(i), &e),
+        },
+    );
+    if let Some(stopped) = stopped {
+        stopped.report_each(&mut report, item);
     }
     bar.finish();
     report.close(&backend);

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use stowage_space::StoreOptions;
 
 use crate::help;
+use crate::parallel::Jobs;
 
 /// `stowage space [OPTIONS] COMMAND ...`: the store options, accepted
 /// before or after the command, and the command.
@@ -45,6 +46,7 @@ impl StoreFlags {
             key_file: self.key_file.clone(),
             verify_existing: self.verify_existing,
             trust_unauthenticated: self.trust_unauthenticated,
+            workers: None,
         }
     }
 }
@@ -77,6 +79,8 @@ pub enum Command {
         /// persistent.
         #[arg(long)]
         persistent: bool,
+        #[command(flatten)]
+        jobs: Jobs,
     },
 
     /// Store bytes from FILE or standard input as a value entry.

@@ -29,16 +29,16 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
             return usage_error("--name can only be used with exactly one PATH");
         }
     }
+    let mut options = args.options.store_options();
+    if let Command::Backup { jobs, .. } = &args.command {
+        options.workers = Some(jobs.count());
+    }
     let store = match ctx
         .registry
         .open(args.url())
         .map_err(SpaceError::from)
-        .and_then(|b| {
-            BackupStore::with_backend_options(
-                b.with_retry(ctx.policy),
-                &args.options.store_options(),
-            )
-        }) {
+        .and_then(|b| BackupStore::with_backend_options(b.with_retry(ctx.policy), &options))
+    {
         Ok(store) => store,
         Err(e) => {
             report.failed(&e);
