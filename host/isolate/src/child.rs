@@ -2,7 +2,7 @@
 //! backend, and serves the host's requests until the host closes the
 //! socket.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,15 +20,13 @@ use stowage_xorriso_ext::abi as xorriso;
 
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
-use crate::files::{move_in_via_fd, open_source, publish_get, Staging};
+use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{
     Answer, ExtCall, Hello, HostAnswer, HostCall, Op, Request, Setup, Up, WireDescriptor,
-    WireError, WireIsoInfo,
+    WireError, WireIsoInfo, SOCKET_ENV,
 };
-
-/// The environment variable that names the child's socket descriptor.
-pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
+use crate::remote_ops::{self, OpSender};
 
 /// Exit statuses of the child that say why it stopped on its own.
 pub mod exit {
@@ -169,12 +167,14 @@ struct RemoteInner {
     conn: Arc<Conn>,
 }
 
-fn path_of(bytes: RSlice<'_, u8>) -> PathBuf {
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes.as_slice()))
+impl RemoteInner {
+    fn unit(&self, op: Op) -> RResult<(), BackendError> {
+        remote_ops::unit(self, op, &[]).into()
+    }
 }
 
-impl RemoteInner {
-    fn op(&self, op: Op, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<Answer, BackendError> {
+impl OpSender for RemoteInner {
+    fn send_op(&self, op: Op, fds: &[BorrowedFd<'_>]) -> Result<Answer, BackendError> {
         match self
             .conn
             .host_call(HostCall::Inner { id: self.id, op }, fds)?
@@ -185,118 +185,39 @@ impl RemoteInner {
             ))),
         }
     }
-
-    fn unit(&self, op: Op) -> RResult<(), BackendError> {
-        self.op(op, &[]).map(|_| ()).into()
-    }
-}
-
-fn names(list: RSlice<'_, RStr<'_>>) -> Vec<String> {
-    list.iter().map(|n| n.to_string()).collect()
 }
 
 impl RawBackend for RemoteInner {
     fn put(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        let result = open_source(&local).and_then(|file| {
-            self.op(
-                Op::Put {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[file.as_fd()],
-            )
-        });
-        result.map(|_| ()).into()
+        remote_ops::put(self, local, name)
     }
 
     fn get(&self, name: RStr<'_>, local: RSlice<'_, u8>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        publish_get(&local, |fd| {
-            match self.op(
-                Op::Get {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )? {
-                Answer::Got { mode } => Ok(mode),
-                other => Err(BackendError::generic(format!(
-                    "unexpected answer to get: {other:?}"
-                ))),
-            }
-        })
-        .into()
+        remote_ops::get(self, name, local)
     }
 
     fn list(&self) -> RResult<RVec<ListEntry>, BackendError> {
-        match self.op(Op::List, &[]) {
-            Ok(Answer::Listed(entries)) => RResult::ROk(
-                entries
-                    .into_iter()
-                    .map(|(name, size)| ListEntry {
-                        name: name.into(),
-                        size,
-                    })
-                    .collect(),
-            ),
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to list: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::list(self)
     }
 
     fn delete(&self, name: RStr<'_>) -> RResult<(), BackendError> {
-        self.unit(Op::Delete {
-            name: name.to_string(),
-        })
+        remote_ops::delete(self, name)
     }
 
     fn delete_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<(), BackendError> {
-        self.unit(Op::DeleteList { names: names(list) })
+        remote_ops::delete_list(self, list)
     }
 
     fn query(&self, name: RStr<'_>) -> RResult<ROption<u64>, BackendError> {
-        match self.op(
-            Op::Query {
-                name: name.to_string(),
-            },
-            &[],
-        ) {
-            Ok(Answer::Size(size)) => RResult::ROk(size.into()),
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to query: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::query(self, name)
     }
 
     fn query_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<RVec<ROption<u64>>, BackendError> {
-        match self.op(Op::QueryList { names: names(list) }, &[]) {
-            Ok(Answer::Sizes(sizes)) => {
-                RResult::ROk(sizes.into_iter().map(ROption::from).collect())
-            }
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to query_list: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::query_list(self, list)
     }
 
     fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        move_in_via_fd(&local, |fd| {
-            self.op(
-                Op::MoveIn {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )
-            .map(|_| ())
-        })
-        .into()
+        remote_ops::move_in(self, local, name)
     }
 
     fn retry_cleanup(&self) -> RResult<(), BackendError> {
@@ -516,7 +437,7 @@ fn extension_call(backend: &BackendHandle, call: ExtCall) -> Result<Answer, Back
         ExtCall::Offers { id } => Ok(Answer::Offers(backend.extension(&id).is_some())),
         call @ (ExtCall::PeerStage { .. }
         | ExtCall::PeerCheckIndicator { .. }
-        | ExtCall::PeerWriteIndicator { .. }) => crate::ext_peer::serve(backend, call),
+        | ExtCall::PeerWriteIndicator { .. }) => crate::peer_serve::serve(backend, call),
         ExtCall::XorrisoInfo => {
             let i = iso()?.info().into_result()?;
             Ok(Answer::IsoInfo(WireIsoInfo {

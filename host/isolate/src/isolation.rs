@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use stowage::plugin::{Isolator, PluginInfo};
-use stowage_backend_api::abi::{BackendObject, HostObject, RawBackend_TO};
+use stowage::plugin::PluginInfo;
+use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::location::PathUrl;
 use stowage_backend_api::{BackendError, Descriptor};
 
 use crate::live::Live;
 use crate::protocol::{Answer, Confinement, Request, Setup};
-use crate::proxy::{IsolatedBackend, Link};
 use crate::spawn::{spawn, Limits, SpawnSpec, User};
 
 /// Which plugins run out of process.
@@ -140,7 +139,7 @@ pub(crate) struct OpenArgs {
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) options: Options,
-    system_dirs: Vec<PathBuf>,
+    pub(crate) system_dirs: Vec<PathBuf>,
     plugins: Mutex<HashMap<PathBuf, Arc<PluginState>>>,
     warned_unconfined: AtomicBool,
 }
@@ -149,7 +148,7 @@ pub(crate) struct Context {
 /// [`LoadOptions::isolator`](stowage::plugin::LoadOptions).
 #[derive(Debug, Clone)]
 pub struct Isolation {
-    ctx: Arc<Context>,
+    pub(crate) ctx: Arc<Context>,
 }
 
 impl Isolation {
@@ -174,58 +173,6 @@ impl Isolation {
     /// The options in effect.
     pub fn options(&self) -> &Options {
         &self.ctx.options
-    }
-}
-
-impl Isolator for Isolation {
-    fn isolates(&self, file: &Path) -> bool {
-        match self.ctx.options.policy {
-            Policy::Never => false,
-            Policy::Always => true,
-            Policy::Untrusted => {
-                let dir = file.parent().and_then(|d| std::fs::canonicalize(d).ok());
-                !dir.is_some_and(|d| self.ctx.system_dirs.contains(&d))
-            }
-        }
-    }
-
-    fn describe(&self, file: &Path) -> Result<Descriptor, String> {
-        let (live, descriptor) = self
-            .ctx
-            .start(file, Confinement::default())
-            .map_err(|e| format!("in its isolation child: {}", e.message()))?;
-        live.shut_down(Duration::from_secs(5));
-        Ok(descriptor)
-    }
-
-    fn open(
-        &self,
-        plugin: &PluginInfo,
-        handler: &str,
-        as_prefix: bool,
-        url: &str,
-        host: HostObject,
-    ) -> Result<BackendObject, BackendError> {
-        let state = self.ctx.state_of(plugin);
-        state.check_usable()?;
-        let open = OpenArgs {
-            handler: handler.to_string(),
-            as_prefix,
-            url: url.to_string(),
-            extra_read_write: Vec::new(),
-        };
-        let live = self.ctx.start_backend(&state, &open, &host)?;
-        let backend = IsolatedBackend {
-            link: Arc::new(Link {
-                ctx: self.ctx.clone(),
-                plugin: state,
-                open,
-                host,
-                live: Mutex::new(Some(live)),
-                lost_writes: AtomicBool::new(false),
-            }),
-        };
-        Ok(RawBackend_TO::from_value(backend, TD_Opaque))
     }
 }
 
@@ -266,7 +213,7 @@ fn bytes(p: &Path) -> Vec<u8> {
 }
 
 impl Context {
-    fn state_of(&self, plugin: &PluginInfo) -> Arc<PluginState> {
+    pub(crate) fn state_of(&self, plugin: &PluginInfo) -> Arc<PluginState> {
         self.plugins
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -21,15 +21,20 @@
 mod child;
 mod confine;
 mod execute;
-mod ext_peer;
 mod files;
 pub mod frame;
 mod isolation;
+mod isolator;
+mod link;
 mod live;
+mod peer_serve;
 pub mod protocol;
 mod proxy;
+mod remote_ops;
+mod remote_peer;
 mod spawn;
 
-pub use child::{serve_main, SOCKET_ENV};
+pub use child::serve_main;
 pub use isolation::{Isolation, Options, Policy, DEATHS_BEFORE_BROKEN};
+pub use protocol::SOCKET_ENV;
 pub use spawn::{Limits, User};

@@ -13,6 +13,9 @@
 use serde::{Deserialize, Serialize};
 use stowage_backend_api::{BackendError, ErrorCode};
 
+/// The environment variable that names the child's socket descriptor.
+pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
+
 /// The protocol version. Any change to the messages below bumps it.
 pub const PROTOCOL_VERSION: u32 = 1;
 

@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::child::SOCKET_ENV;
 use crate::frame::Channel;
+use crate::protocol::SOCKET_ENV;
 
 /// The descriptor number the child finds its socket at.
 const CHILD_SOCKET_FD: i32 = 3;
