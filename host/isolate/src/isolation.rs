@@ -246,10 +246,12 @@ impl Context {
 
     /// Starts a child for `plugin` and loads it, confined as `confinement`
     /// says.
+    /// `host`: the services of the backend the child will serve.
     pub(crate) fn start(
         &self,
         plugin: &Path,
         mut confinement: Confinement,
+        host: &HostObject,
     ) -> Result<(Live, Descriptor), BackendError> {
         let o = &self.options;
         confinement.enabled = o.confine;
@@ -281,22 +283,24 @@ impl Context {
             let _ = std::fs::remove_dir_all(&host_staging);
             cannot(format!("cannot start its isolation child: {e}"))
         })?;
-        let mut live =
-            Live::new(spawned, staging.clone(), host_staging, o.op_timeout).map_err(|dead| {
-                let (live, failure) = *dead;
-                cannot(live.bury(&failure))
-            })?;
+        let live = Live::new(
+            spawned,
+            staging.clone(),
+            host_staging,
+            host.clone(),
+            o.op_timeout,
+        )
+        .map_err(|dead| {
+            let (live, failure) = *dead;
+            cannot(live.bury(&failure).0)
+        })?;
         let setup = Request::Setup(Setup {
             plugin: bytes(plugin),
             max_log_level: log::max_level() as u8,
             confinement,
             staging: bytes(&staging),
         });
-        let no_host = stowage_backend_api::abi::RawHost_TO::from_ptr(
-            abi_stable::std_types::RArc::new(NoHost),
-            TD_Opaque,
-        );
-        match live.converse(&setup, &[], &no_host, o.op_timeout) {
+        match live.converse(&setup, &[], &no_host(), o.op_timeout) {
             Ok(Ok(Answer::Loaded {
                 descriptor,
                 unconfined,
@@ -316,7 +320,7 @@ impl Context {
                     format!("plugin {plugin_name}: {}", e.message()),
                 ))
             }
-            Err(failure) => Err(cannot(live.bury(&failure))),
+            Err(failure) => Err(cannot(live.bury(&failure).0)),
         }
     }
 
@@ -331,7 +335,7 @@ impl Context {
         confinement
             .read_write
             .extend(open.extra_read_write.iter().map(|p| bytes(p)));
-        let (mut live, _) = self.start(&plugin.file, confinement)?;
+        let (live, _) = self.start(&plugin.file, confinement, host)?;
         let request = Request::Open {
             handler: open.handler.clone(),
             as_prefix: open.as_prefix,
@@ -344,7 +348,7 @@ impl Context {
                 Err(e)
             }
             Err(failure) => {
-                let what = live.bury(&failure);
+                let (what, _) = live.bury(&failure);
                 let reason = format!(
                     "plugin {} ({}) {what} during open",
                     plugin.name,
@@ -355,6 +359,15 @@ impl Context {
             }
         }
     }
+}
+
+/// The host services of a child that loads a plugin (before any backend
+/// is open): logs only.
+pub(crate) fn no_host() -> HostObject {
+    stowage_backend_api::abi::RawHost_TO::from_ptr(
+        abi_stable::std_types::RArc::new(NoHost),
+        TD_Opaque,
+    )
 }
 
 /// The host services a child gets while it loads (before any backend is

@@ -11,7 +11,7 @@ use stowage::plugin::{Isolator, PluginInfo};
 use stowage_backend_api::abi::{BackendObject, HostObject, RawBackend_TO};
 use stowage_backend_api::{BackendError, Descriptor};
 
-use crate::isolation::{Isolation, OpenArgs, Policy};
+use crate::isolation::{no_host, Isolation, OpenArgs, Policy};
 use crate::link::Link;
 use crate::protocol::Confinement;
 use crate::proxy::IsolatedBackend;
@@ -31,7 +31,7 @@ impl Isolator for Isolation {
     fn describe(&self, file: &Path) -> Result<Descriptor, String> {
         let (live, descriptor) = self
             .ctx
-            .start(file, Confinement::default())
+            .start(file, Confinement::default(), &no_host())
             .map_err(|e| format!("in its isolation child: {}", e.message()))?;
         live.shut_down(Duration::from_secs(5));
         Ok(descriptor)
@@ -60,7 +60,7 @@ impl Isolator for Isolation {
                 plugin: state,
                 open,
                 host,
-                live: Mutex::new(Some(live)),
+                live: Mutex::new(Some(Arc::new(live))),
                 lost_writes: AtomicBool::new(false),
             }),
         };

@@ -19,10 +19,15 @@
 #![deny(missing_docs)]
 
 mod child;
+mod child_conn;
+mod child_ext;
+mod child_host;
 mod confine;
+mod demux;
 mod execute;
 mod files;
 pub mod frame;
+mod host_calls;
 mod isolation;
 mod isolator;
 mod link;

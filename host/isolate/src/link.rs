@@ -10,7 +10,7 @@ use stowage_backend_api::abi::HostObject;
 use stowage_backend_api::BackendError;
 
 use crate::isolation::{Context, OpenArgs, PluginState};
-use crate::live::Live;
+use crate::live::{Failure, Live};
 use crate::protocol::{Answer, ExtCall, Op, Request};
 use crate::remote_ops::OpSender;
 
@@ -21,7 +21,9 @@ pub(crate) struct Link {
     pub(crate) plugin: Arc<PluginState>,
     pub(crate) open: OpenArgs,
     pub(crate) host: HostObject,
-    pub(crate) live: Mutex<Option<Live>>,
+    /// The running child, shared by the calls in flight; empty after a
+    /// death until the next call starts a new one.
+    pub(crate) live: Mutex<Option<Arc<Live>>>,
     /// A child died after acknowledging writes no close had committed.
     pub(crate) lost_writes: AtomicBool,
 }
@@ -69,7 +71,26 @@ impl Link {
         answer
     }
 
-    fn request(
+    /// The running child, started first when there is none.
+    fn live(&self) -> Result<Arc<Live>, BackendError> {
+        let mut slot = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(live) = &*slot {
+            return Ok(live.clone());
+        }
+        self.plugin.check_usable()?;
+        let live = Arc::new(
+            self.ctx
+                .start_backend(&self.plugin, &self.open, &self.host)?,
+        );
+        *slot = Some(live.clone());
+        Ok(live)
+    }
+
+    /// Runs `request` in the child, alongside whatever else is in flight.
+    /// A failure of the child fails every call in flight on it; the first
+    /// to see it buries the child and counts the death, and the next call
+    /// starts a new one.
+    pub(crate) fn request(
         &self,
         name: &'static str,
         request: Request,
@@ -77,46 +98,44 @@ impl Link {
         writes: bool,
         closes: bool,
     ) -> Result<Answer, BackendError> {
-        let mut guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            self.plugin.check_usable()?;
-            *guard = Some(
-                self.ctx
-                    .start_backend(&self.plugin, &self.open, &self.host)?,
-            );
-        }
-        let Some(live) = guard.as_mut() else {
-            return Err(BackendError::generic("no plugin child"));
-        };
+        let live = self.live()?;
         let result = live.converse(&request, fds, &self.host, self.ctx.options.op_timeout);
         match result {
             Ok(answer) => {
                 if answer.is_ok() && writes {
-                    live.unclosed_writes = true;
+                    live.unclosed_writes.store(true, Ordering::Release);
                 }
                 if answer.is_ok() && closes {
-                    live.unclosed_writes = false;
+                    live.unclosed_writes.store(false, Ordering::Release);
                 }
                 answer
             }
-            Err(failure) => {
-                let Some(dead) = guard.take() else {
-                    return Err(BackendError::generic("no plugin child"));
-                };
-                if dead.unclosed_writes {
-                    self.lost_writes.store(true, Ordering::Release);
-                }
-                let what = dead.bury(&failure);
-                let reason = format!(
-                    "plugin {} ({}) {what} during {name}",
-                    self.plugin.name,
-                    self.plugin.file.display()
-                );
-                self.plugin.record_death(&reason);
-                log::warn!("{reason}");
-                Err(BackendError::transient(reason).with_retryable(true))
+            Err(failure) => Err(self.lost(&live, &failure, name)),
+        }
+    }
+
+    /// The error for call `name` that saw `live` fail with `failure`.
+    pub(crate) fn lost(&self, live: &Arc<Live>, failure: &Failure, name: &str) -> BackendError {
+        {
+            let mut slot = self.live.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|l| Arc::ptr_eq(l, live)) {
+                *slot = None;
             }
         }
+        if live.unclosed_writes.load(Ordering::Acquire) {
+            self.lost_writes.store(true, Ordering::Release);
+        }
+        let (what, first) = live.bury(failure);
+        let reason = format!(
+            "plugin {} ({}) {what} during {name}",
+            self.plugin.name,
+            self.plugin.file.display()
+        );
+        if first {
+            self.plugin.record_death(&reason);
+            log::warn!("{reason}");
+        }
+        BackendError::transient(reason).with_retryable(true)
     }
 }
 

@@ -17,7 +17,7 @@ use stowage_backend_api::{BackendError, ErrorCode};
 pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
 
 /// The protocol version. Any change to the messages below bumps it.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What a peer says about its build in the handshake.
 pub const BUILD: &str = concat!("stowage ", env!("CARGO_PKG_VERSION"));
@@ -115,6 +115,47 @@ pub struct Confinement {
 /// An object name list, as sent.
 pub type Names = Vec<String>;
 
+/// Identifies one request among those in flight on one child: the host
+/// numbers its requests from 1, every message the child sends about a
+/// request carries its number, and replies may come in any order. 0 is no
+/// request (a record from a thread of the plugin's own, a host answer).
+pub type RequestId = u64;
+
+/// No request.
+pub const NO_REQUEST: RequestId = 0;
+
+/// A frame from the host to the child.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Down {
+    /// The request this frame is, or [`NO_REQUEST`].
+    pub id: RequestId,
+    /// The message.
+    pub request: Request,
+}
+
+impl Down {
+    /// How many file descriptors travel with this frame.
+    pub fn fds(&self) -> usize {
+        self.request.fds()
+    }
+}
+
+/// A frame from the child to the host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Upward {
+    /// The request this frame is about, or [`NO_REQUEST`].
+    pub id: RequestId,
+    /// The message.
+    pub up: Up,
+}
+
+impl Upward {
+    /// How many file descriptors travel with this frame.
+    pub fn fds(&self) -> usize {
+        self.up.fds()
+    }
+}
+
 /// Host → child.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -133,8 +174,13 @@ pub enum Request {
     Op(Op),
     /// A backend extension's method.
     Extension(ExtCall),
-    /// The answer to a [`HostCall`] the child made.
-    HostAnswer(Result<HostAnswer, WireError>),
+    /// The answer to a host call the child made ([`Up::HostCall`]).
+    HostAnswer {
+        /// The call's number, as the child gave it.
+        call: u64,
+        /// The outcome.
+        answer: Result<HostAnswer, WireError>,
+    },
     /// The host's umask, sent (unanswered) before each open, operation and
     /// extension call: the umask is per process, and a caller may change
     /// it after the child was forked (backup spaces write under `077`), so
@@ -156,7 +202,7 @@ impl Request {
 /// Child → host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Up {
-    /// The outcome of the current request.
+    /// The outcome of the frame's request.
     Reply(Result<Answer, WireError>),
     /// A log record from the plugin.
     Log {
@@ -167,23 +213,32 @@ pub enum Up {
         /// The message.
         message: String,
     },
-    /// Progress of the current transfer.
+    /// Progress of the frame's request.
     Progress {
         /// Bytes done.
         done: u64,
         /// Total, 0 when unknown.
         total: u64,
     },
-    /// A host service the plugin asked for; answered with
-    /// [`Request::HostAnswer`].
-    HostCall(HostCall),
+    /// A host service the plugin asked for while serving the frame's
+    /// request (or on a thread of its own); answered with
+    /// [`Request::HostAnswer`] naming `call`.
+    HostCall {
+        /// Numbers the child's open host calls.
+        call: u64,
+        /// The service.
+        body: HostCall,
+    },
 }
 
 impl Up {
     /// How many file descriptors travel with this message.
     pub fn fds(&self) -> usize {
         match self {
-            Up::HostCall(HostCall::Inner { op, .. }) => op.fds(),
+            Up::HostCall {
+                body: HostCall::Inner { op, .. },
+                ..
+            } => op.fds(),
             _ => 0,
         }
     }

@@ -194,34 +194,32 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
     child
 }
 
-impl Spawned {
-    /// Kills the child's whole process group (whatever it forked too) and
-    /// reaps the child. The group is killed before the leader is reaped, so
-    /// its id cannot have been reused.
-    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
-        let pgid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        self.child.wait().ok()
-    }
+/// Kills the child's whole process group (whatever it forked too) and
+/// reaps the child. The group is killed before the leader is reaped, so
+/// its id cannot have been reused.
+pub fn kill(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let pgid = child.id() as libc::pid_t;
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    child.wait().ok()
+}
 
-    /// Waits up to `grace` for the child to end by itself (it does once
-    /// its socket closes), then kills what is left of its group.
-    pub fn finish(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + grace;
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32);
-        loop {
-            let exited = rustix::process::waitid(
-                rustix::process::WaitId::Pid(pid?),
-                rustix::process::WaitIdOptions::EXITED
-                    | rustix::process::WaitIdOptions::NOWAIT
-                    | rustix::process::WaitIdOptions::NOHANG,
-            );
-            match exited {
-                Ok(Some(_)) | Err(_) => return self.kill(),
-                Ok(None) if Instant::now() >= deadline => return self.kill(),
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            }
+/// Waits up to `grace` for the child to end by itself (it does once its
+/// socket closes), then kills what is left of its group.
+pub fn finish(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + grace;
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    loop {
+        let exited = rustix::process::waitid(
+            rustix::process::WaitId::Pid(pid?),
+            rustix::process::WaitIdOptions::EXITED
+                | rustix::process::WaitIdOptions::NOWAIT
+                | rustix::process::WaitIdOptions::NOHANG,
+        );
+        match exited {
+            Ok(Some(_)) | Err(_) => return kill(child),
+            Ok(None) if Instant::now() >= deadline => return kill(child),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
         }
     }
 }
