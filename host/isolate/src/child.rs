@@ -19,6 +19,7 @@ use stowage_backend_api::{BackendError, BackendHandle};
 use crate::child_conn::{protocol_violation, serving, Conn};
 use crate::child_ext::extension_call;
 use crate::child_host::{ChildHost, ForwardingLogger};
+use crate::child_stream::Streams;
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
 use crate::files::Staging;
@@ -99,6 +100,9 @@ struct State {
     /// What confinement the main thread applied before the workers began.
     confinement: OnceLock<Outcome>,
     loaded: OnceLock<Loaded>,
+    /// Declared before `backend` (fields drop in order): the writers left
+    /// open are aborted before the backend is dropped.
+    streams: Streams,
     backend: OnceLock<BackendHandle>,
 }
 
@@ -122,6 +126,7 @@ fn serve(conn: &Arc<Conn>) -> i32 {
         host,
         confinement: OnceLock::new(),
         loaded: OnceLock::new(),
+        streams: Streams::default(),
         backend: OnceLock::new(),
     });
     let (jobs, queue) = mpsc::channel::<Job>();
@@ -245,7 +250,7 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
                 .ok_or_else(|| BackendError::generic("an operation before setup"))?;
             execute(backend()?, op, fds, &loaded.staging, loaded.confined)
         }
-        Request::Extension(call) => extension_call(backend()?, call),
+        Request::Extension(call) => extension_call(backend()?, &state.streams, call),
         Request::HostAnswer { .. } | Request::Umask(_) => {
             Err(BackendError::generic("not a request"))
         }

@@ -22,6 +22,7 @@ mod child;
 mod child_conn;
 mod child_ext;
 mod child_host;
+mod child_stream;
 mod confine;
 mod demux;
 mod execute;
@@ -37,6 +38,7 @@ pub mod protocol;
 mod proxy;
 mod remote_ops;
 mod remote_peer;
+mod remote_stream;
 mod spawn;
 
 pub use child::serve_main;

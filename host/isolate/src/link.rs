@@ -72,7 +72,7 @@ impl Link {
     }
 
     /// The running child, started first when there is none.
-    fn live(&self) -> Result<Arc<Live>, BackendError> {
+    pub(crate) fn live(&self) -> Result<Arc<Live>, BackendError> {
         let mut slot = self.live.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(live) = &*slot {
             return Ok(live.clone());
@@ -99,8 +99,23 @@ impl Link {
         closes: bool,
     ) -> Result<Answer, BackendError> {
         let live = self.live()?;
-        let result = live.converse(&request, fds, &self.host, self.ctx.options.op_timeout);
-        match result {
+        self.request_on(&live, name, &request, fds, writes, closes)
+            .unwrap_or_else(Err)
+    }
+
+    /// Runs `request` in the child `live` and nowhere else (a stream lives
+    /// in one child). The outer `Err` is the child's failure, as a
+    /// retryable error; the inner result is the plugin's.
+    pub(crate) fn request_on(
+        &self,
+        live: &Arc<Live>,
+        name: &str,
+        request: &Request,
+        fds: &[BorrowedFd<'_>],
+        writes: bool,
+        closes: bool,
+    ) -> Result<Result<Answer, BackendError>, BackendError> {
+        match live.converse(request, fds, &self.host, self.ctx.options.op_timeout) {
             Ok(answer) => {
                 if answer.is_ok() && writes {
                     live.unclosed_writes.store(true, Ordering::Release);
@@ -108,9 +123,9 @@ impl Link {
                 if answer.is_ok() && closes {
                     live.unclosed_writes.store(false, Ordering::Release);
                 }
-                answer
+                Ok(answer)
             }
-            Err(failure) => Err(self.lost(&live, &failure, name)),
+            Err(failure) => Err(self.lost(live, &failure, name)),
         }
     }
 

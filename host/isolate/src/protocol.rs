@@ -281,6 +281,49 @@ pub enum ExtCall {
         /// Mode.
         mode: Option<u32>,
     },
+    /// `stowage.stream/1` `open_writer`; answered with [`Answer::Stream`].
+    StreamOpenWriter {
+        /// Object name.
+        name: String,
+    },
+    /// A writer's `write`.
+    StreamWrite {
+        /// The writer, as [`Answer::Stream`] named it.
+        stream: u64,
+        /// The bytes.
+        #[serde(with = "serde_bytes")]
+        chunk: Vec<u8>,
+    },
+    /// A writer's `commit`; answered with [`Answer::Committed`].
+    StreamCommit {
+        /// The writer.
+        stream: u64,
+    },
+    /// A writer's `abort` (also sent when the host drops a writer it
+    /// neither committed nor aborted).
+    StreamAbort {
+        /// The writer.
+        stream: u64,
+    },
+    /// `stowage.stream/1` `open_reader`; answered with [`Answer::Stream`].
+    StreamOpenReader {
+        /// Object name.
+        name: String,
+    },
+    /// A reader's `read`; answered with [`Answer::Chunk`].
+    StreamRead {
+        /// The reader.
+        stream: u64,
+        /// At most this many bytes.
+        max: u64,
+    },
+    /// The host dropped a reader.
+    StreamCloseReader {
+        /// The reader.
+        stream: u64,
+    },
+    /// `stowage.location/1` `exists`; answered with [`Answer::Flag`].
+    LocationExists,
 }
 
 /// `stowage.peer/1`'s `Ownership` on the wire.
@@ -319,6 +362,14 @@ impl ExtCall {
             ExtCall::PeerStage { .. } => "peer stage",
             ExtCall::PeerCheckIndicator { .. } => "peer collected",
             ExtCall::PeerWriteIndicator { .. } => "peer mark-staged",
+            ExtCall::StreamOpenWriter { .. } => "stream open_writer",
+            ExtCall::StreamWrite { .. } => "stream write",
+            ExtCall::StreamCommit { .. } => "stream commit",
+            ExtCall::StreamAbort { .. } => "stream abort",
+            ExtCall::StreamOpenReader { .. } => "stream open_reader",
+            ExtCall::StreamRead { .. } => "stream read",
+            ExtCall::StreamCloseReader { .. } => "stream close",
+            ExtCall::LocationExists => "location exists",
         }
     }
 }
@@ -372,6 +423,17 @@ pub enum Answer {
     Flag(bool),
     /// `stowage.peer/1` stage.
     Staged(WireStageReport),
+    /// A stream opened in the child.
+    Stream {
+        /// Names it in later calls.
+        stream: u64,
+        /// A reader's size, when the backend knows it.
+        size: Option<u64>,
+    },
+    /// Bytes a stream reader read; empty at the end.
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A stream writer committed this many bytes.
+    Committed(u64),
     /// `stowage.xorriso/1` compact.
     Compacted {
         /// Image size before.

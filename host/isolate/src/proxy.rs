@@ -9,13 +9,16 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
 use stowage_backend_api::abi::{ListEntry, RawBackend};
 use stowage_backend_api::{BackendError, ErrorCode, Extension};
+use stowage_location_ext::abi::{self as location, LocationV1_TO};
 use stowage_peer_ext::abi::{self as peer, PeerV1_TO};
+use stowage_stream_ext::abi::{self as stream, StreamV1_TO};
 use stowage_xorriso_ext::abi::{self as xorriso, XorrisoV1, XorrisoV1_TO};
 
 use crate::link::Link;
 use crate::protocol::{Answer, ExtCall, Op};
 use crate::remote_ops::{self, unexpected};
 use crate::remote_peer::RemotePeer;
+use crate::remote_stream::{RemoteLocation, RemoteStream};
 
 /// The backend object the host holds.
 pub(crate) struct IsolatedBackend {
@@ -87,29 +90,43 @@ impl RawBackend for IsolatedBackend {
     /// the child offers them.
     fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
         let id = id.as_str();
-        if id != xorriso::ID && id != peer::ID {
+        let crosses = [xorriso::ID, peer::ID, stream::ID, location::ID];
+        if !crosses.contains(&id) {
             return ROption::RNone;
         }
+        // Offered here exactly when the plugin's backend offers it.
         match self.call_ext(ExtCall::Offers { id: id.to_string() }) {
-            Ok(Answer::Offers(true)) if id == xorriso::ID => {
-                let object: xorriso::XorrisoObject = XorrisoV1_TO::from_value(
-                    RemoteXorriso {
-                        link: self.link.clone(),
-                    },
-                    TD_Opaque,
-                );
-                ROption::RSome(Extension::new(object))
-            }
-            Ok(Answer::Offers(true)) => {
-                let object: peer::PeerObject = PeerV1_TO::from_value(
-                    RemotePeer {
-                        link: self.link.clone(),
-                    },
-                    TD_Opaque,
-                );
-                ROption::RSome(Extension::new(object))
-            }
+            Ok(Answer::Offers(true)) => ROption::RSome(self.remote_extension(id)),
             _ => ROption::RNone,
+        }
+    }
+}
+
+impl IsolatedBackend {
+    /// The host's object for extension `id` (one of those that cross).
+    fn remote_extension(&self, id: &str) -> Extension {
+        let link = self.link.clone();
+        match id {
+            xorriso::ID => {
+                let object: xorriso::XorrisoObject =
+                    XorrisoV1_TO::from_value(RemoteXorriso { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            stream::ID => {
+                let object: stream::StreamObject =
+                    StreamV1_TO::from_value(RemoteStream { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            location::ID => {
+                let object: location::LocationObject =
+                    LocationV1_TO::from_value(RemoteLocation { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            _ => {
+                let object: peer::PeerObject =
+                    PeerV1_TO::from_value(RemotePeer { link }, TD_Opaque);
+                Extension::new(object)
+            }
         }
     }
 }
