@@ -178,3 +178,41 @@ fn the_file_plugin_offers_the_same_extensions_isolated_as_in_process() {
         assert!(location.exists().unwrap());
     }
 }
+
+/// A confined child puts and gets through the plugin's stream (no staged
+/// copy); without the extension, the path-based way still works.
+#[test]
+fn puts_and_gets_use_the_plugins_stream_when_it_has_one() {
+    let (_plugins, registry) = isolated(&["extended"]);
+    let work = tempdir();
+    let store = work.path().join("store");
+    let src = work.path().join("src");
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(&src, &content).unwrap();
+    let count = |b: &Backend, what: &str| b.raw().query(what).unwrap().unwrap();
+    for (scheme, streamed) in [("extended", true), ("extended+nostream", false)] {
+        let backend = open(&registry, &format!("{scheme}://{}", store.display()));
+        let name = format!("obj-{streamed}");
+        backend.put(&src, &name).unwrap();
+        let back = work.path().join(format!("back-{streamed}"));
+        backend.get(&name, &back).unwrap();
+        assert_eq!(fs::read(&back).unwrap(), content, "{scheme}");
+        assert_eq!(fs::read(store.join(&name)).unwrap(), content, "{scheme}");
+        let (commits, readers) = (
+            count(&backend, "stream-commits"),
+            count(&backend, "stream-readers"),
+        );
+        assert_eq!(
+            (commits, readers),
+            if streamed { (1, 1) } else { (0, 0) },
+            "{scheme}"
+        );
+        // Objects come back with 0666 less the umask, as the path-based
+        // file store makes them.
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(fs::metadata(&back).unwrap().permissions().mode() & 0o111, 0);
+        let missing = backend.get("missing", &work.path().join("never"));
+        assert_eq!(missing.unwrap_err().code(), ErrorCode::NOT_FOUND);
+        assert!(!work.path().join("never").exists());
+    }
+}

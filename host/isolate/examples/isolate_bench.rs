@@ -2,8 +2,9 @@
 //! existing object), child start-up, and puts of many small files and of
 //! one large file, isolated and in process, in one run.
 //!
-//! `isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB]`; driven by
-//! tests/bench/isolate.sh.
+//! `isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB [URL]]`; driven
+//! by tests/bench/isolate.sh. `URL` is the store's URL with `{}` for its
+//! directory (default `file://{}?fsync=none`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -52,13 +53,17 @@ struct Mode {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB]");
+        eprintln!("usage: isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB [URL]]");
         std::process::exit(2);
     }
     let bin = PathBuf::from(&args[1]);
     let plugins = PathBuf::from(&args[2]);
     let work = PathBuf::from(&args[3]);
     let big_mib: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1024);
+    let url_template = args
+        .get(5)
+        .cloned()
+        .unwrap_or_else(|| "file://{}?fsync=none".to_string());
     let queries = 10_000;
     let small_count = 1_000;
 
@@ -87,7 +92,7 @@ fn main() {
     let mut results = Vec::new();
     for (i, mode) in modes.iter().enumerate() {
         let store = work.join(format!("store{i}"));
-        let url = format!("file://{}?fsync=none", store.display());
+        let url = url_template.replace("{}", &store.display().to_string());
         // Start-up: open (spawns, hands over, loads, opens) and close.
         let t = Instant::now();
         let opens = 20;

@@ -24,7 +24,10 @@ use crate::confine::{self, Outcome};
 use crate::execute::execute;
 use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
-use crate::protocol::{Answer, Down, Hello, Request, RequestId, Setup, WireDescriptor, SOCKET_ENV};
+use crate::protocol::{
+    Answer, Down, Hello, Request, RequestId, Setup, Up, WireDescriptor, SOCKET_ENV,
+};
+use crate::streamed::{try_streamed, UMASK};
 
 /// How many requests the child serves at once; more wait in line.
 pub const WORKERS: usize = 8;
@@ -142,6 +145,7 @@ fn serve(conn: &Arc<Conn>) -> i32 {
             Request::HostAnswer { call, answer } => conn.answered(call, answer),
             Request::Umask(mask) => {
                 rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
+                UMASK.store(mask & 0o777, Ordering::Relaxed);
             }
             // Landlock binds the thread that applies it and the threads it
             // starts afterwards: confine here, on the main thread, before
@@ -248,7 +252,15 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
                 .loaded
                 .get()
                 .ok_or_else(|| BackendError::generic("an operation before setup"))?;
-            execute(backend()?, op, fds, &loaded.staging, loaded.confined)
+            let backend = backend()?;
+            let mut fds = fds;
+            let report = |done, total| {
+                let _ = state.conn.send(Up::Progress { done, total }, &[]);
+            };
+            match try_streamed(backend, &op, &mut fds, loaded.confined, &report) {
+                Some(result) => result,
+                None => execute(backend, op, fds, &loaded.staging, loaded.confined),
+            }
         }
         Request::Extension(call) => extension_call(backend()?, &state.streams, call),
         Request::HostAnswer { .. } | Request::Umask(_) => {

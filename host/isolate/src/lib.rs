@@ -40,6 +40,7 @@ mod remote_ops;
 mod remote_peer;
 mod remote_stream;
 mod spawn;
+mod streamed;
 
 pub use child::serve_main;
 pub use isolation::{Isolation, Options, Policy, DEATHS_BEFORE_BROKEN};
