@@ -201,7 +201,10 @@ fn run(cli: &mut Cli) -> u8 {
     };
     let rescan = matches!(&cli.command, Command::Plugins(args) if args.rescan);
     let isolator = match std::env::current_exe() {
-        Ok(program) => match g.isolate.isolation(program) {
+        Ok(program) => match g
+            .isolate
+            .isolation(program, Config::location(g.config.as_deref()))
+        {
             Ok(i) => Some(std::sync::Arc::new(i) as std::sync::Arc<dyn stowage::plugin::Isolator>),
             Err(e) => return output::usage_error(&e),
         },

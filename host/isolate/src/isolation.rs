@@ -1,7 +1,7 @@
 //! The policy and the [`Isolator`] the host library calls: which plugins
 //! run isolated, starting their children, counting their deaths.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -54,6 +54,9 @@ pub const DEATHS_BEFORE_BROKEN: u32 = 3;
 pub struct Options {
     /// Which plugins run isolated.
     pub policy: Policy,
+    /// A policy of their own for the plugins named here (by the name the
+    /// plugin's descriptor gives, e.g. `file`), in place of `policy`.
+    pub per_plugin: BTreeMap<String, Policy>,
     /// Directories whose plugins count as system plugins (the defaults
     /// next to the executable).
     pub system_dirs: Vec<PathBuf>,
@@ -78,6 +81,7 @@ impl Options {
     pub fn new(program: PathBuf, system_dirs: Vec<PathBuf>) -> Self {
         Self {
             policy: Policy::Untrusted,
+            per_plugin: BTreeMap::new(),
             system_dirs,
             program,
             op_timeout: Duration::from_secs(600),
@@ -142,6 +146,9 @@ pub(crate) struct Context {
     pub(crate) system_dirs: Vec<PathBuf>,
     plugins: Mutex<HashMap<PathBuf, Arc<PluginState>>>,
     warned_unconfined: AtomicBool,
+    /// Descriptors obtained in a child to learn a plugin's name for a
+    /// per-plugin policy, kept for the `describe` that follows.
+    pub(crate) described: Mutex<HashMap<PathBuf, Result<Descriptor, String>>>,
 }
 
 /// Runs plugins out of process: hand it to
@@ -166,6 +173,7 @@ impl Isolation {
                 system_dirs,
                 plugins: Mutex::new(HashMap::new()),
                 warned_unconfined: AtomicBool::new(false),
+                described: Mutex::new(HashMap::new()),
             }),
         }
     }

@@ -16,9 +16,10 @@ use crate::link::Link;
 use crate::protocol::Confinement;
 use crate::proxy::IsolatedBackend;
 
-impl Isolator for Isolation {
-    fn isolates(&self, file: &Path) -> bool {
-        match self.ctx.options.policy {
+impl Isolation {
+    /// Whether `policy` isolates the plugin in `file`.
+    fn policy_isolates(&self, policy: Policy, file: &Path) -> bool {
+        match policy {
             Policy::Never => false,
             Policy::Always => true,
             Policy::Untrusted => {
@@ -28,13 +29,52 @@ impl Isolator for Isolation {
         }
     }
 
-    fn describe(&self, file: &Path) -> Result<Descriptor, String> {
+    /// The descriptor of the plugin in `file`, obtained in a confined
+    /// child (never by loading it here).
+    fn describe_in_child(&self, file: &Path) -> Result<Descriptor, String> {
         let (live, descriptor) = self
             .ctx
             .start(file, Confinement::default(), &no_host())
             .map_err(|e| format!("in its isolation child: {}", e.message()))?;
         live.shut_down(Duration::from_secs(5));
         Ok(descriptor)
+    }
+}
+
+impl Isolator for Isolation {
+    /// With per-plugin policies, the plugin's name decides; it is learnt
+    /// from the plugin in a confined child (the descriptor is kept for
+    /// `describe`). A plugin that cannot say its name runs isolated.
+    fn isolates(&self, file: &Path) -> bool {
+        let o = &self.ctx.options;
+        if o.per_plugin.is_empty() {
+            return self.policy_isolates(o.policy, file);
+        }
+        let described = self.describe_in_child(file);
+        let policy = match &described {
+            Ok(d) => o
+                .per_plugin
+                .get(d.name.as_str())
+                .copied()
+                .unwrap_or(o.policy),
+            Err(_) => Policy::Always,
+        };
+        self.ctx
+            .described
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(file.to_path_buf(), described);
+        self.policy_isolates(policy, file)
+    }
+
+    fn describe(&self, file: &Path) -> Result<Descriptor, String> {
+        let known = self
+            .ctx
+            .described
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(file);
+        known.unwrap_or_else(|| self.describe_in_child(file))
     }
 
     fn open(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use stowage::Error;
 
+use super::plugin_policy::PluginSections;
 use super::secrets::has_secret;
 use super::valid_remote_name;
 
@@ -17,6 +18,7 @@ use super::valid_remote_name;
 pub struct Config {
     path: Option<PathBuf>,
     remotes: BTreeMap<String, Remote>,
+    plugins: PluginSections,
 }
 
 /// What the file may hold.
@@ -25,6 +27,8 @@ pub struct Config {
 struct FileFormat {
     #[serde(default)]
     remote: BTreeMap<String, Remote>,
+    #[serde(default)]
+    plugin: PluginSections,
 }
 
 /// `[remote.NAME]`.
@@ -104,7 +108,13 @@ impl Config {
         Ok(Self {
             path: None,
             remotes: parsed.remote,
+            plugins: parsed.plugin,
         })
+    }
+
+    /// The `[plugin.NAME]` tables.
+    pub fn plugins(&self) -> &PluginSections {
+        &self.plugins
     }
 
     /// Where the file is (or would be).

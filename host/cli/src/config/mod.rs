@@ -15,9 +15,11 @@
 //! (mode 0600).
 
 mod file;
+mod plugin_policy;
 mod remote;
 mod secrets;
 
 pub use file::Config;
+pub use plugin_policy::isolation_settings;
 pub use remote::{resolve, valid_remote_name};
 pub use secrets::redact_url;
