@@ -59,12 +59,15 @@ impl Isolator for Isolation {
                 .unwrap_or(o.policy),
             Err(_) => Policy::Always,
         };
-        self.ctx
-            .described
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(file.to_path_buf(), described);
-        self.policy_isolates(policy, file)
+        let isolated = self.policy_isolates(policy, file);
+        if isolated {
+            self.ctx
+                .described
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(file.to_path_buf(), described);
+        }
+        isolated
     }
 
     fn describe(&self, file: &Path) -> Result<Descriptor, String> {
