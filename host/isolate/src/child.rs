@@ -15,11 +15,12 @@ use abi_stable::std_types::RArc;
 use stowage::plugin::{load_for_child, ChildPlugin};
 use stowage_backend_api::abi::{HostObject, RawHost_TO};
 use stowage_backend_api::{BackendError, BackendHandle};
+use stowage_stream_ext::Stream;
 
 use crate::child_conn::{protocol_violation, serving, Conn};
 use crate::child_ext::extension_call;
 use crate::child_host::{ChildHost, ForwardingLogger};
-use crate::child_stream::Streams;
+use crate::child_stream::{stream_of, Streams};
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
 use crate::files::Staging;
@@ -106,6 +107,8 @@ struct State {
     /// Declared before `backend` (fields drop in order): the writers left
     /// open are aborted before the backend is dropped.
     streams: Streams,
+    /// The backend's `stowage.stream/1`, looked up once.
+    stream: OnceLock<Option<Stream>>,
     backend: OnceLock<BackendHandle>,
 }
 
@@ -130,6 +133,7 @@ fn serve(conn: &Arc<Conn>) -> i32 {
         confinement: OnceLock::new(),
         loaded: OnceLock::new(),
         streams: Streams::default(),
+        stream: OnceLock::new(),
         backend: OnceLock::new(),
     });
     let (jobs, queue) = mpsc::channel::<Job>();
@@ -257,7 +261,10 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
             let report = |done, total| {
                 let _ = state.conn.send(Up::Progress { done, total }, &[]);
             };
-            match try_streamed(backend, &op, &mut fds, loaded.confined, &report) {
+            let stream = state
+                .stream
+                .get_or_init(|| stream_of(backend).ok().flatten());
+            match try_streamed(stream.as_ref(), &op, &mut fds, loaded.confined, &report) {
                 Some(result) => result,
                 None => execute(backend, op, fds, &loaded.staging, loaded.confined),
             }

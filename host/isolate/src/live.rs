@@ -82,7 +82,14 @@ impl Live {
         host: &HostObject,
         timeout: Duration,
     ) -> Result<Result<Answer, BackendError>, Failure> {
-        let pending = self.demux.start(process_umask(), request, fds)?;
+        // Only what may create files needs the caller's umask: reading it
+        // costs a read of /proc, on every call.
+        let umask = if request.creates_files() {
+            process_umask()
+        } else {
+            None
+        };
+        let pending = self.demux.start(umask, request, fds)?;
         let mut progress = None;
         loop {
             let event = match pending.events.recv_timeout(timeout) {

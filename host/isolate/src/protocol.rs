@@ -190,6 +190,29 @@ pub enum Request {
 }
 
 impl Request {
+    /// Whether serving this request may create files (whose permissions
+    /// follow the umask): all but the operations that only read or remove.
+    pub fn creates_files(&self) -> bool {
+        !matches!(
+            self,
+            Request::Op(
+                Op::List
+                    | Op::Query { .. }
+                    | Op::QueryList { .. }
+                    | Op::Delete { .. }
+                    | Op::DeleteList { .. }
+            ) | Request::Extension(
+                ExtCall::Offers { .. }
+                    | ExtCall::XorrisoInfo
+                    | ExtCall::PeerCheckIndicator { .. }
+                    | ExtCall::StreamWrite { .. }
+                    | ExtCall::StreamRead { .. }
+                    | ExtCall::StreamCloseReader { .. }
+                    | ExtCall::LocationExists
+            )
+        )
+    }
+
     /// How many file descriptors travel with this request.
     pub fn fds(&self) -> usize {
         match self {

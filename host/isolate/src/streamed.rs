@@ -13,13 +13,23 @@ use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use stowage_backend_api::{BackendError, BackendHandle};
+use stowage_backend_api::BackendError;
+use stowage_stream_ext::Stream;
 
-use crate::child_stream::stream_of;
 use crate::protocol::{Answer, Op};
 
 /// The size of one chunk handed to the plugin.
 const CHUNK: usize = 1 << 20;
+
+/// A buffer for an object of `size`: no larger than the object (one read
+/// past its end sees the end), at most [`CHUNK`].
+fn chunk_for(size: Option<u64>) -> usize {
+    size.map_or(CHUNK, |s| {
+        usize::try_from(s.saturating_add(1))
+            .unwrap_or(CHUNK)
+            .min(CHUNK)
+    })
+}
 
 /// The umask the host last sent (objects a stream get produces are made
 /// `0666` less it, as `open(2)` would make them).
@@ -31,7 +41,7 @@ pub(crate) static UMASK: AtomicU32 = AtomicU32::new(0o022);
 /// extension; `None` when the path-based way applies. `progress(done,
 /// total)` is told how far the transfer got.
 pub(crate) fn try_streamed(
-    backend: &BackendHandle,
+    stream: Option<&Stream>,
     op: &Op,
     fds: &mut Vec<OwnedFd>,
     confined: bool,
@@ -41,17 +51,13 @@ pub(crate) fn try_streamed(
     if !wanted || fds.len() != 1 {
         return None;
     }
-    let stream = match stream_of(backend) {
-        Ok(Some(stream)) => stream,
-        Ok(None) => return None,
-        Err(e) => return Some(Err(e)),
-    };
+    let stream = stream?;
     let file = File::from(fds.pop()?);
     Some(match op {
-        Op::Put { name, shown } => put(&stream, name, file, progress)
+        Op::Put { name, shown } => put(stream, name, file, progress)
             .map(|()| Answer::Done)
             .map_err(|e| e.context(format!("storing {shown}"))),
-        Op::Get { name, .. } => get(&stream, name, file, progress).map(|()| Answer::Got {
+        Op::Get { name, .. } => get(stream, name, file, progress).map(|()| Answer::Got {
             mode: 0o666 & !UMASK.load(Ordering::Relaxed),
         }),
         _ => return None,
@@ -59,14 +65,14 @@ pub(crate) fn try_streamed(
 }
 
 fn put(
-    stream: &stowage_stream_ext::Stream,
+    stream: &Stream,
     name: &str,
     mut source: File,
     progress: &dyn Fn(u64, u64),
 ) -> Result<(), BackendError> {
     let total = source.metadata().map(|m| m.len()).unwrap_or(0);
     let mut writer = stream.writer(name)?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; chunk_for(Some(total))];
     let mut done = 0u64;
     loop {
         let n = match source.read(&mut buf) {
@@ -83,14 +89,14 @@ fn put(
 }
 
 fn get(
-    stream: &stowage_stream_ext::Stream,
+    stream: &Stream,
     name: &str,
     mut dest: File,
     progress: &dyn Fn(u64, u64),
 ) -> Result<(), BackendError> {
     let mut reader = stream.reader(name)?;
     let total = reader.size().unwrap_or(0);
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; chunk_for(reader.size())];
     let mut done = 0u64;
     loop {
         let n = reader.receive(&mut buf)?;
