@@ -208,7 +208,10 @@ fn run(cli: &mut Cli) -> u8 {
     // loads.
     let load_when_opened = !matches!(&cli.command, Command::Plugins(_) | Command::Test(_));
     let isolator = match std::env::current_exe() {
-        Ok(program) => match g.isolate.isolation(program) {
+        Ok(program) => match g
+            .isolate
+            .isolation(program, Config::location(g.config.as_deref()))
+        {
             Ok(i) => Some(std::sync::Arc::new(i) as std::sync::Arc<dyn stowage::plugin::Isolator>),
             Err(e) => return output::usage_error(&e),
         },

@@ -2,33 +2,36 @@
 //! backend, and serves the host's requests until the host closes the
 //! socket.
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, ROption, RResult, RSlice, RStr, RVec};
-use stowage::plugin::load_for_child;
-use stowage_backend_api::abi::{
-    BackendObject, HostObject, ListEntry, RawBackend, RawBackend_TO, RawHost, RawHost_TO,
-};
-use stowage_backend_api::ext::progress::{self, ProgressV1, ProgressV1_TO, Transfer};
-use stowage_backend_api::{BackendError, BackendHandle, Extension};
-use stowage_xorriso_ext::abi as xorriso;
+use abi_stable::std_types::RArc;
+use stowage::plugin::{load_for_child, ChildPlugin};
+use stowage_backend_api::abi::{HostObject, RawHost_TO};
+use stowage_backend_api::{BackendError, BackendHandle};
+use stowage_stream_ext::Stream;
 
+use crate::child_conn::{protocol_violation, serving, Conn};
+use crate::child_ext::extension_call;
+use crate::child_host::{ChildHost, ForwardingLogger};
+use crate::child_stream::{stream_of, Streams};
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
-use crate::files::{move_in_via_fd, open_source, publish_get, Staging};
+use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{
-    Answer, ExtCall, Hello, HostAnswer, HostCall, Op, Request, Setup, Up, WireDescriptor,
-    WireError, WireIsoInfo,
+    Answer, Down, Hello, Request, RequestId, Setup, Up, WireDescriptor, SOCKET_ENV,
 };
+use crate::streamed::{try_streamed, UMASK};
 
-/// The environment variable that names the child's socket descriptor.
-pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
+/// How many requests the child serves at once; more wait in line.
+pub const WORKERS: usize = 8;
 
 /// Exit statuses of the child that say why it stopped on its own.
 pub mod exit {
@@ -40,310 +43,6 @@ pub mod exit {
     pub const HANDSHAKE: i32 = 3;
     /// The host sent something this child cannot read.
     pub const PROTOCOL: i32 = 4;
-}
-
-/// The child's end of the socket, shared by the serving thread, the
-/// plugin's log forwarder and its host calls.
-struct Conn {
-    channel: Channel,
-    /// Held while writing one frame, so frames from several threads never
-    /// interleave.
-    write: Mutex<()>,
-    /// Held by a host call between sending it and reading its answer.
-    conversation: Mutex<()>,
-    max_level: AtomicU8,
-}
-
-impl Conn {
-    fn send(&self, up: &Up, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), FrameError> {
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        self.channel.send(up, fds)
-    }
-
-    /// A host service: one request, one answer. The host answers nothing
-    /// else while a call is open, so anything else is a broken host: the
-    /// child stops.
-    fn host_call(
-        &self,
-        call: HostCall,
-        fds: &[std::os::fd::BorrowedFd<'_>],
-    ) -> Result<HostAnswer, BackendError> {
-        let _talk = self.conversation.lock().unwrap_or_else(|p| p.into_inner());
-        self.send(&Up::HostCall(call), fds)
-            .map_err(|e| BackendError::transient(format!("the host is gone: {e}")))?;
-        match self.channel.recv::<Request>(None, Request::fds) {
-            Ok((Request::HostAnswer(answer), _)) => answer.map_err(BackendError::from),
-            Ok((other, _)) => protocol_violation(&format!("{other:?} during a host call")),
-            Err(FrameError::Closed) => std::process::exit(exit::DONE),
-            Err(e) => protocol_violation(&e.to_string()),
-        }
-    }
-}
-
-fn protocol_violation(what: &str) -> ! {
-    eprintln!("stowage plugin child: protocol violation from the host: {what}");
-    std::process::exit(exit::PROTOCOL)
-}
-
-/// The host services as the plugin in the child sees them.
-#[derive(Clone)]
-struct ChildHost {
-    conn: Arc<Conn>,
-}
-
-impl RawHost for ChildHost {
-    fn log(&self, level: u8, target: RStr<'_>, message: RStr<'_>) {
-        if level <= self.conn.max_level.load(Ordering::Relaxed) {
-            let _ = self.conn.send(
-                &Up::Log {
-                    level,
-                    target: target.to_string(),
-                    message: message.to_string(),
-                },
-                &[],
-            );
-        }
-    }
-
-    fn max_log_level(&self) -> u8 {
-        self.conn.max_level.load(Ordering::Relaxed)
-    }
-
-    fn open_backend(&self, url: RStr<'_>) -> RResult<BackendObject, BackendError> {
-        let opened = self.conn.host_call(
-            HostCall::OpenBackend {
-                url: url.to_string(),
-            },
-            &[],
-        );
-        match opened {
-            Ok(HostAnswer::Opened { id }) => RResult::ROk(RawBackend_TO::from_value(
-                RemoteInner {
-                    id,
-                    conn: self.conn.clone(),
-                },
-                TD_Opaque,
-            )),
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to open_backend: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
-    }
-
-    fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
-        if id.as_str() == progress::ID {
-            let object: progress::ProgressObject = ProgressV1_TO::from_value(
-                ChildProgress {
-                    conn: self.conn.clone(),
-                },
-                TD_Opaque,
-            );
-            ROption::RSome(Extension::new(object))
-        } else {
-            ROption::RNone
-        }
-    }
-}
-
-struct ChildProgress {
-    conn: Arc<Conn>,
-}
-
-impl ProgressV1 for ChildProgress {
-    fn report(&self, t: Transfer) {
-        let _ = self.conn.send(
-            &Up::Progress {
-                done: t.done,
-                total: t.total,
-            },
-            &[],
-        );
-    }
-}
-
-/// A prefix plugin's inner backend: it lives in the host (in process or in
-/// a child of its own); every call crosses back.
-struct RemoteInner {
-    id: u64,
-    conn: Arc<Conn>,
-}
-
-fn path_of(bytes: RSlice<'_, u8>) -> PathBuf {
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes.as_slice()))
-}
-
-impl RemoteInner {
-    fn op(&self, op: Op, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<Answer, BackendError> {
-        match self
-            .conn
-            .host_call(HostCall::Inner { id: self.id, op }, fds)?
-        {
-            HostAnswer::Inner(answer) => Ok(answer),
-            other => Err(BackendError::generic(format!(
-                "unexpected answer from the host: {other:?}"
-            ))),
-        }
-    }
-
-    fn unit(&self, op: Op) -> RResult<(), BackendError> {
-        self.op(op, &[]).map(|_| ()).into()
-    }
-}
-
-fn names(list: RSlice<'_, RStr<'_>>) -> Vec<String> {
-    list.iter().map(|n| n.to_string()).collect()
-}
-
-impl RawBackend for RemoteInner {
-    fn put(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        let result = open_source(&local).and_then(|file| {
-            self.op(
-                Op::Put {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[file.as_fd()],
-            )
-        });
-        result.map(|_| ()).into()
-    }
-
-    fn get(&self, name: RStr<'_>, local: RSlice<'_, u8>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        publish_get(&local, |fd| {
-            match self.op(
-                Op::Get {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )? {
-                Answer::Got { mode } => Ok(mode),
-                other => Err(BackendError::generic(format!(
-                    "unexpected answer to get: {other:?}"
-                ))),
-            }
-        })
-        .into()
-    }
-
-    fn list(&self) -> RResult<RVec<ListEntry>, BackendError> {
-        match self.op(Op::List, &[]) {
-            Ok(Answer::Listed(entries)) => RResult::ROk(
-                entries
-                    .into_iter()
-                    .map(|(name, size)| ListEntry {
-                        name: name.into(),
-                        size,
-                    })
-                    .collect(),
-            ),
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to list: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
-    }
-
-    fn delete(&self, name: RStr<'_>) -> RResult<(), BackendError> {
-        self.unit(Op::Delete {
-            name: name.to_string(),
-        })
-    }
-
-    fn delete_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<(), BackendError> {
-        self.unit(Op::DeleteList { names: names(list) })
-    }
-
-    fn query(&self, name: RStr<'_>) -> RResult<ROption<u64>, BackendError> {
-        match self.op(
-            Op::Query {
-                name: name.to_string(),
-            },
-            &[],
-        ) {
-            Ok(Answer::Size(size)) => RResult::ROk(size.into()),
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to query: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
-    }
-
-    fn query_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<RVec<ROption<u64>>, BackendError> {
-        match self.op(Op::QueryList { names: names(list) }, &[]) {
-            Ok(Answer::Sizes(sizes)) => {
-                RResult::ROk(sizes.into_iter().map(ROption::from).collect())
-            }
-            Ok(other) => RResult::RErr(BackendError::generic(format!(
-                "unexpected answer to query_list: {other:?}"
-            ))),
-            Err(e) => RResult::RErr(e),
-        }
-    }
-
-    fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        move_in_via_fd(&local, |fd| {
-            self.op(
-                Op::MoveIn {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )
-            .map(|_| ())
-        })
-        .into()
-    }
-
-    fn retry_cleanup(&self) -> RResult<(), BackendError> {
-        self.unit(Op::RetryCleanup)
-    }
-
-    fn close(&self) -> RResult<(), BackendError> {
-        self.unit(Op::Close)
-    }
-
-    fn extension(&self, _id: RStr<'_>) -> ROption<Extension> {
-        ROption::RNone
-    }
-}
-
-impl Drop for RemoteInner {
-    fn drop(&mut self) {
-        let _ = self
-            .conn
-            .host_call(HostCall::DropInner { id: self.id }, &[]);
-    }
-}
-
-/// Records of the child's own code (not the plugin's) go to the host too.
-struct ForwardingLogger {
-    conn: Arc<Conn>,
-}
-
-impl log::Log for ForwardingLogger {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() as u8 <= self.conn.max_level.load(Ordering::Relaxed)
-    }
-
-    fn log(&self, r: &log::Record<'_>) {
-        if self.enabled(r.metadata()) {
-            let _ = self.conn.send(
-                &Up::Log {
-                    level: r.level() as u8,
-                    target: r.target().to_string(),
-                    message: r.args().to_string(),
-                },
-                &[],
-            );
-        }
-    }
-
-    fn flush(&self) {}
 }
 
 fn level_filter(n: u8) -> log::LevelFilter {
@@ -381,12 +80,7 @@ pub fn serve_main() -> i32 {
         eprintln!("stowage plugin child: {e}");
         return exit::HANDSHAKE;
     }
-    let conn = Arc::new(Conn {
-        channel,
-        write: Mutex::new(()),
-        conversation: Mutex::new(()),
-        max_level: AtomicU8::new(0),
-    });
+    let conn = Arc::new(Conn::new(channel));
     if log::set_boxed_logger(Box::new(ForwardingLogger { conn: conn.clone() })).is_ok() {
         log::set_max_level(log::LevelFilter::Trace);
     }
@@ -403,147 +97,222 @@ fn handshake(channel: &Channel) -> Result<(), String> {
     Hello::decode(&bytes)?.check("host")
 }
 
-fn reply(conn: &Conn, result: Result<Answer, BackendError>) -> bool {
-    conn.send(&Up::Reply(result.map_err(WireError::from)), &[])
-        .is_ok()
+/// What the workers share: the plugin once set up, its backend once open.
+struct State {
+    conn: Arc<Conn>,
+    host: HostObject,
+    /// What confinement the main thread applied before the workers began.
+    confinement: OnceLock<Outcome>,
+    loaded: OnceLock<Loaded>,
+    /// Declared before `backend` (fields drop in order): the writers left
+    /// open are aborted before the backend is dropped.
+    streams: Streams,
+    /// The backend's `stowage.stream/1`, looked up once.
+    stream: OnceLock<Option<Stream>>,
+    backend: OnceLock<BackendHandle>,
 }
 
+struct Loaded {
+    plugin: ChildPlugin,
+    staging: Staging,
+    /// Landlock is in force (a put's source must then be copied).
+    confined: bool,
+}
+
+type Job = (RequestId, Request, Vec<OwnedFd>);
+
+/// Reads the host's frames on this thread and hands each request to one
+/// of [`WORKERS`] threads, so that a slow request does not hold up the
+/// others and a plugin's host call is answered while it waits. Returns
+/// when the host closes the socket, after the requests in flight ended.
 fn serve(conn: &Arc<Conn>) -> i32 {
     let host = RawHost_TO::from_ptr(RArc::new(ChildHost { conn: conn.clone() }), TD_Opaque);
-    let mut plugin = None;
-    let mut staging: Option<Staging> = None;
-    let mut confined = false;
-    let mut backend: Option<BackendHandle> = None;
+    let state = Arc::new(State {
+        conn: conn.clone(),
+        host,
+        confinement: OnceLock::new(),
+        loaded: OnceLock::new(),
+        streams: Streams::default(),
+        stream: OnceLock::new(),
+        backend: OnceLock::new(),
+    });
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
     loop {
-        let (request, fds) = match conn.channel.recv::<Request>(None, Request::fds) {
+        let (Down { id, request }, fds) = match conn.channel().recv::<Down>(None, Down::fds) {
             Ok(r) => r,
-            Err(FrameError::Closed) => {
-                // Dropping the backend closes it if the host never did,
-                // as dropping an in-process backend would.
-                drop(backend);
-                return exit::DONE;
-            }
+            Err(FrameError::Closed) => break,
             Err(e) => protocol_violation(&e.to_string()),
         };
         match request {
-            Request::Setup(setup) => {
-                conn.max_level.store(setup.max_log_level, Ordering::Relaxed);
-                log::set_max_level(level_filter(setup.max_log_level));
-                let result = set_up(&setup, &host);
-                let answer = result.map(|(loaded, outcome, stage)| {
-                    confined = outcome == Outcome::Enforced;
-                    staging = Some(stage);
-                    let info = loaded.info().clone();
-                    plugin = Some(loaded);
-                    Answer::Loaded {
-                        descriptor: WireDescriptor {
-                            name: info.name,
-                            version: info.version,
-                            description: info.description,
-                            schemes: info
-                                .schemes
-                                .into_iter()
-                                .map(|h| (h.name, h.description))
-                                .collect(),
-                            prefixes: info
-                                .prefixes
-                                .into_iter()
-                                .map(|h| (h.name, h.description))
-                                .collect(),
-                        },
-                        unconfined: match outcome {
-                            Outcome::Unavailable(why) => Some(why),
-                            _ => None,
-                        },
-                    }
-                });
-                if !reply(conn, answer.map_err(BackendError::generic)) {
-                    return exit::DONE;
-                }
-            }
-            Request::Open {
-                handler,
-                as_prefix,
-                url,
-            } => {
-                let result = match &plugin {
-                    None => Err(BackendError::generic("open before setup")),
-                    Some(p) => p
-                        .open(&handler, as_prefix, &url, host.clone())
-                        .map(|object| {
-                            backend = Some(BackendHandle::new(object));
-                            Answer::Done
-                        }),
-                };
-                if !reply(conn, result) {
-                    return exit::DONE;
-                }
-            }
-            Request::Op(op) => {
-                let result = match (&backend, &staging) {
-                    (Some(b), Some(s)) => execute(b, op, fds, s, confined),
-                    _ => Err(BackendError::generic("operation before open")),
-                };
-                if !reply(conn, result) {
-                    return exit::DONE;
-                }
-            }
-            Request::Extension(call) => {
-                let result = match &backend {
-                    Some(b) => extension_call(b, call),
-                    None => Err(BackendError::generic("extension call before open")),
-                };
-                if !reply(conn, result) {
-                    return exit::DONE;
-                }
-            }
+            Request::HostAnswer { call, answer } => conn.answered(call, answer),
             Request::Umask(mask) => {
                 rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
+                UMASK.store(mask & 0o777, Ordering::Relaxed);
             }
-            Request::HostAnswer(_) => protocol_violation("a host answer nobody asked for"),
+            // Landlock binds the thread that applies it and the threads it
+            // starts afterwards: confine here, on the main thread, before
+            // the workers exist, and let a worker load the plugin.
+            Request::Setup(setup) if workers.is_empty() => {
+                conn.max_level.store(setup.max_log_level, Ordering::Relaxed);
+                log::set_max_level(level_filter(setup.max_log_level));
+                let plugin = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.plugin));
+                let staging = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.staging));
+                match confine::apply(&setup.confinement, &plugin, &staging) {
+                    Ok(outcome) => {
+                        let _ = state.confinement.set(outcome);
+                        workers = start_workers(&state, &queue);
+                        if workers.is_empty()
+                            || jobs.send((id, Request::Setup(setup), fds)).is_err()
+                        {
+                            eprintln!("stowage plugin child: cannot start a worker thread");
+                            return exit::PROTOCOL;
+                        }
+                    }
+                    Err(e) => {
+                        if !conn.reply(id, Err(BackendError::generic(e))) {
+                            break;
+                        }
+                    }
+                }
+            }
+            request => {
+                if jobs.send((id, request, fds)).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // The host is gone: open host calls fail, the workers finish what they
+    // hold and stop; dropping the backend then closes it if the host never
+    // did, as dropping an in-process backend would.
+    conn.hang_up();
+    drop(jobs);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    drop(state);
+    exit::DONE
+}
+
+fn start_workers(
+    state: &Arc<State>,
+    queue: &Arc<Mutex<mpsc::Receiver<Job>>>,
+) -> Vec<JoinHandle<()>> {
+    (0..WORKERS)
+        .filter_map(|n| {
+            let (state, queue) = (state.clone(), queue.clone());
+            std::thread::Builder::new()
+                .name(format!("stowage-plugin-worker-{n}"))
+                .spawn(move || work(&state, &queue))
+                .ok()
+        })
+        .collect()
+}
+
+fn work(state: &State, queue: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let Ok((id, request, fds)) = job else {
+            return;
+        };
+        let result = serving(id, || run(state, request, fds));
+        if !state.conn.reply(id, result) {
+            return;
         }
     }
 }
 
-fn extension_call(backend: &BackendHandle, call: ExtCall) -> Result<Answer, BackendError> {
-    let iso = || {
-        backend
-            .extension_as::<xorriso::XorrisoObject>(xorriso::ID)
-            .map_err(|e| BackendError::generic(e.to_string()))?
-            .ok_or_else(|| BackendError::unsupported(xorriso::ID))
+fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, BackendError> {
+    let backend = || {
+        state
+            .backend
+            .get()
+            .ok_or_else(|| BackendError::generic("a call before the backend was opened"))
     };
-    match call {
-        ExtCall::Offers { id } => Ok(Answer::Offers(backend.extension(&id).is_some())),
-        call @ (ExtCall::PeerStage { .. }
-        | ExtCall::PeerCheckIndicator { .. }
-        | ExtCall::PeerWriteIndicator { .. }) => crate::ext_peer::serve(backend, call),
-        ExtCall::XorrisoInfo => {
-            let i = iso()?.info().into_result()?;
-            Ok(Answer::IsoInfo(WireIsoInfo {
-                medium: i.medium.into_string(),
-                sessions: i.sessions,
-                used_bytes: i.used_bytes,
-                free_bytes: i.free_bytes,
-                volume_id: i.volume_id.into_string(),
-                pending_changes: i.pending_changes,
-            }))
+    match request {
+        Request::Setup(setup) => set_up(state, &setup).map_err(BackendError::generic),
+        Request::Open {
+            handler,
+            as_prefix,
+            url,
+        } => {
+            let loaded = state
+                .loaded
+                .get()
+                .ok_or_else(|| BackendError::generic("open before setup"))?;
+            let object = loaded
+                .plugin
+                .open(&handler, as_prefix, &url, state.host.clone())?;
+            state
+                .backend
+                .set(BackendHandle::new(object))
+                .map_err(|_| BackendError::generic("a second open"))?;
+            Ok(Answer::Done)
         }
-        ExtCall::XorrisoCompact => {
-            let r = iso()?.compact().into_result()?;
-            Ok(Answer::Compacted {
-                bytes_before: r.bytes_before,
-                bytes_after: r.bytes_after,
-            })
+        Request::Op(op) => {
+            let loaded = state
+                .loaded
+                .get()
+                .ok_or_else(|| BackendError::generic("an operation before setup"))?;
+            let backend = backend()?;
+            let mut fds = fds;
+            let report = |done, total| {
+                let _ = state.conn.send(Up::Progress { done, total }, &[]);
+            };
+            let stream = state
+                .stream
+                .get_or_init(|| stream_of(backend).ok().flatten());
+            match try_streamed(stream.as_ref(), &op, &mut fds, loaded.confined, &report) {
+                Some(result) => result,
+                None => execute(backend, op, fds, &loaded.staging, loaded.confined),
+            }
+        }
+        Request::Extension(call) => extension_call(backend()?, &state.streams, call),
+        Request::HostAnswer { .. } | Request::Umask(_) => {
+            Err(BackendError::generic("not a request"))
         }
     }
 }
 
-type Loaded = (stowage::plugin::ChildPlugin, Outcome, Staging);
-
-fn set_up(setup: &Setup, host: &HostObject) -> Result<Loaded, String> {
+fn set_up(state: &State, setup: &Setup) -> Result<Answer, String> {
     let plugin = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.plugin));
     let staging = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.staging));
-    let outcome = confine::apply(&setup.confinement, &plugin, &staging)?;
-    let loaded = load_for_child(&plugin, host)?;
-    Ok((loaded, outcome, Staging::new(staging)))
+    let outcome = state
+        .confinement
+        .get()
+        .cloned()
+        .ok_or("setup before confinement")?;
+    let loaded = load_for_child(&plugin, &state.host)?;
+    let info = loaded.info().clone();
+    state
+        .loaded
+        .set(Loaded {
+            plugin: loaded,
+            staging: Staging::new(staging),
+            confined: outcome == Outcome::Enforced,
+        })
+        .map_err(|_| "a second setup".to_string())?;
+    Ok(Answer::Loaded {
+        descriptor: WireDescriptor {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            schemes: info
+                .schemes
+                .into_iter()
+                .map(|h| (h.name, h.description))
+                .collect(),
+            prefixes: info
+                .prefixes
+                .into_iter()
+                .map(|h| (h.name, h.description))
+                .collect(),
+        },
+        unconfined: match outcome {
+            Outcome::Unavailable(why) => Some(why),
+            _ => None,
+        },
+    })
 }

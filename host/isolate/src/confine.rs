@@ -36,7 +36,7 @@ const SYSTEM_READ_ONLY: &[&str] = &[
 const DEVICES_READ_WRITE: &[&str] = &["/dev/null", "/dev/zero"];
 
 /// How confinement went.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Landlock enforces the rules.
     Enforced,

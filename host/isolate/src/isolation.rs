@@ -1,7 +1,7 @@
 //! The policy and the [`Isolator`] the host library calls: which plugins
 //! run isolated, starting their children, counting their deaths.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use stowage::plugin::{Isolator, PluginInfo};
-use stowage_backend_api::abi::{BackendObject, HostObject, RawBackend_TO};
+use stowage::plugin::PluginInfo;
+use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::location::PathUrl;
 use stowage_backend_api::{BackendError, Descriptor};
 
 use crate::live::Live;
 use crate::protocol::{Answer, Confinement, Request, Setup};
-use crate::proxy::{IsolatedBackend, Link};
 use crate::spawn::{spawn, Limits, SpawnSpec, User};
 
 /// Which plugins run out of process.
@@ -55,6 +54,9 @@ pub const DEATHS_BEFORE_BROKEN: u32 = 3;
 pub struct Options {
     /// Which plugins run isolated.
     pub policy: Policy,
+    /// A policy of their own for the plugins named here (by the name the
+    /// plugin's descriptor gives, e.g. `file`), in place of `policy`.
+    pub per_plugin: BTreeMap<String, Policy>,
     /// Directories whose plugins count as system plugins (the defaults
     /// next to the executable).
     pub system_dirs: Vec<PathBuf>,
@@ -79,6 +81,7 @@ impl Options {
     pub fn new(program: PathBuf, system_dirs: Vec<PathBuf>) -> Self {
         Self {
             policy: Policy::Untrusted,
+            per_plugin: BTreeMap::new(),
             system_dirs,
             program,
             op_timeout: Duration::from_secs(600),
@@ -140,16 +143,19 @@ pub(crate) struct OpenArgs {
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) options: Options,
-    system_dirs: Vec<PathBuf>,
+    pub(crate) system_dirs: Vec<PathBuf>,
     plugins: Mutex<HashMap<PathBuf, Arc<PluginState>>>,
     warned_unconfined: AtomicBool,
+    /// Descriptors obtained in a child to learn a plugin's name for a
+    /// per-plugin policy, kept for the `describe` that follows.
+    pub(crate) described: Mutex<HashMap<PathBuf, Result<Descriptor, String>>>,
 }
 
 /// Runs plugins out of process: hand it to
 /// [`LoadOptions::isolator`](stowage::plugin::LoadOptions).
 #[derive(Debug, Clone)]
 pub struct Isolation {
-    ctx: Arc<Context>,
+    pub(crate) ctx: Arc<Context>,
 }
 
 impl Isolation {
@@ -167,6 +173,7 @@ impl Isolation {
                 system_dirs,
                 plugins: Mutex::new(HashMap::new()),
                 warned_unconfined: AtomicBool::new(false),
+                described: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -174,58 +181,6 @@ impl Isolation {
     /// The options in effect.
     pub fn options(&self) -> &Options {
         &self.ctx.options
-    }
-}
-
-impl Isolator for Isolation {
-    fn isolates(&self, file: &Path) -> bool {
-        match self.ctx.options.policy {
-            Policy::Never => false,
-            Policy::Always => true,
-            Policy::Untrusted => {
-                let dir = file.parent().and_then(|d| std::fs::canonicalize(d).ok());
-                !dir.is_some_and(|d| self.ctx.system_dirs.contains(&d))
-            }
-        }
-    }
-
-    fn describe(&self, file: &Path) -> Result<Descriptor, String> {
-        let (live, descriptor) = self
-            .ctx
-            .start(file, Confinement::default())
-            .map_err(|e| format!("in its isolation child: {}", e.message()))?;
-        live.shut_down(Duration::from_secs(5));
-        Ok(descriptor)
-    }
-
-    fn open(
-        &self,
-        plugin: &PluginInfo,
-        handler: &str,
-        as_prefix: bool,
-        url: &str,
-        host: HostObject,
-    ) -> Result<BackendObject, BackendError> {
-        let state = self.ctx.state_of(plugin);
-        state.check_usable()?;
-        let open = OpenArgs {
-            handler: handler.to_string(),
-            as_prefix,
-            url: url.to_string(),
-            extra_read_write: Vec::new(),
-        };
-        let live = self.ctx.start_backend(&state, &open, &host)?;
-        let backend = IsolatedBackend {
-            link: Arc::new(Link {
-                ctx: self.ctx.clone(),
-                plugin: state,
-                open,
-                host,
-                live: Mutex::new(Some(live)),
-                lost_writes: AtomicBool::new(false),
-            }),
-        };
-        Ok(RawBackend_TO::from_value(backend, TD_Opaque))
     }
 }
 
@@ -266,7 +221,7 @@ fn bytes(p: &Path) -> Vec<u8> {
 }
 
 impl Context {
-    fn state_of(&self, plugin: &PluginInfo) -> Arc<PluginState> {
+    pub(crate) fn state_of(&self, plugin: &PluginInfo) -> Arc<PluginState> {
         self.plugins
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -299,10 +254,12 @@ impl Context {
 
     /// Starts a child for `plugin` and loads it, confined as `confinement`
     /// says.
+    /// `host`: the services of the backend the child will serve.
     pub(crate) fn start(
         &self,
         plugin: &Path,
         mut confinement: Confinement,
+        host: &HostObject,
     ) -> Result<(Live, Descriptor), BackendError> {
         let o = &self.options;
         confinement.enabled = o.confine;
@@ -334,22 +291,24 @@ impl Context {
             let _ = std::fs::remove_dir_all(&host_staging);
             cannot(format!("cannot start its isolation child: {e}"))
         })?;
-        let mut live =
-            Live::new(spawned, staging.clone(), host_staging, o.op_timeout).map_err(|dead| {
-                let (live, failure) = *dead;
-                cannot(live.bury(&failure))
-            })?;
+        let live = Live::new(
+            spawned,
+            staging.clone(),
+            host_staging,
+            host.clone(),
+            o.op_timeout,
+        )
+        .map_err(|dead| {
+            let (live, failure) = *dead;
+            cannot(live.bury(&failure).0)
+        })?;
         let setup = Request::Setup(Setup {
             plugin: bytes(plugin),
             max_log_level: log::max_level() as u8,
             confinement,
             staging: bytes(&staging),
         });
-        let no_host = stowage_backend_api::abi::RawHost_TO::from_ptr(
-            abi_stable::std_types::RArc::new(NoHost),
-            TD_Opaque,
-        );
-        match live.converse(&setup, &[], &no_host, o.op_timeout) {
+        match live.converse(&setup, &[], &no_host(), o.op_timeout) {
             Ok(Ok(Answer::Loaded {
                 descriptor,
                 unconfined,
@@ -369,7 +328,7 @@ impl Context {
                     format!("plugin {plugin_name}: {}", e.message()),
                 ))
             }
-            Err(failure) => Err(cannot(live.bury(&failure))),
+            Err(failure) => Err(cannot(live.bury(&failure).0)),
         }
     }
 
@@ -384,7 +343,7 @@ impl Context {
         confinement
             .read_write
             .extend(open.extra_read_write.iter().map(|p| bytes(p)));
-        let (mut live, _) = self.start(&plugin.file, confinement)?;
+        let (live, _) = self.start(&plugin.file, confinement, host)?;
         let request = Request::Open {
             handler: open.handler.clone(),
             as_prefix: open.as_prefix,
@@ -397,7 +356,7 @@ impl Context {
                 Err(e)
             }
             Err(failure) => {
-                let what = live.bury(&failure);
+                let (what, _) = live.bury(&failure);
                 let reason = format!(
                     "plugin {} ({}) {what} during open",
                     plugin.name,
@@ -408,6 +367,15 @@ impl Context {
             }
         }
     }
+}
+
+/// The host services of a child that loads a plugin (before any backend
+/// is open): logs only.
+pub(crate) fn no_host() -> HostObject {
+    stowage_backend_api::abi::RawHost_TO::from_ptr(
+        abi_stable::std_types::RArc::new(NoHost),
+        TD_Opaque,
+    )
 }
 
 /// The host services a child gets while it loads (before any backend is

@@ -19,17 +19,30 @@
 #![deny(missing_docs)]
 
 mod child;
+mod child_conn;
+mod child_ext;
+mod child_host;
+mod child_stream;
 mod confine;
+mod demux;
 mod execute;
-mod ext_peer;
 mod files;
 pub mod frame;
+mod host_calls;
 mod isolation;
+mod isolator;
+mod link;
 mod live;
+mod peer_serve;
 pub mod protocol;
 mod proxy;
+mod remote_ops;
+mod remote_peer;
+mod remote_stream;
 mod spawn;
+mod streamed;
 
-pub use child::{serve_main, SOCKET_ENV};
+pub use child::serve_main;
 pub use isolation::{Isolation, Options, Policy, DEATHS_BEFORE_BROKEN};
+pub use protocol::SOCKET_ENV;
 pub use spawn::{Limits, User};

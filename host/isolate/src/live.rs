@@ -1,172 +1,140 @@
-//! One running child as the host holds it: the conversation of one
-//! request (with the child's log records, progress and host calls served
-//! in between) and the end of the child.
+//! One running child as the host holds it: any number of requests in
+//! flight at once (each caller serves its own request's log records,
+//! progress and host calls on its own thread, where an in-process plugin
+//! would have made them), and the end of the child.
 
-use std::collections::HashMap;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::ExitStatus;
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::HostObject;
-use stowage_backend_api::{BackendError, BackendHandle, Host};
+use stowage_backend_api::{BackendError, Host};
 
-use crate::execute::execute;
-use crate::files::Staging;
-use crate::frame::FrameError;
-use crate::protocol::{Answer, Hello, HostAnswer, HostCall, Request, Up, WireError};
-use crate::spawn::Spawned;
-
-/// Why a conversation with a child ended without a reply: the child is
-/// unusable and must be replaced.
-#[derive(Debug)]
-pub enum Failure {
-    /// The socket closed: the child ended.
-    Died,
-    /// No reply, log record or progress report within the time allowed.
-    TimedOut(Duration),
-    /// The child sent something that is not a valid frame.
-    Garbage(String),
-    /// The child refused the handshake, or the host could not talk to it.
-    Broken(String),
-}
+pub use crate::demux::Failure;
+use crate::demux::{frame_failure, Demux, Event};
+use crate::host_calls::HostCalls;
+use crate::protocol::{Answer, Hello, Request};
+use crate::spawn::{self, Spawned};
 
 /// A running child.
 pub struct Live {
-    spawned: Spawned,
+    demux: Arc<Demux>,
+    child: Mutex<Child>,
     /// The child's staging directory (the host created it; removed when
     /// the child is gone).
     staging: PathBuf,
-    /// The host's own staging for inner backends' gets, private to it.
-    host_staging: Staging,
-    inner: HashMap<u64, BackendHandle>,
-    next_inner: u64,
+    calls: Arc<HostCalls>,
+    /// What became of the child, once it is buried.
+    epitaph: Mutex<Option<String>>,
     /// Writes the child acknowledged since the last successful close.
-    pub unclosed_writes: bool,
+    pub unclosed_writes: AtomicBool,
 }
 
 impl Live {
-    /// Wraps a spawned child and does the handshake.
+    /// Wraps a spawned child, does the handshake and starts the thread
+    /// that reads the child's messages. `host`: the services of the backend
+    /// the child will serve, for what the plugin does outside any request.
     pub fn new(
         spawned: Spawned,
         staging: PathBuf,
         host_staging: PathBuf,
+        host: HostObject,
         timeout: Duration,
     ) -> Result<Self, Box<(Self, Failure)>> {
+        let Spawned { child, channel } = spawned;
+        let shaken = handshake(&channel, timeout);
         let live = Self {
-            spawned,
+            demux: Arc::new(Demux::new(channel)),
+            child: Mutex::new(child),
             staging,
-            host_staging: Staging::new(host_staging),
-            inner: HashMap::new(),
-            next_inner: 0,
-            unclosed_writes: false,
+            calls: Arc::new(HostCalls::new(host_staging)),
+            epitaph: Mutex::new(None),
+            unclosed_writes: AtomicBool::new(false),
         };
-        match live.handshake(timeout) {
-            Ok(()) => Ok(live),
-            Err(f) => Err(Box::new((live, f))),
+        if let Err(f) = shaken {
+            return Err(Box::new((live, f)));
         }
+        let (demux, calls) = (live.demux.clone(), live.calls.clone());
+        let reader = std::thread::Builder::new()
+            .name("stowage-isolate-reader".into())
+            .spawn(move || demux.read(host, calls));
+        if let Err(e) = reader {
+            let failure = Failure::Broken(format!("cannot start its reader thread: {e}"));
+            return Err(Box::new((live, failure)));
+        }
+        Ok(live)
     }
 
-    fn handshake(&self, timeout: Duration) -> Result<(), Failure> {
-        let channel = &self.spawned.channel;
-        channel
-            .send_raw(&Hello::ours().encode(), &[])
-            .map_err(frame_failure)?;
-        let (bytes, _) = channel
-            .recv_raw(Some(Instant::now() + timeout))
-            .map_err(frame_failure)?;
-        Hello::decode(&bytes)
-            .and_then(|h| h.check("plugin child"))
-            .map_err(Failure::Broken)
-    }
-
-    /// Sends `request` and serves the child until its reply. `timeout`
-    /// runs from the last sign of life (a log record, a progress report or
-    /// a host call restart it).
+    /// Sends `request` and serves what the child sends about it until its
+    /// reply. `timeout` runs from the request's last sign of life (a log
+    /// record, a progress report or a host call restart it); when it
+    /// passes, the child is unusable for every caller.
     pub fn converse(
-        &mut self,
+        &self,
         request: &Request,
         fds: &[BorrowedFd<'_>],
         host: &HostObject,
         timeout: Duration,
     ) -> Result<Result<Answer, BackendError>, Failure> {
-        if let Some(mask) = process_umask() {
-            self.spawned
-                .channel
-                .send(&Request::Umask(mask), &[])
-                .map_err(frame_failure)?;
-        }
-        self.spawned
-            .channel
-            .send(request, fds)
-            .map_err(frame_failure)?;
+        // Only what may create files needs the caller's umask: reading it
+        // costs a read of /proc, on every call.
+        let umask = if request.creates_files() {
+            process_umask()
+        } else {
+            None
+        };
+        let pending = self.demux.start(umask, request, fds)?;
         let mut progress = None;
         loop {
-            let deadline = Instant::now() + timeout;
-            let (up, fds) = match self.spawned.channel.recv::<Up>(Some(deadline), Up::fds) {
-                Ok(m) => m,
-                Err(FrameError::TimedOut) => return Err(Failure::TimedOut(timeout)),
-                Err(e) => return Err(frame_failure(e)),
+            let event = match pending.events.recv_timeout(timeout) {
+                Ok(event) => event,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.demux.forget(pending.id);
+                    self.demux.end(Failure::TimedOut(timeout));
+                    return Err(self.demux.ended());
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(self.demux.ended()),
             };
-            match up {
-                Up::Reply(result) => return Ok(result.map_err(BackendError::from)),
-                Up::Log {
+            match event {
+                Event::Reply(result) => return Ok(result.map_err(BackendError::from)),
+                Event::Log {
                     level,
                     target,
                     message,
                 } => host.log(level, RStr::from_str(&target), RStr::from_str(&message)),
-                Up::Progress { done, total } => {
+                Event::Progress { done, total } => {
                     let sink =
                         progress.get_or_insert_with(|| Host::from_raw(host.clone()).progress());
                     if let Some(sink) = sink {
                         sink.report(done, total);
                     }
                 }
-                Up::HostCall(call) => {
-                    let answer = self.serve_host_call(call, fds, host);
-                    self.spawned
-                        .channel
-                        .send(&Request::HostAnswer(answer.map_err(WireError::from)), &[])
-                        .map_err(frame_failure)?;
+                Event::HostCall { call, body, fds } => {
+                    let answer = self.calls.serve(host, body, fds);
+                    self.demux.answer(call, answer);
                 }
             }
         }
     }
 
-    fn serve_host_call(
-        &mut self,
-        call: HostCall,
-        fds: Vec<OwnedFd>,
-        host: &HostObject,
-    ) -> Result<HostAnswer, BackendError> {
-        match call {
-            HostCall::OpenBackend { url } => {
-                let handle = Host::from_raw(host.clone()).open_backend(&url)?;
-                let id = self.next_inner;
-                self.next_inner += 1;
-                self.inner.insert(id, handle);
-                Ok(HostAnswer::Opened { id })
-            }
-            HostCall::Inner { id, op } => {
-                let handle = self.inner.get(&id).ok_or_else(|| {
-                    BackendError::generic(format!("no inner backend with id {id}"))
-                })?;
-                execute(handle, op, fds, &self.host_staging, false).map(HostAnswer::Inner)
-            }
-            HostCall::DropInner { id } => {
-                self.inner.remove(&id);
-                Ok(HostAnswer::Done)
-            }
-        }
-    }
-
     /// Ends the child after `failure` (killing its group) and says what
-    /// happened to it, in words.
-    pub fn bury(mut self, failure: &Failure) -> String {
-        let status = self.spawned.kill();
-        match failure {
+    /// happened to it, in words. Every caller that saw the failure calls
+    /// this; the first one buries the child (`true`), the others learn the
+    /// same words.
+    pub fn bury(&self, failure: &Failure) -> (String, bool) {
+        let mut epitaph = self.epitaph.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(words) = &*epitaph {
+            return (words.clone(), false);
+        }
+        self.demux.end(failure.clone());
+        let status = spawn::kill(&mut self.child.lock().unwrap_or_else(|p| p.into_inner()));
+        let words = match failure {
             Failure::Died => match status {
                 Some(s) => describe_status(s),
                 None => "ended".into(),
@@ -179,15 +147,20 @@ impl Live {
                 format!("sent an invalid frame on the protocol socket ({what}); killed")
             }
             Failure::Broken(what) => format!("{what}; killed"),
-        }
+        };
+        *epitaph = Some(words.clone());
+        (words, true)
     }
 
     /// A normal end: the socket closes, the child closes its backend if
     /// nobody did and exits; whatever remains after `grace` is killed.
-    pub fn shut_down(mut self, grace: Duration) {
-        self.inner.clear();
-        self.spawned.channel.shutdown();
-        self.spawned.finish(grace);
+    pub fn shut_down(&self, grace: Duration) {
+        self.calls.clear();
+        self.demux.channel().shutdown();
+        spawn::finish(
+            &mut self.child.lock().unwrap_or_else(|p| p.into_inner()),
+            grace,
+        );
     }
 }
 
@@ -195,13 +168,25 @@ impl Drop for Live {
     fn drop(&mut self) {
         // `bury` and `shut_down` reaped the child already; this only
         // catches a Live dropped any other way.
-        let _ = self.spawned.child.try_wait().map(|s| {
-            if s.is_none() {
-                self.spawned.kill();
-            }
-        });
-        remove_dirs(&self.staging, self.host_staging.dir());
+        let child = self.child.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Ok(None) = child.try_wait() {
+            spawn::kill(child);
+        }
+        self.demux.channel().shutdown();
+        remove_dirs(&self.staging, self.calls.staging_dir());
     }
+}
+
+fn handshake(channel: &crate::frame::Channel, timeout: Duration) -> Result<(), Failure> {
+    channel
+        .send_raw(&Hello::ours().encode(), &[])
+        .map_err(frame_failure)?;
+    let (bytes, _) = channel
+        .recv_raw(Some(Instant::now() + timeout))
+        .map_err(frame_failure)?;
+    Hello::decode(&bytes)
+        .and_then(|h| h.check("plugin child"))
+        .map_err(Failure::Broken)
 }
 
 fn remove_dirs(a: &std::path::Path, b: &std::path::Path) {
@@ -213,16 +198,6 @@ fn remove_dirs(a: &std::path::Path, b: &std::path::Path) {
         }
     }
 }
-
-fn frame_failure(e: FrameError) -> Failure {
-    match e {
-        FrameError::Closed => Failure::Died,
-        FrameError::TimedOut => Failure::Broken("no handshake in time".into()),
-        FrameError::Garbage(what) => Failure::Garbage(what),
-        FrameError::Io(e) => Failure::Broken(format!("socket error: {e}")),
-    }
-}
-
 /// "was killed by SIGSEGV (signal 11)", "exited with status 0".
 pub fn describe_status(s: ExitStatus) -> String {
     if let Some(sig) = s.signal() {

@@ -13,8 +13,11 @@
 use serde::{Deserialize, Serialize};
 use stowage_backend_api::{BackendError, ErrorCode};
 
+/// The environment variable that names the child's socket descriptor.
+pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
+
 /// The protocol version. Any change to the messages below bumps it.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What a peer says about its build in the handshake.
 pub const BUILD: &str = concat!("stowage ", env!("CARGO_PKG_VERSION"));
@@ -112,6 +115,47 @@ pub struct Confinement {
 /// An object name list, as sent.
 pub type Names = Vec<String>;
 
+/// Identifies one request among those in flight on one child: the host
+/// numbers its requests from 1, every message the child sends about a
+/// request carries its number, and replies may come in any order. 0 is no
+/// request (a record from a thread of the plugin's own, a host answer).
+pub type RequestId = u64;
+
+/// No request.
+pub const NO_REQUEST: RequestId = 0;
+
+/// A frame from the host to the child.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Down {
+    /// The request this frame is, or [`NO_REQUEST`].
+    pub id: RequestId,
+    /// The message.
+    pub request: Request,
+}
+
+impl Down {
+    /// How many file descriptors travel with this frame.
+    pub fn fds(&self) -> usize {
+        self.request.fds()
+    }
+}
+
+/// A frame from the child to the host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Upward {
+    /// The request this frame is about, or [`NO_REQUEST`].
+    pub id: RequestId,
+    /// The message.
+    pub up: Up,
+}
+
+impl Upward {
+    /// How many file descriptors travel with this frame.
+    pub fn fds(&self) -> usize {
+        self.up.fds()
+    }
+}
+
 /// Host → child.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -130,8 +174,13 @@ pub enum Request {
     Op(Op),
     /// A backend extension's method.
     Extension(ExtCall),
-    /// The answer to a [`HostCall`] the child made.
-    HostAnswer(Result<HostAnswer, WireError>),
+    /// The answer to a host call the child made ([`Up::HostCall`]).
+    HostAnswer {
+        /// The call's number, as the child gave it.
+        call: u64,
+        /// The outcome.
+        answer: Result<HostAnswer, WireError>,
+    },
     /// The host's umask, sent (unanswered) before each open, operation and
     /// extension call: the umask is per process, and a caller may change
     /// it after the child was forked (backup spaces write under `077`), so
@@ -141,6 +190,29 @@ pub enum Request {
 }
 
 impl Request {
+    /// Whether serving this request may create files (whose permissions
+    /// follow the umask): all but the operations that only read or remove.
+    pub fn creates_files(&self) -> bool {
+        !matches!(
+            self,
+            Request::Op(
+                Op::List
+                    | Op::Query { .. }
+                    | Op::QueryList { .. }
+                    | Op::Delete { .. }
+                    | Op::DeleteList { .. }
+            ) | Request::Extension(
+                ExtCall::Offers { .. }
+                    | ExtCall::XorrisoInfo
+                    | ExtCall::PeerCheckIndicator { .. }
+                    | ExtCall::StreamWrite { .. }
+                    | ExtCall::StreamRead { .. }
+                    | ExtCall::StreamCloseReader { .. }
+                    | ExtCall::LocationExists
+            )
+        )
+    }
+
     /// How many file descriptors travel with this request.
     pub fn fds(&self) -> usize {
         match self {
@@ -153,7 +225,7 @@ impl Request {
 /// Child → host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Up {
-    /// The outcome of the current request.
+    /// The outcome of the frame's request.
     Reply(Result<Answer, WireError>),
     /// A log record from the plugin.
     Log {
@@ -164,23 +236,32 @@ pub enum Up {
         /// The message.
         message: String,
     },
-    /// Progress of the current transfer.
+    /// Progress of the frame's request.
     Progress {
         /// Bytes done.
         done: u64,
         /// Total, 0 when unknown.
         total: u64,
     },
-    /// A host service the plugin asked for; answered with
-    /// [`Request::HostAnswer`].
-    HostCall(HostCall),
+    /// A host service the plugin asked for while serving the frame's
+    /// request (or on a thread of its own); answered with
+    /// [`Request::HostAnswer`] naming `call`.
+    HostCall {
+        /// Numbers the child's open host calls.
+        call: u64,
+        /// The service.
+        body: HostCall,
+    },
 }
 
 impl Up {
     /// How many file descriptors travel with this message.
     pub fn fds(&self) -> usize {
         match self {
-            Up::HostCall(HostCall::Inner { op, .. }) => op.fds(),
+            Up::HostCall {
+                body: HostCall::Inner { op, .. },
+                ..
+            } => op.fds(),
             _ => 0,
         }
     }
@@ -223,6 +304,49 @@ pub enum ExtCall {
         /// Mode.
         mode: Option<u32>,
     },
+    /// `stowage.stream/1` `open_writer`; answered with [`Answer::Stream`].
+    StreamOpenWriter {
+        /// Object name.
+        name: String,
+    },
+    /// A writer's `write`.
+    StreamWrite {
+        /// The writer, as [`Answer::Stream`] named it.
+        stream: u64,
+        /// The bytes.
+        #[serde(with = "serde_bytes")]
+        chunk: Vec<u8>,
+    },
+    /// A writer's `commit`; answered with [`Answer::Committed`].
+    StreamCommit {
+        /// The writer.
+        stream: u64,
+    },
+    /// A writer's `abort` (also sent when the host drops a writer it
+    /// neither committed nor aborted).
+    StreamAbort {
+        /// The writer.
+        stream: u64,
+    },
+    /// `stowage.stream/1` `open_reader`; answered with [`Answer::Stream`].
+    StreamOpenReader {
+        /// Object name.
+        name: String,
+    },
+    /// A reader's `read`; answered with [`Answer::Chunk`].
+    StreamRead {
+        /// The reader.
+        stream: u64,
+        /// At most this many bytes.
+        max: u64,
+    },
+    /// The host dropped a reader.
+    StreamCloseReader {
+        /// The reader.
+        stream: u64,
+    },
+    /// `stowage.location/1` `exists`; answered with [`Answer::Flag`].
+    LocationExists,
 }
 
 /// `stowage.peer/1`'s `Ownership` on the wire.
@@ -261,6 +385,14 @@ impl ExtCall {
             ExtCall::PeerStage { .. } => "peer stage",
             ExtCall::PeerCheckIndicator { .. } => "peer collected",
             ExtCall::PeerWriteIndicator { .. } => "peer mark-staged",
+            ExtCall::StreamOpenWriter { .. } => "stream open_writer",
+            ExtCall::StreamWrite { .. } => "stream write",
+            ExtCall::StreamCommit { .. } => "stream commit",
+            ExtCall::StreamAbort { .. } => "stream abort",
+            ExtCall::StreamOpenReader { .. } => "stream open_reader",
+            ExtCall::StreamRead { .. } => "stream read",
+            ExtCall::StreamCloseReader { .. } => "stream close",
+            ExtCall::LocationExists => "location exists",
         }
     }
 }
@@ -314,6 +446,17 @@ pub enum Answer {
     Flag(bool),
     /// `stowage.peer/1` stage.
     Staged(WireStageReport),
+    /// A stream opened in the child.
+    Stream {
+        /// Names it in later calls.
+        stream: u64,
+        /// A reader's size, when the backend knows it.
+        size: Option<u64>,
+    },
+    /// Bytes a stream reader read; empty at the end.
+    Chunk(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// A stream writer committed this many bytes.
+    Committed(u64),
     /// `stowage.xorriso/1` compact.
     Compacted {
         /// Image size before.
@@ -477,6 +620,8 @@ pub struct WireError {
     pub retryable: bool,
     /// The message.
     pub message: String,
+    /// The OS error number behind the error, 0 when there is none.
+    pub os_error: i32,
 }
 
 impl From<&BackendError> for WireError {
@@ -485,6 +630,7 @@ impl From<&BackendError> for WireError {
             code: e.code().0,
             retryable: e.is_retryable(),
             message: e.message().to_string(),
+            os_error: e.os_error(),
         }
     }
 }
@@ -496,7 +642,22 @@ impl From<BackendError> for WireError {
 }
 
 impl From<WireError> for BackendError {
+    /// An error with an OS error number can only have been made by
+    /// [`BackendError::from_io`] (nothing else sets the number, and
+    /// `context` and `with_retryable` keep it): its message is a context,
+    /// `": "` and the OS error's text, and its code follows from the number.
+    /// It is made again the same way, so the number crosses too; anything
+    /// that does not fit that shape crosses without it.
     fn from(w: WireError) -> Self {
+        if w.os_error != 0 {
+            let io = std::io::Error::from_raw_os_error(w.os_error);
+            if let Some(context) = w.message.strip_suffix(&format!(": {io}")) {
+                let e = BackendError::from_io(&io, context);
+                if e.code().0 == w.code {
+                    return e.with_retryable(w.retryable);
+                }
+            }
+        }
         BackendError::new(ErrorCode(w.code), w.message).with_retryable(w.retryable)
     }
 }
@@ -504,6 +665,27 @@ impl From<WireError> for BackendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_cross_whole_with_their_os_error() {
+        for errno in [
+            libc::EACCES,
+            libc::ENOENT,
+            libc::ENOSPC,
+            libc::EIO,
+            libc::ECONNRESET,
+        ] {
+            let io = std::io::Error::from_raw_os_error(errno);
+            let original = BackendError::from_io(&io, "writing /x/y")
+                .context("plugin")
+                .with_retryable(errno == libc::EIO);
+            let crossed = BackendError::from(WireError::from(&original));
+            assert_eq!(crossed, original);
+            assert_eq!(crossed.os_error(), errno);
+        }
+        let plain = BackendError::not_found("no such object: a: b");
+        assert_eq!(BackendError::from(WireError::from(&plain)), plain);
+    }
 
     #[test]
     fn hello_round_trips_and_mismatches_are_named() {

@@ -2,49 +2,23 @@
 //! becomes one request to the child; a dead child becomes a retryable
 //! error, and the next call starts a new one.
 
-use std::os::fd::{AsFd, BorrowedFd};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
-use stowage_backend_api::abi::{HostObject, ListEntry, RawBackend};
+use stowage_backend_api::abi::{ListEntry, RawBackend};
+use stowage_backend_api::{BackendError, ErrorCode, Extension};
+use stowage_location_ext::abi::{self as location, LocationV1_TO};
 use stowage_peer_ext::abi::{self as peer, PeerV1_TO};
+use stowage_stream_ext::abi::{self as stream, StreamV1_TO};
 use stowage_xorriso_ext::abi::{self as xorriso, XorrisoV1, XorrisoV1_TO};
 
-use crate::ext_peer::RemotePeer;
-use stowage_backend_api::{BackendError, ErrorCode, Extension};
-
-use crate::files::{move_in_via_fd, open_source, publish_get};
-use crate::isolation::{Context, OpenArgs, PluginState};
-use crate::live::Live;
-use crate::protocol::{Answer, ExtCall, Op, Request};
-
-/// What a backend object and its extension objects share: the child and
-/// how to start a new one.
-pub(crate) struct Link {
-    pub(crate) ctx: Arc<Context>,
-    pub(crate) plugin: Arc<PluginState>,
-    pub(crate) open: OpenArgs,
-    pub(crate) host: HostObject,
-    pub(crate) live: Mutex<Option<Live>>,
-    /// A child died after acknowledging writes no close had committed.
-    pub(crate) lost_writes: AtomicBool,
-}
-
-fn path_of(bytes: RSlice<'_, u8>) -> &Path {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(std::ffi::OsStr::from_bytes(bytes.as_slice()))
-}
-
-fn names(list: RSlice<'_, RStr<'_>>) -> Vec<String> {
-    list.iter().map(|n| n.to_string()).collect()
-}
-
-fn unexpected(op: &str, answer: &Answer) -> BackendError {
-    BackendError::generic(format!("the plugin child answered {op} with {answer:?}"))
-}
+use crate::link::Link;
+use crate::protocol::{Answer, ExtCall, Op};
+use crate::remote_ops::{self, unexpected};
+use crate::remote_peer::RemotePeer;
+use crate::remote_stream::{RemoteLocation, RemoteStream};
 
 /// The backend object the host holds.
 pub(crate) struct IsolatedBackend {
@@ -58,219 +32,47 @@ impl std::ops::Deref for IsolatedBackend {
     }
 }
 
-impl Link {
-    /// Runs `op` in the child, starting one first if the last one died.
-    fn call(&self, op: Op, fds: &[BorrowedFd<'_>]) -> Result<Answer, BackendError> {
-        let writes = matches!(
-            op,
-            Op::Put { .. } | Op::MoveIn { .. } | Op::Delete { .. } | Op::DeleteList { .. }
-        );
-        let closes = matches!(op, Op::Close);
-        self.request(op.name(), Request::Op(op), fds, writes, closes)
-    }
-
-    /// A backend extension's method, in the child. `compact` rewrites
-    /// the store: counted as a write.
-    pub(crate) fn call_ext(&self, call: ExtCall) -> Result<Answer, BackendError> {
-        let writes = matches!(call, ExtCall::XorrisoCompact);
-        self.request(call.name(), Request::Extension(call), &[], writes, false)
-    }
-
-    /// An extension call that needs `writable` too: run in a child of its
-    /// own, confined with it, ended after the call.
-    pub(crate) fn call_ext_in_own_child(
-        &self,
-        call: ExtCall,
-        writable: std::path::PathBuf,
-    ) -> Result<Answer, BackendError> {
-        let mut open = self.open.clone();
-        open.extra_read_write.push(writable);
-        let link = Link {
-            ctx: self.ctx.clone(),
-            plugin: self.plugin.clone(),
-            open,
-            host: self.host.clone(),
-            live: Mutex::new(None),
-            lost_writes: AtomicBool::new(false),
-        };
-        let answer = link.call_ext(call);
-        let live = link.live.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(live) = live {
-            live.shut_down(self.ctx.options.op_timeout);
-        }
-        answer
-    }
-
-    fn request(
-        &self,
-        name: &'static str,
-        request: Request,
-        fds: &[BorrowedFd<'_>],
-        writes: bool,
-        closes: bool,
-    ) -> Result<Answer, BackendError> {
-        let mut guard = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            self.plugin.check_usable()?;
-            *guard = Some(
-                self.ctx
-                    .start_backend(&self.plugin, &self.open, &self.host)?,
-            );
-        }
-        let Some(live) = guard.as_mut() else {
-            return Err(BackendError::generic("no plugin child"));
-        };
-        let result = live.converse(&request, fds, &self.host, self.ctx.options.op_timeout);
-        match result {
-            Ok(answer) => {
-                if answer.is_ok() && writes {
-                    live.unclosed_writes = true;
-                }
-                if answer.is_ok() && closes {
-                    live.unclosed_writes = false;
-                }
-                answer
-            }
-            Err(failure) => {
-                let Some(dead) = guard.take() else {
-                    return Err(BackendError::generic("no plugin child"));
-                };
-                if dead.unclosed_writes {
-                    self.lost_writes.store(true, Ordering::Release);
-                }
-                let what = dead.bury(&failure);
-                let reason = format!(
-                    "plugin {} ({}) {what} during {name}",
-                    self.plugin.name,
-                    self.plugin.file.display()
-                );
-                self.plugin.record_death(&reason);
-                log::warn!("{reason}");
-                Err(BackendError::transient(reason).with_retryable(true))
-            }
-        }
-    }
-
-    fn unit(&self, op: Op) -> RResult<(), BackendError> {
-        let name = op.name();
-        match self.call(op, &[]) {
-            Ok(Answer::Done) => RResult::ROk(()),
-            Ok(other) => RResult::RErr(unexpected(name, &other)),
-            Err(e) => RResult::RErr(e),
-        }
-    }
-}
-
 impl RawBackend for IsolatedBackend {
     fn put(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        let result = open_source(local).and_then(|file| {
-            self.call(
-                Op::Put {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[file.as_fd()],
-            )
-        });
-        match result {
-            Ok(Answer::Done) => RResult::ROk(()),
-            Ok(other) => RResult::RErr(unexpected("put", &other)),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::put(&*self.link, local, name)
     }
 
     fn get(&self, name: RStr<'_>, local: RSlice<'_, u8>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        publish_get(local, |fd| {
-            match self.call(
-                Op::Get {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )? {
-                Answer::Got { mode } => Ok(mode),
-                other => Err(unexpected("get", &other)),
-            }
-        })
-        .into()
+        remote_ops::get(&*self.link, name, local)
     }
 
     fn list(&self) -> RResult<RVec<ListEntry>, BackendError> {
-        match self.call(Op::List, &[]) {
-            Ok(Answer::Listed(entries)) => RResult::ROk(
-                entries
-                    .into_iter()
-                    .map(|(name, size)| ListEntry {
-                        name: name.into(),
-                        size,
-                    })
-                    .collect(),
-            ),
-            Ok(other) => RResult::RErr(unexpected("list", &other)),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::list(&*self.link)
     }
 
     fn delete(&self, name: RStr<'_>) -> RResult<(), BackendError> {
-        self.unit(Op::Delete {
-            name: name.to_string(),
-        })
+        remote_ops::delete(&*self.link, name)
     }
 
     fn delete_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<(), BackendError> {
-        self.unit(Op::DeleteList { names: names(list) })
+        remote_ops::delete_list(&*self.link, list)
     }
 
     fn query(&self, name: RStr<'_>) -> RResult<ROption<u64>, BackendError> {
-        match self.call(
-            Op::Query {
-                name: name.to_string(),
-            },
-            &[],
-        ) {
-            Ok(Answer::Size(size)) => RResult::ROk(size.into()),
-            Ok(other) => RResult::RErr(unexpected("query", &other)),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::query(&*self.link, name)
     }
 
     fn query_list(&self, list: RSlice<'_, RStr<'_>>) -> RResult<RVec<ROption<u64>>, BackendError> {
-        match self.call(Op::QueryList { names: names(list) }, &[]) {
-            Ok(Answer::Sizes(sizes)) => {
-                RResult::ROk(sizes.into_iter().map(ROption::from).collect())
-            }
-            Ok(other) => RResult::RErr(unexpected("query_list", &other)),
-            Err(e) => RResult::RErr(e),
-        }
+        remote_ops::query_list(&*self.link, list)
     }
 
     /// The child gets a descriptor and hands the backend a staged copy to
     /// move in; the host removes the local file after success.
     fn move_in(&self, local: RSlice<'_, u8>, name: RStr<'_>) -> RResult<(), BackendError> {
-        let local = path_of(local);
-        move_in_via_fd(local, |fd| {
-            match self.call(
-                Op::MoveIn {
-                    name: name.to_string(),
-                    shown: local.display().to_string(),
-                },
-                &[fd],
-            )? {
-                Answer::Done => Ok(()),
-                other => Err(unexpected("move_in", &other)),
-            }
-        })
-        .into()
+        remote_ops::move_in(&*self.link, local, name)
     }
 
     fn retry_cleanup(&self) -> RResult<(), BackendError> {
-        self.unit(Op::RetryCleanup)
+        remote_ops::unit(&*self.link, Op::RetryCleanup, &[]).into()
     }
 
     fn close(&self) -> RResult<(), BackendError> {
-        let closed = self.unit(Op::Close).into_result();
+        let closed = remote_ops::unit(&*self.link, Op::Close, &[]);
         if self.lost_writes.load(Ordering::Acquire) {
             return RResult::RErr(BackendError::new(
                 ErrorCode::GENERIC,
@@ -288,29 +90,43 @@ impl RawBackend for IsolatedBackend {
     /// the child offers them.
     fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
         let id = id.as_str();
-        if id != xorriso::ID && id != peer::ID {
+        let crosses = [xorriso::ID, peer::ID, stream::ID, location::ID];
+        if !crosses.contains(&id) {
             return ROption::RNone;
         }
+        // Offered here exactly when the plugin's backend offers it.
         match self.call_ext(ExtCall::Offers { id: id.to_string() }) {
-            Ok(Answer::Offers(true)) if id == xorriso::ID => {
-                let object: xorriso::XorrisoObject = XorrisoV1_TO::from_value(
-                    RemoteXorriso {
-                        link: self.link.clone(),
-                    },
-                    TD_Opaque,
-                );
-                ROption::RSome(Extension::new(object))
-            }
-            Ok(Answer::Offers(true)) => {
-                let object: peer::PeerObject = PeerV1_TO::from_value(
-                    RemotePeer {
-                        link: self.link.clone(),
-                    },
-                    TD_Opaque,
-                );
-                ROption::RSome(Extension::new(object))
-            }
+            Ok(Answer::Offers(true)) => ROption::RSome(self.remote_extension(id)),
             _ => ROption::RNone,
+        }
+    }
+}
+
+impl IsolatedBackend {
+    /// The host's object for extension `id` (one of those that cross).
+    fn remote_extension(&self, id: &str) -> Extension {
+        let link = self.link.clone();
+        match id {
+            xorriso::ID => {
+                let object: xorriso::XorrisoObject =
+                    XorrisoV1_TO::from_value(RemoteXorriso { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            stream::ID => {
+                let object: stream::StreamObject =
+                    StreamV1_TO::from_value(RemoteStream { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            location::ID => {
+                let object: location::LocationObject =
+                    LocationV1_TO::from_value(RemoteLocation { link }, TD_Opaque);
+                Extension::new(object)
+            }
+            _ => {
+                let object: peer::PeerObject =
+                    PeerV1_TO::from_value(RemotePeer { link }, TD_Opaque);
+                Extension::new(object)
+            }
         }
     }
 }

@@ -12,11 +12,58 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::child::SOCKET_ENV;
 use crate::frame::Channel;
+use crate::protocol::SOCKET_ENV;
 
 /// The descriptor number the child finds its socket at.
 const CHILD_SOCKET_FD: i32 = 3;
+
+/// The variables a child inherits, by exact name: what the C library, the
+/// Rust runtime and the network plugins read (`HOME` for `~/.ssh`,
+/// `~/.netrc` and `~/.aws`; `USER` for sftp's default login; the agent's
+/// socket; TLS trust roots; proxies).
+const INHERITED: &[&str] = &[
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "SSH_AUTH_SOCK",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// The variables a child inherits, by prefix: the locale, the S3 plugin's
+/// credentials and region (`AWS_*`), and stowage's own (`STOWAGE_*`, e.g.
+/// the WebDAV plugin's user and password).
+const INHERITED_PREFIXES: &[&str] = &["LC_", "AWS_", "STOWAGE_"];
+
+/// What of the host's environment `vars` a child gets: the allowlist
+/// above, nothing else (a token or password in the host's environment for
+/// some other program stays out of a plugin's reach). `TMPDIR` is set to
+/// the child's staging directory separately.
+pub fn child_environment(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    vars.filter(|(name, _)| {
+        name.to_str().is_some_and(|n| {
+            INHERITED.contains(&n) || INHERITED_PREFIXES.iter().any(|p| n.starts_with(p))
+        })
+    })
+    .collect()
+}
 
 /// Resource limits of a child (soft and hard); `None` leaves the host's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +177,8 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
+        .env_clear()
+        .envs(child_environment(std::env::vars_os()))
         .env(SOCKET_ENV, CHILD_SOCKET_FD.to_string())
         .env("TMPDIR", &spec.tmpdir)
         .stdin(Stdio::null())
@@ -194,34 +243,65 @@ fn start(spec: &SpawnSpec, child_end: OwnedFd) -> io::Result<Child> {
     child
 }
 
-impl Spawned {
-    /// Kills the child's whole process group (whatever it forked too) and
-    /// reaps the child. The group is killed before the leader is reaped, so
-    /// its id cannot have been reused.
-    pub fn kill(&mut self) -> Option<std::process::ExitStatus> {
-        let pgid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        self.child.wait().ok()
-    }
+/// Kills the child's whole process group (whatever it forked too) and
+/// reaps the child. The group is killed before the leader is reaped, so
+/// its id cannot have been reused.
+pub fn kill(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let pgid = child.id() as libc::pid_t;
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    child.wait().ok()
+}
 
-    /// Waits up to `grace` for the child to end by itself (it does once
-    /// its socket closes), then kills what is left of its group.
-    pub fn finish(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + grace;
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32);
-        loop {
-            let exited = rustix::process::waitid(
-                rustix::process::WaitId::Pid(pid?),
-                rustix::process::WaitIdOptions::EXITED
-                    | rustix::process::WaitIdOptions::NOWAIT
-                    | rustix::process::WaitIdOptions::NOHANG,
-            );
-            match exited {
-                Ok(Some(_)) | Err(_) => return self.kill(),
-                Ok(None) if Instant::now() >= deadline => return self.kill(),
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            }
+/// Waits up to `grace` for the child to end by itself (it does once its
+/// socket closes), then kills what is left of its group.
+pub fn finish(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + grace;
+    let pid = rustix::process::Pid::from_raw(child.id() as i32);
+    loop {
+        let exited = rustix::process::waitid(
+            rustix::process::WaitId::Pid(pid?),
+            rustix::process::WaitIdOptions::EXITED
+                | rustix::process::WaitIdOptions::NOWAIT
+                | rustix::process::WaitIdOptions::NOHANG,
+        );
+        match exited {
+            Ok(Some(_)) | Err(_) => return kill(child),
+            Ok(None) if Instant::now() >= deadline => return kill(child),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_allowlist_reaches_a_child() {
+        let host = [
+            ("HOME", "/root"),
+            ("LC_ALL", "C.UTF-8"),
+            ("AWS_SECRET_ACCESS_KEY", "for s3"),
+            ("STOWAGE_WEBDAV_PASSWORD", "for webdav"),
+            ("GITHUB_TOKEN", "not for plugins"),
+            ("DATABASE_PASSWORD", "not for plugins"),
+            ("LD_PRELOAD", "/tmp/evil.so"),
+            ("PATHOLOGICAL", "a prefix of PATH is not PATH"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let names: Vec<_> = child_environment(host.into_iter())
+            .into_iter()
+            .map(|(k, _)| k.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "HOME",
+                "LC_ALL",
+                "AWS_SECRET_ACCESS_KEY",
+                "STOWAGE_WEBDAV_PASSWORD"
+            ]
+        );
     }
 }

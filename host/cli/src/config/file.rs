@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use stowage::Error;
 
+use super::plugin_policy::PluginSections;
 use super::secrets::has_secret;
 use super::valid_remote_name;
 
@@ -19,6 +20,7 @@ pub struct Config {
     remotes: BTreeMap<String, Remote>,
     /// The file's text as read: `save` edits it rather than rewriting it.
     text: String,
+    plugins: PluginSections,
 }
 
 /// What the file may hold.
@@ -27,6 +29,8 @@ pub struct Config {
 struct FileFormat {
     #[serde(default)]
     remote: BTreeMap<String, Remote>,
+    #[serde(default)]
+    plugin: PluginSections,
 }
 
 /// `[remote.NAME]`.
@@ -107,7 +111,13 @@ impl Config {
             path: None,
             remotes: parsed.remote,
             text: text.to_string(),
+            plugins: parsed.plugin,
         })
+    }
+
+    /// The `[plugin.NAME]` tables.
+    pub fn plugins(&self) -> &PluginSections {
+        &self.plugins
     }
 
     /// Where the file is (or would be).

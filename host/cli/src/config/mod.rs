@@ -16,9 +16,11 @@
 
 mod edit;
 mod file;
+mod plugin_policy;
 mod remote;
 mod secrets;
 
 pub use file::Config;
+pub use plugin_policy::isolation_settings;
 pub use remote::{resolve, valid_remote_name};
 pub use secrets::redact_url;

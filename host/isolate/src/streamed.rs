@@ -1,0 +1,111 @@
+//! Put and get in the child through the plugin's `stowage.stream/1`, when
+//! it offers it: the bytes go straight between the host's descriptor and
+//! the plugin, with no staged copy in between.
+//!
+//! Under Landlock the child cannot reopen `/proc/self/fd/N` (the check
+//! applies to the file's real place), so a path-based `put` needs a staged
+//! copy of the source first, and a path-based `get` always writes a staged
+//! file that is then copied into the host's descriptor. A stream writer
+//! reads the descriptor itself, a stream reader writes into it.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stowage_backend_api::BackendError;
+use stowage_stream_ext::Stream;
+
+use crate::protocol::{Answer, Op};
+
+/// The size of one chunk handed to the plugin.
+const CHUNK: usize = 1 << 20;
+
+/// A buffer for an object of `size`: no larger than the object (one read
+/// past its end sees the end), at most [`CHUNK`].
+fn chunk_for(size: Option<u64>) -> usize {
+    size.map_or(CHUNK, |s| {
+        usize::try_from(s.saturating_add(1))
+            .unwrap_or(CHUNK)
+            .min(CHUNK)
+    })
+}
+
+/// The umask the host last sent (objects a stream get produces are made
+/// `0666` less it, as `open(2)` would make them).
+pub(crate) static UMASK: AtomicU32 = AtomicU32::new(0o022);
+
+/// Runs `op` through the plugin's stream extension when it is a put
+/// (`confined` only: otherwise the plugin reads the descriptor through
+/// `/proc/self/fd` without a copy) or a get and the plugin offers the
+/// extension; `None` when the path-based way applies. `progress(done,
+/// total)` is told how far the transfer got.
+pub(crate) fn try_streamed(
+    stream: Option<&Stream>,
+    op: &Op,
+    fds: &mut Vec<OwnedFd>,
+    confined: bool,
+    progress: &dyn Fn(u64, u64),
+) -> Option<Result<Answer, BackendError>> {
+    let wanted = matches!(op, Op::Get { .. }) || (confined && matches!(op, Op::Put { .. }));
+    if !wanted || fds.len() != 1 {
+        return None;
+    }
+    let stream = stream?;
+    let file = File::from(fds.pop()?);
+    Some(match op {
+        Op::Put { name, shown } => put(stream, name, file, progress)
+            .map(|()| Answer::Done)
+            .map_err(|e| e.context(format!("storing {shown}"))),
+        Op::Get { name, .. } => get(stream, name, file, progress).map(|()| Answer::Got {
+            mode: 0o666 & !UMASK.load(Ordering::Relaxed),
+        }),
+        _ => return None,
+    })
+}
+
+fn put(
+    stream: &Stream,
+    name: &str,
+    mut source: File,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(), BackendError> {
+    let total = source.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut writer = stream.writer(name)?;
+    let mut buf = vec![0u8; chunk_for(Some(total))];
+    let mut done = 0u64;
+    loop {
+        let n = match source.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(BackendError::from_io(&e, "reading the local file")),
+        };
+        writer.send(&buf[..n])?;
+        done += n as u64;
+        progress(done, total);
+    }
+    writer.commit().map(|_| ())
+}
+
+fn get(
+    stream: &Stream,
+    name: &str,
+    mut dest: File,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(), BackendError> {
+    let mut reader = stream.reader(name)?;
+    let total = reader.size().unwrap_or(0);
+    let mut buf = vec![0u8; chunk_for(reader.size())];
+    let mut done = 0u64;
+    loop {
+        let n = reader.receive(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        dest.write_all(&buf[..n])
+            .map_err(|e| BackendError::from_io(&e, "writing the fetched object"))?;
+        done += n as u64;
+        progress(done, total);
+    }
+}
