@@ -4,7 +4,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
-use stowage_tests::{cli_with, tempdir, Cli, EXIT_INVALID, EXIT_NOT_FOUND};
+use stowage_tests::{cli_with, tempdir, Cli, Output, EXIT_INVALID, EXIT_NOT_FOUND};
 
 fn setup() -> (tempfile::TempDir, Cli) {
     cli_with(&["local-peer", "file"])
@@ -35,6 +35,18 @@ fn peer(host: &str) -> Peer {
     }
 }
 
+/// `stowage peer stage URL TARGET --owner OWNER` of `peer`.
+fn stage_owned_by(cli: &Cli, peer: &Peer, owner: &str) -> Output {
+    cli.run([
+        "peer",
+        "stage",
+        &peer.url,
+        peer.target.to_str().unwrap(),
+        "--owner",
+        owner,
+    ])
+}
+
 /// A [`Peer`] of `host1` whose target directory exists too.
 fn peer_with_target() -> Peer {
     let peer = peer("host1");
@@ -45,9 +57,8 @@ fn peer_with_target() -> Peer {
 #[test]
 fn indicators_round_trip() {
     let (_p, cli) = setup();
-    let Peer {
-        work, collect, url, ..
-    } = &peer("Host1");
+    let peer = peer("Host1");
+    let (work, collect, url) = (&peer.work, &peer.collect, &peer.url);
 
     cli.run(["peer", "collected", url]).expect_code(1);
     std::fs::write(collect.join("cback.collect"), b"").unwrap();
@@ -78,12 +89,8 @@ fn indicators_round_trip() {
 #[test]
 fn stage_reports_every_entry() {
     let (_p, cli) = setup();
-    let Peer {
-        work,
-        collect,
-        target,
-        url,
-    } = &peer_with_target();
+    let peer = peer_with_target();
+    let (work, collect, target, url) = (&peer.work, &peer.collect, &peer.target, &peer.url);
     std::fs::create_dir(collect.join("subdir")).unwrap();
     std::fs::write(collect.join("a file.txt"), b"spaces").unwrap();
     std::fs::write(collect.join("ünï.bin"), b"unicode!").unwrap();
@@ -145,12 +152,8 @@ fn stage_reports_every_entry() {
 #[test]
 fn stage_refuses_bad_directories() {
     let (_p, cli) = setup();
-    let Peer {
-        work,
-        collect,
-        target,
-        url,
-    } = &peer_with_target();
+    let peer = peer_with_target();
+    let (work, collect, target, url) = (&peer.work, &peer.collect, &peer.target, &peer.url);
 
     // Empty collect directory: nothing to stage, as in Cedar.
     let out = cli.run(["peer", "stage", url, target.to_str().unwrap()]);
@@ -195,22 +198,10 @@ fn ownership_is_applied_as_root() {
         return;
     }
     let (_p, cli) = setup();
-    let Peer {
-        collect,
-        target,
-        url,
-        ..
-    } = &peer_with_target();
+    let peer = peer_with_target();
+    let (collect, target, url) = (&peer.collect, &peer.target, &peer.url);
     std::fs::write(collect.join("f"), b"x").unwrap();
-    cli.run([
-        "peer",
-        "stage",
-        url,
-        target.to_str().unwrap(),
-        "--owner",
-        "65534:65534",
-    ])
-    .ok();
+    stage_owned_by(&cli, &peer, "65534:65534").ok();
     let meta = std::fs::metadata(target.join("f")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
     cli.run(["peer", "mark-staged", url, "--owner", "nobody"])
@@ -221,15 +212,7 @@ fn ownership_is_applied_as_root() {
             .uid(),
         65534
     );
-    cli.run([
-        "peer",
-        "stage",
-        url,
-        target.to_str().unwrap(),
-        "--owner",
-        "no-such-user-x",
-    ])
-    .expect_code(EXIT_INVALID);
+    stage_owned_by(&cli, &peer, "no-such-user-x").expect_code(EXIT_INVALID);
 }
 
 extern "C" {
@@ -243,7 +226,8 @@ extern "C" {
 #[test]
 fn owner_and_mode_follow_the_shared_parser() {
     let (_p, cli) = setup();
-    let Peer { collect, url, .. } = &peer("Host1");
+    let peer = peer("Host1");
+    let (collect, url) = (&peer.collect, &peer.url);
     let out = cli.run(["peer", "mark-staged", url, "--mode", "+640"]);
     out.expect_code(EXIT_INVALID);
     assert!(out.all_text().contains("\"+640\""), "{}", out.all_text());

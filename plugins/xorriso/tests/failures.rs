@@ -3,19 +3,29 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use stowage_xorriso::{EnvSettings, ErrorKind, XorrisoBackend};
 
 /// An image with one committed object "a" = b"first".
-fn image_with_a(dir: &Path, name: &str) -> std::path::PathBuf {
+fn image_with_a(dir: &Path, name: &str) -> PathBuf {
     let img = dir.join(name);
     let b = open(&url(&img));
     let src = write(dir, "seed", b"first");
     b.put(&src, "a").unwrap();
     b.close().unwrap();
     img
+}
+
+/// [`image_with_a`] `name` in `dir`, opened again with a put of `content`
+/// as `p` pending (staged, not committed).
+fn image_with_a_pending_put(dir: &Path, name: &str, content: &[u8]) -> (PathBuf, XorrisoBackend) {
+    let img = image_with_a(dir, name);
+    let b = open(&url(&img));
+    let src = write(dir, "s", content);
+    b.put(&src, "p").unwrap();
+    (img, b)
 }
 
 fn assert_last_good(img: &Path, dir: &Path) {
@@ -29,14 +39,10 @@ fn assert_last_good(img: &Path, dir: &Path) {
 
 #[test]
 fn second_backend_is_refused_with_in_use() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = image_with_a(d.path(), "lock.iso");
-    let b = open(&url(&img));
-    let src = write(d.path(), "s", b"pending");
-    b.put(&src, "p").unwrap();
+    };
+    let (img, b) = image_with_a_pending_put(d.path(), "lock.iso", b"pending");
     let t = std::time::Instant::now();
     let e = XorrisoBackend::open(&url(&img)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InUse, "{e}");
@@ -149,10 +155,9 @@ fn read_only_image_lists_and_gets_but_refuses_writes() {
 
 #[test]
 fn wrong_volume_id_is_refused_naming_both() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("vol.iso");
     let b = open(&format!("{}?volid=BKP1", url(&img)));
     let src = write(d.path(), "seed", b"first");
@@ -178,10 +183,9 @@ fn wrong_volume_id_is_refused_naming_both() {
 
 #[test]
 fn bad_xorriso_path_and_args() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = image_with_a(d.path(), "path.iso");
     let env = EnvSettings {
         xorriso_path: Some("/nonexistent/bin/xorriso".into()),
@@ -230,10 +234,9 @@ fn bad_xorriso_path_and_args() {
 
 #[test]
 fn existing_non_iso_file_is_never_touched() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     for (name, data) in [
         ("random.iso", bytes(100_000, 3)),
         ("tiny.iso", b"not an iso".to_vec()),
@@ -264,14 +267,10 @@ fn existing_non_iso_file_is_never_touched() {
 
 #[test]
 fn xorriso_dying_is_transient_and_retry_cleanup_respawns() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = image_with_a(d.path(), "die.iso");
-    let b = open(&url(&img));
-    let src = write(d.path(), "s", b"pending put");
-    b.put(&src, "p").unwrap();
+    };
+    let (img, b) = image_with_a_pending_put(d.path(), "die.iso", b"pending put");
     b.delete("a").unwrap();
     let pid = b.xorriso_pid().unwrap();
     // SAFETY-free: plain kill(1) of our own child.
@@ -298,10 +297,9 @@ fn xorriso_dying_is_transient_and_retry_cleanup_respawns() {
 
 #[test]
 fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("md5.iso");
     let data = bytes(10_000, 77);
     let b = open(&url(&img));
@@ -335,10 +333,9 @@ fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
 
 #[test]
 fn tampered_staging_drops_only_that_put() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("tamper.iso");
     let b = open(&url(&img));
     let s1 = write(d.path(), "s1", b"good");

@@ -8,10 +8,9 @@ use stowage_xorriso::{ErrorKind, XorrisoBackend};
 
 #[test]
 fn sizes_round_trip_across_reopen_and_isoinfo_agrees() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some(d) = workdir_with(&["xorriso", "isoinfo"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("store.iso");
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
@@ -93,10 +92,9 @@ const HOSTILE: &[&str] = &[
 
 #[test]
 fn hostile_names_round_trip_and_globs_stay_literal() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some(d) = workdir_with(&["xorriso", "isoinfo"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("names.iso");
     let long = "n".repeat(255);
     let long_utf8 = "é".repeat(127); // 254 bytes
@@ -151,10 +149,9 @@ fn hostile_names_round_trip_and_globs_stay_literal() {
 
 #[test]
 fn pending_changes_are_visible_and_replace_and_delete_work() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("p.iso");
     let b = open(&url(&img));
     assert_eq!(b.list().unwrap(), vec![]); // a new image lists as empty
@@ -227,10 +224,9 @@ fn pending_changes_are_visible_and_replace_and_delete_work() {
 
 #[test]
 fn move_in_consumes_the_source() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("m.iso");
     let b = open(&url(&img));
     let src = write(d.path(), "vol1", &bytes(10_000, 9));
@@ -250,10 +246,9 @@ fn move_in_consumes_the_source() {
 
 #[test]
 fn only_direct_children_of_the_backup_dir_are_listed() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("dirs.iso");
     let f = write(d.path(), "f", b"12345");
     // Build an image with other content using xorriso directly.
@@ -285,10 +280,9 @@ fn only_direct_children_of_the_backup_dir_are_listed() {
 
 #[test]
 fn threads_share_one_backend() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("t.iso");
     let b = std::sync::Arc::new(open(&format!("{}?batch=7", url(&img))));
     let mut hs = Vec::new();
@@ -322,10 +316,9 @@ fn threads_share_one_backend() {
 
 #[test]
 fn drop_without_close_still_commits_and_close_then_ops_fail() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("drop.iso");
     let src = write(d.path(), "s", b"kept");
     {

@@ -7,10 +7,9 @@ use stowage_xorriso::{EnvSettings, ErrorKind, XorrisoBackend};
 
 #[test]
 fn hundred_puts_make_one_session() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("batch.iso");
     let b = open(&url(&img));
     for i in 0..100 {
@@ -36,10 +35,9 @@ fn hundred_puts_make_one_session() {
 
 #[test]
 fn batch_limit_and_commit_each() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("b10.iso");
     let b = open(&format!("{}?batch=10&volid=BKP_10", url(&img)));
     for i in 0..25 {
@@ -76,10 +74,9 @@ fn batch_limit_and_commit_each() {
 
 #[test]
 fn volume_ids() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some(d) = workdir_with(&["xorriso", "isoinfo"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("v.iso");
     let b = open(&format!("{}?volid=BKP1", url(&img)));
     let src = write(d.path(), "s", b"x");
@@ -121,10 +118,9 @@ fn volume_ids() {
 
 #[test]
 fn compact_reclaims_deleted_and_replaced_data() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some(d) = workdir_with(&["xorriso", "isoinfo"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = d.path().join("c.iso");
     let b = open(&format!("{}:/bk?volid=KEEPME", url(&img)));
     for i in 0..4 {

@@ -184,3 +184,12 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// A fresh temporary directory for one test's images and files, or `None`
+/// (after a loud skip, see [`have`]) unless every one of `tools` can be run.
+pub fn workdir_with(tools: &[&str]) -> Option<tempfile::TempDir> {
+    if !tools.iter().all(|tool| have(tool)) {
+        return None;
+    }
+    Some(tempfile::tempdir().unwrap())
+}
