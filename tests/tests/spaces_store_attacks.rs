@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use spaces_support::*;
 use stowage_space::{BackupStore, Data, StoreOptions};
+use stowage_tests::file_store;
 
 fn manifests(store: &Path) -> Vec<String> {
     objects(store)
@@ -43,10 +44,9 @@ fn scramble(path: &Path) {
 /// `verify_existing`; `repair` fixes what live files still hold.
 #[test]
 fn a_damaged_object_is_stored_again_not_reused() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let small = dir.path().join("small");
     fs::write(&small, bytes(1, 5000)).unwrap();
     let s = small.to_str().unwrap();
@@ -101,10 +101,9 @@ fn a_damaged_object_is_stored_again_not_reused() {
 /// deleted: writing the space is refused (exit 50) naming the version.
 #[test]
 fn a_newer_manifest_format_is_never_deleted() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let f = dir.path().join("f");
     fs::write(&f, b"x").unwrap();
     let f = f.to_str().unwrap();
@@ -143,9 +142,8 @@ fn a_newer_manifest_format_is_never_deleted() {
 /// the next writer removes it.
 #[test]
 fn the_previous_manifest_outlives_the_new_ones_until_the_close() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let f = dir.path().join("f");
     fs::write(&f, b"content").unwrap();
     {
@@ -401,10 +399,9 @@ fn another_user_cannot_hold_a_space_lock() {
 /// whatever the umask and the source's mode.
 #[test]
 fn objects_are_private_whatever_the_umask() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let f = dir.path().join("f");
     fs::write(&f, b"world-readable source").unwrap();
     fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();

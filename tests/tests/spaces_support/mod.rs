@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use stowage::{Registry, SearchPath};
 use stowage_space::{key_file_in, BackupStore, StoreOptions};
+#[allow(unused_imports)] // each test file uses its own part
 pub use stowage_tests::{file_url, stowage_bin};
 
 /// A directory holding only the file and local-peer plugins, made once
