@@ -23,6 +23,13 @@ fn store_with_a_star() -> FileStore {
     ])
 }
 
+/// The lines of `stowage ls ARGS...`, which must succeed.
+fn ls_lines(cli: &Cli, args: &[&str]) -> Vec<String> {
+    let out = cli.run(["ls"].iter().chain(args));
+    out.ok();
+    out.out.lines().map(str::to_string).collect()
+}
+
 #[test]
 fn names_are_literal_and_globs_match_the_listing() {
     let (_p, cli) = setup();
@@ -114,19 +121,13 @@ fn long_listings_align_and_humanise_sizes() {
         ("big", &vec![0u8; 3 << 20]),
     ]);
 
-    let out = cli.run(["ls", "-l", url]);
-    out.ok();
     assert_eq!(
-        out.out.lines().collect::<Vec<_>>(),
-        ["3145728  big", "   2000  mid", "      5  small"],
-        "{out}"
+        ls_lines(&cli, &["-l", url]),
+        ["3145728  big", "   2000  mid", "      5  small"]
     );
-    let out = cli.run(["ls", "--human", url]);
-    out.ok();
     assert_eq!(
-        out.out.lines().collect::<Vec<_>>(),
-        ["3.0M  big", "2.0K  mid", "   5  small"],
-        "{out}"
+        ls_lines(&cli, &["--human", url]),
+        ["3.0M  big", "2.0K  mid", "   5  small"]
     );
     // The default stays `SIZE  NAME`, and JSON keeps exact sizes.
     let out = cli.run(["ls", url]);

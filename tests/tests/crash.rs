@@ -15,7 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -170,6 +170,10 @@ fn listed(cli: &Cli, url: &str) -> Vec<(String, u64)> {
 /// with only the file plugin, its probe verdict already cached (so no run
 /// spends its first milliseconds probing).
 struct Setup {
+    /// This test's turn (see [`SERIAL`]), held until it ends.
+    _turn: MutexGuard<'static, ()>,
+    /// When the test started, before its data was written.
+    started: Instant,
     work: tempfile::TempDir,
     /// Bound, not dropped: the plugin directory must outlive the runs.
     _plugins: tempfile::TempDir,
@@ -183,6 +187,8 @@ struct Setup {
 
 /// The [`Setup`] of test `what`, and the generator of its kill moments.
 fn setup(what: &str) -> (Setup, Rng) {
+    let turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let test_started = Instant::now();
     let plugins = plugin_dir_with(&["file"]);
     let cli = Cli::new(plugins.path());
     cli.run(["plugins"]).ok();
@@ -201,6 +207,8 @@ fn setup(what: &str) -> (Setup, Rng) {
         started.elapsed()
     );
     let setup = Setup {
+        _turn: turn,
+        started: test_started,
         work,
         _plugins: plugins,
         cli,
@@ -221,12 +229,8 @@ fn timed(cli: &Cli, args: &[&str]) -> Duration {
 
 #[test]
 fn kill_9_during_put_never_leaves_a_partial_object() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let test_started = Instant::now();
     let (setup, mut rng) = setup("put");
-    let Setup {
-        new, old, store, ..
-    } = &setup;
+    let (new, old, store) = (&setup.new, &setup.old, &setup.store);
     // This test is about the file plugin's atomicity (copy to a temporary,
     // then rename), not about isolation. An isolated plugin runs in a child
     // that can still finish its last rename after the host is killed, so a
@@ -294,23 +298,15 @@ fn kill_9_during_put_never_leaves_a_partial_object() {
         .count();
     eprintln!(
         "[put] {ROUNDS} rounds, {killed} killed mid-run, no partial object; {:.1?} in all",
-        test_started.elapsed()
+        setup.started.elapsed()
     );
 }
 
 #[test]
 fn kill_9_during_get_never_leaves_a_partial_local_file() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let test_started = Instant::now();
     let (setup, mut rng) = setup("get");
-    let Setup {
-        work,
-        cli,
-        new,
-        old,
-        url,
-        ..
-    } = &setup;
+    let (work, cli, url) = (&setup.work, &setup.cli, setup.url.as_str());
+    let (new, old) = (&setup.new, &setup.old);
     cli.run(["put", url, new.to_str().unwrap(), "--name", "big"])
         .ok();
     let out_dir = work.path().join("out");
@@ -374,6 +370,6 @@ fn kill_9_during_get_never_leaves_a_partial_local_file() {
         .count();
     eprintln!(
         "[get] {ROUNDS} rounds, {killed} killed mid-run, no partial local file; {:.1?} in all",
-        test_started.elapsed()
+        setup.started.elapsed()
     );
 }

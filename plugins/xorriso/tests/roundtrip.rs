@@ -252,22 +252,17 @@ fn only_direct_children_of_the_backup_dir_are_listed() {
     let img = d.path().join("dirs.iso");
     let f = write(d.path(), "f", b"12345");
     // Build an image with other content using xorriso directly.
-    let st = std::process::Command::new("xorriso")
-        .arg("-dev")
-        .arg(format!("stdio:{}", img.display()))
-        .args(["-map"])
-        .arg(&f)
-        .args(["/bk/mine", "-map"])
-        .arg(&f)
-        .args(["/bk/sub/deeper", "-map"])
-        .arg(&f)
-        .args(["/elsewhere", "-commit"])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    output_of_success(
+        std::process::Command::new("xorriso")
+            .arg("-dev")
+            .arg(format!("stdio:{}", img.display()))
+            .args(["-map"])
+            .arg(&f)
+            .args(["/bk/mine", "-map"])
+            .arg(&f)
+            .args(["/bk/sub/deeper", "-map"])
+            .arg(&f)
+            .args(["/elsewhere", "-commit"]),
     );
     let b = open(&format!("{}:/bk", url(&img)));
     assert_eq!(b.list().unwrap(), vec![("mine".to_string(), 5)]);

@@ -65,19 +65,22 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Runs `cmd` to completion; panics, with its stderr, unless it succeeded.
+pub fn output_of_success(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed: {stderr}");
+    out
+}
+
 /// `isoinfo -R -x <path> -i <img>`: the bytes an independent reader sees.
 pub fn isoinfo_extract(img: &Path, iso_path: &str) -> Vec<u8> {
-    let o = Command::new("isoinfo")
-        .args(["-R", "-x", iso_path, "-i"])
-        .arg(img)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "isoinfo -x failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
+    output_of_success(
+        Command::new("isoinfo")
+            .args(["-R", "-x", iso_path, "-i"])
+            .arg(img),
+    )
+    .stdout
 }
 
 /// `isoinfo -R -l`: (directory, name, size) of the regular files (names without newlines).
