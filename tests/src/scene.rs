@@ -32,6 +32,15 @@ impl FileStore {
         path
     }
 
+    /// Writes `size` bytes of the deterministic test data of `seed` (see
+    /// [`crate::files::write_data`]) to the local file `<work>/<name>` and
+    /// returns its path.
+    pub fn data_file(&self, name: &str, size: u64, seed: u64) -> PathBuf {
+        let path = self.path(name);
+        crate::files::write_data(&path, size, seed);
+        path
+    }
+
     /// Creates the local directory `<work>/<name>` and returns its path.
     pub fn local_dir(&self, name: &str) -> PathBuf {
         let path = self.path(name);

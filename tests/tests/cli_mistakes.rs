@@ -29,16 +29,13 @@ fn store_with_object(cli: &Cli) -> (FileStore, PathBuf) {
 fn put_of_two_files_with_one_name_stores_nothing() {
     let (_p, cli) = setup();
     let scene = file_store();
-    let (work, store, url) = (&scene.work, &scene.store, scene.url.as_str());
+    let (store, url) = (&scene.store, scene.url.as_str());
     for dir in ["a", "b", "c"] {
-        fs::create_dir(work.path().join(dir)).unwrap();
+        scene.local_dir(dir);
     }
-    let a = work.path().join("a/x");
-    let b = work.path().join("b/x");
-    let other = work.path().join("c/y");
-    write_data(&a, 100, 1);
-    write_data(&b, 200, 2);
-    write_data(&other, 300, 3);
+    let a = scene.data_file("a/x", 100, 1);
+    let b = scene.data_file("b/x", 200, 2);
+    let other = scene.data_file("c/y", 300, 3);
 
     let out = cli.run([
         "put",

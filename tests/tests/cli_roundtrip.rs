@@ -138,8 +138,7 @@ fn large_64_mib_roundtrip() {
     let (_p, cli) = setup();
     let scene = file_store();
     let (store, url) = (&scene.store, &scene.url);
-    let big = scene.path("big.bin");
-    write_data(&big, 64 * MIB, 3);
+    let big = scene.data_file("big.bin", 64 * MIB, 3);
     cli.run(["put", url, big.to_str().unwrap()]).ok();
     assert_same_content(&big, &store.join("big.bin"));
     assert_eq!(ls(&cli, url), vec![("big.bin".to_string(), 64 * MIB)]);
@@ -272,10 +271,8 @@ fn mv_moves_local_files_into_the_backend() {
     let (_p, cli) = setup();
     let scene = file_store();
     let (store, url) = (&scene.store, &scene.url);
-    let a = scene.path("a.bin");
-    let b = scene.path("b.bin");
-    write_data(&a, 1000, 4);
-    write_data(&b, 3000, 5);
+    let a = scene.data_file("a.bin", 1000, 4);
+    let b = scene.data_file("b.bin", 3000, 5);
     let a_copy = fs::read(&a).unwrap();
     let (out, doc) = cli.run_json(["mv", url, a.to_str().unwrap(), b.to_str().unwrap()]);
     out.ok();
@@ -307,10 +304,8 @@ fn put_over_an_existing_name_replaces_it() {
     let (_p, cli) = setup();
     let scene = file_store();
     let (store, url) = (&scene.store, &scene.url);
-    let long = scene.path("long");
-    let short = scene.path("short");
-    write_data(&long, 100_000, 6);
-    write_data(&short, 10, 7);
+    let long = scene.data_file("long", 100_000, 6);
+    let short = scene.data_file("short", 10, 7);
     cli.run(["put", url, long.to_str().unwrap(), "--name", "obj"])
         .ok();
     assert_same_content(&long, &store.join("obj"));

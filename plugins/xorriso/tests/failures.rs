@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use stowage_xorriso::{EnvSettings, ErrorKind, XorrisoBackend};
+use stowage_xorriso::{EnvSettings, Error, ErrorKind, XorrisoBackend};
 
 /// An image with one committed object "a" = b"first".
 fn image_with_a(dir: &Path, name: &str) -> PathBuf {
@@ -26,6 +26,14 @@ fn image_with_a_pending_put(dir: &Path, name: &str, content: &[u8]) -> (PathBuf,
     let src = write(dir, "s", content);
     b.put(&src, "p").unwrap();
     (img, b)
+}
+
+/// The error of opening `img` with `env`, which must fail with `kind`.
+#[track_caller]
+fn open_refused(img: &Path, env: EnvSettings, kind: ErrorKind) -> Error {
+    let e = XorrisoBackend::open_with(config(&url(img), env)).unwrap_err();
+    assert_eq!(e.kind(), kind, "{e}");
+    e
 }
 
 fn assert_last_good(img: &Path, dir: &Path) {
@@ -155,10 +163,9 @@ fn read_only_image_lists_and_gets_but_refuses_writes() {
 
 #[test]
 fn wrong_volume_id_is_refused_naming_both() {
-    let Some(d) = workdir_with(&["xorriso"]) else {
+    let Some((d, img)) = image_in(&["xorriso"], "vol.iso") else {
         return;
     };
-    let img = d.path().join("vol.iso");
     let b = open(&format!("{}?volid=BKP1", url(&img)));
     let src = write(d.path(), "seed", b"first");
     b.put(&src, "a").unwrap();
@@ -168,8 +175,7 @@ fn wrong_volume_id_is_refused_naming_both() {
         assert_volid: Some("OTHER*".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ValidationFailed, "{e}");
+    let e = open_refused(&img, env, ErrorKind::ValidationFailed);
     assert!(!e.retryable());
     let msg = e.to_string();
     eprintln!("volume id mismatch: {msg}");
@@ -191,8 +197,7 @@ fn bad_xorriso_path_and_args() {
         xorriso_path: Some("/nonexistent/bin/xorriso".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(!e.retryable());
     assert!(e.to_string().contains("/nonexistent/bin/xorriso"), "{e}");
     // Not xorriso at all.
@@ -200,8 +205,7 @@ fn bad_xorriso_path_and_args() {
         xorriso_path: Some("/bin/true".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(e.to_string().contains("/bin/true"), "{e}");
     // A new image is not left behind by a failed open.
     let fresh = d.path().join("fresh.iso");
@@ -216,8 +220,7 @@ fn bad_xorriso_path_and_args() {
         args: Some("-no_such_option 1".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(e.to_string().contains("XORRISO_ARGS"), "{e}");
     assert!(e.to_string().contains("-no_such_option"), "{e}");
     // Accepted extra arguments work.
@@ -297,10 +300,9 @@ fn xorriso_dying_is_transient_and_retry_cleanup_respawns() {
 
 #[test]
 fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
-    let Some(d) = workdir_with(&["xorriso"]) else {
+    let Some((d, img)) = image_in(&["xorriso"], "md5.iso") else {
         return;
     };
-    let img = d.path().join("md5.iso");
     let data = bytes(10_000, 77);
     let b = open(&url(&img));
     let src = write(d.path(), "s", &data);
@@ -333,11 +335,9 @@ fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
 
 #[test]
 fn tampered_staging_drops_only_that_put() {
-    let Some(d) = workdir_with(&["xorriso"]) else {
+    let Some((d, img, b)) = image_opened_in(&["xorriso"], "tamper.iso") else {
         return;
     };
-    let img = d.path().join("tamper.iso");
-    let b = open(&url(&img));
     let s1 = write(d.path(), "s1", b"good");
     b.put(&s1, "good").unwrap();
     let s2 = write(d.path(), "s2", b"will vanish");

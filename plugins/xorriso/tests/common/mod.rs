@@ -196,3 +196,21 @@ pub fn workdir_with(tools: &[&str]) -> Option<tempfile::TempDir> {
     }
     Some(tempfile::tempdir().unwrap())
 }
+
+/// [`workdir_with`] and the path of the image `name` in it (not created).
+pub fn image_in(tools: &[&str], name: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let dir = workdir_with(tools)?;
+    let img = dir.path().join(name);
+    Some((dir, img))
+}
+
+/// [`image_in`], opened at its root with the default settings (see
+/// [`open`]).
+pub fn image_opened_in(
+    tools: &[&str],
+    name: &str,
+) -> Option<(tempfile::TempDir, PathBuf, XorrisoBackend)> {
+    let (dir, img) = image_in(tools, name)?;
+    let backend = open(&url(&img));
+    Some((dir, img, backend))
+}
