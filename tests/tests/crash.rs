@@ -123,6 +123,36 @@ fn kill_after(cli: &Cli, args: &[&str], delay: Duration) -> Fate {
     }
 }
 
+/// Round `round` of a test: runs `args` and kills it after a delay drawn
+/// from `rng` within `full` (see [`Rng::delay`]). A run that finished
+/// first must have succeeded. Returns the delay and what happened.
+fn kill_in_round(
+    cli: &Cli,
+    args: &[&str],
+    rng: &mut Rng,
+    round: u32,
+    full: Duration,
+) -> (Duration, Fate) {
+    let delay = rng.delay(round, full);
+    let fate = kill_after(cli, args, delay);
+    if let Fate::Finished(_, code) = fate {
+        assert_eq!(code, 0, "round {round}: {} failed on its own", args[0]);
+    }
+    (delay, fate)
+}
+
+/// The [`state`] of `path` after round `round` killed a run that would
+/// have replaced its content `before` by `new`: `before` or `"new"`,
+/// nothing else.
+fn state_after_kill(path: &Path, old: &Path, new: &Path, before: &str, round: u32) -> &'static str {
+    let after = state(path, old, new);
+    assert!(
+        after == before || after == "new",
+        "round {round}: was {before}, is {after}"
+    );
+    after
+}
+
 /// Which complete content `path` has: `"absent"`, `"old"` or `"new"`.
 /// Anything else fails the test: a partial file under a final name.
 fn state(path: &Path, old: &Path, new: &Path) -> &'static str {
@@ -258,17 +288,8 @@ fn kill_9_during_put_never_leaves_a_partial_object() {
             fs::remove_file(&object).unwrap();
             "absent"
         };
-        let delay = rng.delay(round, full);
-        let fate = kill_after(&cli, &put_new, delay);
-        if let Fate::Finished(_, code) = fate {
-            assert_eq!(code, 0, "round {round}: put failed on its own");
-        }
-
-        let after = state(&object, old, new);
-        assert!(
-            after == before || after == "new",
-            "round {round}: was {before}, is {after}"
-        );
+        let (delay, fate) = kill_in_round(&cli, &put_new, &mut rng, round, full);
+        let after = state_after_kill(&object, old, new, before, round);
         let expected_ls: Vec<(String, u64)> = match after {
             "absent" => vec![],
             "old" => vec![("big".into(), OLD_SIZE)],
@@ -328,17 +349,8 @@ fn kill_9_during_get_never_leaves_a_partial_local_file() {
             fs::remove_file(&dest).unwrap();
             "absent"
         };
-        let delay = rng.delay(round, full);
-        let fate = kill_after(cli, &get, delay);
-        if let Fate::Finished(_, code) = fate {
-            assert_eq!(code, 0, "round {round}: get failed on its own");
-        }
-
-        let after = state(&dest, old, new);
-        assert!(
-            after == before || after == "new",
-            "round {round}: was {before}, is {after}"
-        );
+        let (delay, fate) = kill_in_round(cli, &get, &mut rng, round, full);
+        let after = state_after_kill(&dest, old, new, before, round);
         let leftovers = sweep_temporaries(&out_dir);
         let names: Vec<String> = stowage_tests::files::dir_names(&out_dir);
         let expected: Vec<String> = if after == "absent" {
