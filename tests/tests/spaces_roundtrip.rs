@@ -236,9 +236,8 @@ fn corrupt(store_dir: &Path, store: &BackupStore, space: &str, name: &str) -> St
 #[test]
 fn corrupted_or_missing_objects_are_refused_and_live_files_kept() {
     let scene = file_store();
+    let live = scene.local_file("config", b"good version");
     let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
-    let live = dir.path().join("config");
-    fs::write(&live, b"good version").unwrap();
     let store = open_store(&url).unwrap();
     let s = store.space("integrity", true).unwrap();
     s.backup_path(&live, Some("cfg")).unwrap();

@@ -46,9 +46,8 @@ fn scramble(path: &Path) {
 fn a_damaged_object_is_stored_again_not_reused() {
     let cache = tempfile::tempdir().unwrap();
     let scene = file_store();
+    let small = scene.local_file("small", bytes(1, 5000));
     let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
-    let small = dir.path().join("small");
-    fs::write(&small, bytes(1, 5000)).unwrap();
     let s = small.to_str().unwrap();
     assert_eq!(space_cli(cache.path(), &["backup", &url, "a", s]).0, 0);
     scramble(&store_dir.join(object_of(&url, "a", s)));
@@ -103,9 +102,8 @@ fn a_damaged_object_is_stored_again_not_reused() {
 fn a_newer_manifest_format_is_never_deleted() {
     let cache = tempfile::tempdir().unwrap();
     let scene = file_store();
+    let f = scene.local_file("f", b"x");
     let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
-    let f = dir.path().join("f");
-    fs::write(&f, b"x").unwrap();
     let f = f.to_str().unwrap();
     assert_eq!(space_cli(cache.path(), &["backup", &url, "s", f]).0, 0);
     let current = manifests(&store_dir).pop().unwrap();
@@ -143,9 +141,8 @@ fn a_newer_manifest_format_is_never_deleted() {
 #[test]
 fn the_previous_manifest_outlives_the_new_ones_until_the_close() {
     let scene = file_store();
-    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
-    let f = dir.path().join("f");
-    fs::write(&f, b"content").unwrap();
+    let f = scene.local_file("f", b"content");
+    let (_dir, store_dir, url) = (scene.work, scene.store, scene.url);
     {
         let store = open_store(&url).unwrap();
         let s = store.space("s", true).unwrap();
@@ -321,11 +318,9 @@ print(writes)
 /// Item 15: a lock directory another user owns is refused, naming it.
 #[test]
 fn a_lock_directory_of_another_user_is_refused() {
-    if !can_attack() {
+    let Some((top, cache)) = attack_dirs() else {
         return;
-    }
-    let top = shared_tempdir();
-    let cache = tempfile::tempdir().unwrap();
+    };
     let locks = top.path().join("locks");
     nobody_dir(&locks);
     let f = top.path().join("f");
@@ -401,9 +396,8 @@ fn another_user_cannot_hold_a_space_lock() {
 fn objects_are_private_whatever_the_umask() {
     let cache = tempfile::tempdir().unwrap();
     let scene = file_store();
-    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
-    let f = dir.path().join("f");
-    fs::write(&f, b"world-readable source").unwrap();
+    let f = scene.local_file("f", b"world-readable source");
+    let (_dir, store_dir, url) = (scene.work, scene.store, scene.url);
     fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
     let out = run(Command::new("sh")
         .arg("-c")

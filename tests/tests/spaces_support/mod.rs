@@ -283,6 +283,18 @@ pub fn shared_tempdir() -> tempfile::TempDir {
     dir
 }
 
+/// The directories of an attack test that drives the CLI: a
+/// [`shared_tempdir`] and a private probe cache; `None` (after a loud skip)
+/// when the attacks cannot run here (see [`can_attack`]).
+pub fn attack_dirs() -> Option<(tempfile::TempDir, tempfile::TempDir)> {
+    if !can_attack() {
+        return None;
+    }
+    let top = shared_tempdir();
+    let cache = tempfile::tempdir().unwrap();
+    Some((top, cache))
+}
+
 /// Creates directory `path` owned by `nobody`, mode 0755.
 pub fn nobody_dir(path: &Path) {
     let (uid, gid) = nobody();
