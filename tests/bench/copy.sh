@@ -44,7 +44,7 @@ echo "(ratio = stowage / cp; goal <= 2)"
 
 put_jobs() {
     rm -rf "$WORK/dst"
-    "${STOWAGE[@]}" --isolate=never put --jobs "$1" "file://$WORK/dst" "$src"/*
+    "${STOWAGE[@]}" put --jobs "$1" "file://$WORK/dst" "$src"/*
 }
 put_jobs_1() { put_jobs 1; }
 put_jobs_4() { put_jobs 4; }

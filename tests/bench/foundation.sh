@@ -74,6 +74,21 @@ bench_pair() {
 fresh_dest() { rm -rf "$WORK/dest"; mkdir -p "$WORK/dest"; }
 rm_back() { rm -f "$WORK/back"; }
 
+# The put cases differ only in their files and durability: PUT_FILES and
+# PUT_FSYNC ("none": page cache only; "durable": synced) are set by
+# bench_put for these two.
+cp_put() {
+    cp "${PUT_FILES[@]}" "$WORK/dest/"
+    if [[ $PUT_FSYNC == durable ]]; then sync -f "$WORK/dest"; fi
+}
+stow_put() {
+    if [[ $PUT_FSYNC == durable ]]; then
+        stow put "file://$WORK/dest" "${PUT_FILES[@]}"
+    else
+        stow put "file://$WORK/dest?fsync=none" "${PUT_FILES[@]}"
+    fi
+}
+
 ROWS=()
 # row LABEL BASE_S STOWAGE_S BYTES KIND: KIND "throughput" (ratio of MB/s,
 # target >= 0.9) or "time" (ratio of times, target <= 1.5).
@@ -84,6 +99,19 @@ row() {
         else                   { r = s / b;   t = "<= 1.50"; ok = r <= 1.5 }
         printf "%-44s %9.3f %9.3f %9.0f %9.0f %7.2f  %-8s %s", l, b, s, bm, sm, r, t, ok ? "PASS" : "MISS"
     }')")
+}
+
+# bench_put LABEL BYTES KIND FSYNC FILE...: `cp FILE... dest/` (then
+# `sync -f` when FSYNC is "durable") vs `stowage put` of the same files
+# (with `?fsync=none` when FSYNC is "none"), each into a fresh directory;
+# adds the row.
+bench_put() {
+    local label=$1 bytes=$2 kind=$3
+    PUT_FSYNC=$4
+    shift 4
+    PUT_FILES=("$@")
+    bench_pair fresh_dest cp_put stow_put
+    row "$label" "$BASE_S" "$STOW_S" "$bytes" "$kind"
 }
 
 # ---- (a) one 1 GiB file ---------------------------------------------------
@@ -97,16 +125,10 @@ rm -f "$WORK/chunk"
 SIZE=$(stat -c %s "$BIG")
 
 echo "(a) put, page cache only..." >&2
-cp_big() { cp "$BIG" "$WORK/dest/"; }
-stow_big_none() { stow put "file://$WORK/dest?fsync=none" "$BIG"; }
-bench_pair fresh_dest cp_big stow_big_none
-row "1 GiB put ?fsync=none vs cp" "$BASE_S" "$STOW_S" "$SIZE" throughput
+bench_put "1 GiB put ?fsync=none vs cp" "$SIZE" throughput none "$BIG"
 
 echo "(a) put, durable..." >&2
-cp_big_sync() { cp "$BIG" "$WORK/dest/" && sync -f "$WORK/dest"; }
-stow_big() { stow put "file://$WORK/dest" "$BIG"; }
-bench_pair fresh_dest cp_big_sync stow_big
-row "1 GiB put (durable) vs cp && sync -f" "$BASE_S" "$STOW_S" "$SIZE" throughput
+bench_put "1 GiB put (durable) vs cp && sync -f" "$SIZE" throughput durable "$BIG"
 
 echo "(a) get..." >&2
 fresh_dest
@@ -128,16 +150,10 @@ mapfile -t FILES < <(find "$SMALL" -type f -name 'f*' | sort)
 TOTAL=$((1000 * 65536))
 
 echo "(b) durable..." >&2
-cp_many_sync() { cp "${FILES[@]}" "$WORK/dest/" && sync -f "$WORK/dest"; }
-stow_many() { stow put "file://$WORK/dest" "${FILES[@]}"; }
-bench_pair fresh_dest cp_many_sync stow_many
-row "1000 x 64 KiB put (durable) vs cp && sync -f" "$BASE_S" "$STOW_S" "$TOTAL" time
+bench_put "1000 x 64 KiB put (durable) vs cp && sync -f" "$TOTAL" time durable "${FILES[@]}"
 
 echo "(b) fsync=none..." >&2
-cp_many() { cp "${FILES[@]}" "$WORK/dest/"; }
-stow_many_none() { stow put "file://$WORK/dest?fsync=none" "${FILES[@]}"; }
-bench_pair fresh_dest cp_many stow_many_none
-row "1000 x 64 KiB put ?fsync=none vs cp" "$BASE_S" "$STOW_S" "$TOTAL" time
+bench_put "1000 x 64 KiB put ?fsync=none vs cp" "$TOTAL" time none "${FILES[@]}"
 
 # ---- report -----------------------------------------------------------------
 echo

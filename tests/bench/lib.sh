@@ -28,7 +28,10 @@ bench_setup() {
     mkdir -p "$PLUGINS"
     cp "$TARGET/release/libstowage_file.so" "$PLUGINS/"
     export XDG_CACHE_HOME=$WORK/cache
-    STOWAGE=("$BIN" --plugin-dir "$PLUGINS" -q)
+    # Plugins from --plugin-dir run isolated by default; an installed plugin
+    # runs in process. Measure the installed case unless BENCH_ISOLATE says
+    # otherwise (tests/bench/isolate.sh measures isolation itself).
+    STOWAGE=("$BIN" --plugin-dir "$PLUGINS" --isolate="${BENCH_ISOLATE:-never}" -q)
     "${STOWAGE[@]}" plugins >/dev/null
 }
 

@@ -41,7 +41,10 @@ PLUGINS=$WORK/plugins
 mkdir -p "$PLUGINS"
 cp "$TARGET"/release/libstowage_{s3,sftp,webdav}.so "$PLUGINS/"
 export XDG_CACHE_HOME=$WORK/cache
-STOWAGE=("$BIN" --plugin-dir "$PLUGINS" -q)
+# Plugins from --plugin-dir run isolated by default; an installed plugin
+# runs in process. Measure the installed case unless BENCH_ISOLATE says
+# otherwise (tests/bench/isolate.sh measures isolation itself).
+STOWAGE=("$BIN" --plugin-dir "$PLUGINS" --isolate="${BENCH_ISOLATE:-never}" -q)
 "${STOWAGE[@]}" plugins >/dev/null
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -90,6 +93,38 @@ measure() {
 ratio() { awk -v ours="$1" -v theirs="$2" 'BEGIN { printf "%.2f", theirs / ours }'; }
 report() { printf '  => %-42s %s x (target %s)\n' "$1" "$(ratio "$2" "$3")" "$4"; }
 
+# stowage_one URL FILE OUT: times `stowage put` of FILE and `stowage get`
+# of it into OUT, and compares the two. Sets OURS_PUT and OURS_GET.
+stowage_one() {
+    local url=$1 file=$2 out=$3
+    measure "stowage put" "${STOWAGE[@]}" put "$url" "$file"; OURS_PUT=$LAST
+    measure "stowage get" "${STOWAGE[@]}" get "$url" "${file##*/}" -o "$out"; OURS_GET=$LAST
+    cmp "$file" "$out"
+}
+
+# stowage_small URL OUT_DIR: times `stowage put` of the SMALL files and
+# `stowage get` of them all into OUT_DIR. Sets OURS_PUT and OURS_GET.
+stowage_small() {
+    local url=$1 out=$2
+    measure "stowage put" "${STOWAGE[@]}" put "$url" "${SMALL[@]}"; OURS_PUT=$LAST
+    mkdir -p "$out"
+    measure "stowage get" "${STOWAGE[@]}" get "$url" "${SMALL[@]##*/}" -o "$out"; OURS_GET=$LAST
+}
+
+# versus NAME TARGET PUT_CMD... --then GET_CMD...: times another tool's
+# put and get of the same data ("NAME (put)", "NAME (get)") and reports
+# both ratios against OURS_PUT and OURS_GET, with the target ratio.
+versus() {
+    local name=$1 target=$2 put=()
+    shift 2
+    while [[ $1 != --then ]]; do put+=("$1"); shift; done
+    shift
+    measure "$name (put)" "${put[@]}"; THEIRS_PUT=$LAST
+    measure "$name (get)" "$@"; THEIRS_GET=$LAST
+    report "put vs $name" "$OURS_PUT" "$THEIRS_PUT" "$target"
+    report "get vs $name" "$OURS_GET" "$THEIRS_GET" "$target"
+}
+
 # ---- S3 on Garage -----------------------------------------------------------
 bench_s3() {
     local garage=${STOWAGE_GARAGE:-/opt/stowage-ci/garage-2.5.0/bin/garage}
@@ -131,41 +166,30 @@ EOC
         RCLONE_CONFIG_G_REGION=garage RCLONE_CONFIG_G_FORCE_PATH_STYLE=true
 
     echo "S3 (Garage), 1 x $BIG_MIB MiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "$DATA/big"; local sp=$LAST
-    measure "stowage get" "${STOWAGE[@]}" get "$url" big -o "$WORK/out/big"; local sg=$LAST
-    cmp "$DATA/big" "$WORK/out/big"
-    measure "aws s3 cp (put)" "${aws[@]}" cp "$DATA/big" s3://bench/aws/big; local ap=$LAST
-    measure "aws s3 cp (get)" "${aws[@]}" cp s3://bench/aws/big "$WORK/out/aws-big"; local ag=$LAST
-    measure "rclone copy (put)" rclone copy "$DATA/big" g:bench/rclone; local rp=$LAST
-    measure "rclone copy (get)" rclone copy g:bench/rclone/big "$WORK/out/rclone"; local rg=$LAST
-    report "put vs aws s3 cp" "$sp" "$ap" "1.5"
-    report "get vs aws s3 cp" "$sg" "$ag" "1.5"
-    report "put vs rclone copy" "$sp" "$rp" "1.0"
-    report "get vs rclone copy" "$sg" "$rg" "1.0"
+    stowage_one "$url" "$DATA/big" "$WORK/out/big"
+    versus "aws s3 cp" 1.5 "${aws[@]}" cp "$DATA/big" s3://bench/aws/big \
+        --then "${aws[@]}" cp s3://bench/aws/big "$WORK/out/aws-big"
+    versus "rclone copy" 1.0 rclone copy "$DATA/big" g:bench/rclone \
+        --then rclone copy g:bench/rclone/big "$WORK/out/rclone"
 
     echo "S3 (Garage), 500 x 256 KiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "${SMALL[@]}"; sp=$LAST
-    mkdir -p "$WORK/out/s3small"
-    measure "stowage get" "${STOWAGE[@]}" get "$url" "${SMALL[@]##*/}" -o "$WORK/out/s3small"; sg=$LAST
-    measure "aws s3 cp --recursive (put)" "${aws[@]}" cp --recursive "$DATA/small" s3://bench/aws/small; ap=$LAST
-    measure "aws s3 cp --recursive (get)" "${aws[@]}" cp --recursive s3://bench/aws/small "$WORK/out/aws-small"; ag=$LAST
-    measure "rclone copy --transfers 4 (put)" rclone copy --transfers 4 "$DATA/small" g:bench/rclone/small; rp=$LAST
-    measure "rclone copy --transfers 4 (get)" rclone copy --transfers 4 g:bench/rclone/small "$WORK/out/rclone-small"; rg=$LAST
-    report "put vs aws s3 cp --recursive" "$sp" "$ap" "1.5"
-    report "get vs aws s3 cp --recursive" "$sg" "$ag" "1.5"
-    report "put vs rclone --transfers 4" "$sp" "$rp" "1.0"
-    report "get vs rclone --transfers 4" "$sg" "$rg" "1.0"
-    # The plugin in process (as from the system plugin directory): --jobs
-    # puts several objects in flight on the one handle.
+    stowage_small "$url" "$WORK/out/s3small"
+    versus "aws s3 cp --recursive" 1.5 "${aws[@]}" cp --recursive "$DATA/small" s3://bench/aws/small \
+        --then "${aws[@]}" cp --recursive s3://bench/aws/small "$WORK/out/aws-small"
+    local ap=$THEIRS_PUT ag=$THEIRS_GET
+    versus "rclone copy --transfers 4" 1.0 rclone copy --transfers 4 "$DATA/small" g:bench/rclone/small \
+        --then rclone copy --transfers 4 g:bench/rclone/small "$WORK/out/rclone-small"
+    local rp=$THEIRS_PUT rg=$THEIRS_GET
+    # --jobs puts several objects in flight on the one handle.
     local ip1 ip4 ig4
-    measure "stowage put --jobs 1 (in process)" "${STOWAGE[@]}" --isolate=never put --jobs 1 "$url" "${SMALL[@]}"; ip1=$LAST
-    measure "stowage put --jobs 4 (in process)" "${STOWAGE[@]}" --isolate=never put --jobs 4 "$url" "${SMALL[@]}"; ip4=$LAST
-    measure "stowage get --jobs 4 (in process)" "${STOWAGE[@]}" --isolate=never get --jobs 4 "$url" "${SMALL[@]##*/}" -o "$WORK/out/s3small"; ig4=$LAST
-    report "in process: put --jobs 4 vs --jobs 1" "$ip4" "$ip1" "-"
-    report "in process: put --jobs 4 vs rclone" "$ip4" "$rp" "1.0"
-    report "in process: get --jobs 4 vs rclone" "$ig4" "$rg" "1.0"
-    report "in process: put --jobs 4 vs aws" "$ip4" "$ap" "1.5"
-    report "in process: get --jobs 4 vs aws" "$ig4" "$ag" "1.5"
+    measure "stowage put --jobs 1" "${STOWAGE[@]}" put --jobs 1 "$url" "${SMALL[@]}"; ip1=$LAST
+    measure "stowage put --jobs 4" "${STOWAGE[@]}" put --jobs 4 "$url" "${SMALL[@]}"; ip4=$LAST
+    measure "stowage get --jobs 4" "${STOWAGE[@]}" get --jobs 4 "$url" "${SMALL[@]##*/}" -o "$WORK/out/s3small"; ig4=$LAST
+    report "put --jobs 4 vs --jobs 1" "$ip4" "$ip1" "-"
+    report "put --jobs 4 vs rclone" "$ip4" "$rp" "1.0"
+    report "get --jobs 4 vs rclone" "$ig4" "$rg" "1.0"
+    report "put --jobs 4 vs aws" "$ip4" "$ap" "1.5"
+    report "get --jobs 4 vs aws" "$ig4" "$ag" "1.5"
 }
 
 # ---- SFTP on OpenSSH -----------------------------------------------------------
@@ -194,24 +218,16 @@ bench_sftp() {
         RCLONE_CONFIG_S_USER=$user RCLONE_CONFIG_S_KEY_FILE=$d/client RCLONE_CONFIG_S_KNOWN_HOSTS_FILE=$d/known_hosts
 
     echo "SFTP (OpenSSH), 1 x 512 MiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "$DATA/mid"; local sp=$LAST
-    measure "stowage get" "${STOWAGE[@]}" get "$url" mid -o "$WORK/out/mid"; local sg=$LAST
-    cmp "$DATA/mid" "$WORK/out/mid"
+    stowage_one "$url" "$DATA/mid" "$WORK/out/mid"
     echo "put $DATA/mid $remote/openssh-mid" >"$d/put.batch"
     echo "get $remote/openssh-mid $WORK/out/openssh-mid" >"$d/get.batch"
-    measure "sftp -b (put)" sftp "${ssh_opts[@]}" -b "$d/put.batch" "$user@127.0.0.1"; local op=$LAST
-    measure "sftp -b (get)" sftp "${ssh_opts[@]}" -b "$d/get.batch" "$user@127.0.0.1"; local og=$LAST
-    report "put vs OpenSSH sftp -b" "$sp" "$op" "0.8"
-    report "get vs OpenSSH sftp -b" "$sg" "$og" "0.8"
+    versus "OpenSSH sftp -b" 0.8 sftp "${ssh_opts[@]}" -b "$d/put.batch" "$user@127.0.0.1" \
+        --then sftp "${ssh_opts[@]}" -b "$d/get.batch" "$user@127.0.0.1"
 
     echo "SFTP (OpenSSH), 500 x 256 KiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "${SMALL[@]}"; sp=$LAST
-    mkdir -p "$WORK/out/sftpsmall"
-    measure "stowage get" "${STOWAGE[@]}" get "$url" "${SMALL[@]##*/}" -o "$WORK/out/sftpsmall"; sg=$LAST
-    measure "rclone copy (put)" rclone copy "$DATA/small" "s:$remote/rclone"; local rp=$LAST
-    measure "rclone copy (get)" rclone copy "s:$remote/rclone" "$WORK/out/rclone-sftp"; local rg=$LAST
-    report "put vs rclone copy" "$sp" "$rp" "1.0"
-    report "get vs rclone copy" "$sg" "$rg" "1.0"
+    stowage_small "$url" "$WORK/out/sftpsmall"
+    versus "rclone copy" 1.0 rclone copy "$DATA/small" "s:$remote/rclone" \
+        --then rclone copy "s:$remote/rclone" "$WORK/out/rclone-sftp"
 }
 
 # ---- WebDAV on nginx -----------------------------------------------------------
@@ -257,22 +273,14 @@ EOC
         RCLONE_CONFIG_W_PASS=$(rclone obscure bench-secret)
 
     echo "WebDAV (nginx), 1 x 512 MiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "$DATA/mid"; local sp=$LAST
-    measure "stowage get" "${STOWAGE[@]}" get "$url" mid -o "$WORK/out/dav-mid"; local sg=$LAST
-    cmp "$DATA/mid" "$WORK/out/dav-mid"
-    measure "rclone copy (put)" rclone copy "$DATA/mid" w:rclone; local rp=$LAST
-    measure "rclone copy (get)" rclone copy w:rclone/mid "$WORK/out/rclone-dav"; local rg=$LAST
-    report "put vs rclone copy" "$sp" "$rp" "1.0"
-    report "get vs rclone copy" "$sg" "$rg" "1.0"
+    stowage_one "$url" "$DATA/mid" "$WORK/out/dav-mid"
+    versus "rclone copy" 1.0 rclone copy "$DATA/mid" w:rclone \
+        --then rclone copy w:rclone/mid "$WORK/out/rclone-dav"
 
     echo "WebDAV (nginx), 500 x 256 KiB:"
-    measure "stowage put" "${STOWAGE[@]}" put "$url" "${SMALL[@]}"; sp=$LAST
-    mkdir -p "$WORK/out/davsmall"
-    measure "stowage get" "${STOWAGE[@]}" get "$url" "${SMALL[@]##*/}" -o "$WORK/out/davsmall"; sg=$LAST
-    measure "rclone copy (put)" rclone copy "$DATA/small" w:rclone/small; rp=$LAST
-    measure "rclone copy (get)" rclone copy w:rclone/small "$WORK/out/rclone-dav-small"; rg=$LAST
-    report "put vs rclone copy" "$sp" "$rp" "1.0"
-    report "get vs rclone copy" "$sg" "$rg" "1.0"
+    stowage_small "$url" "$WORK/out/davsmall"
+    versus "rclone copy" 1.0 rclone copy "$DATA/small" w:rclone/small \
+        --then rclone copy w:rclone/small "$WORK/out/rclone-dav-small"
 }
 
 for what in $WANT; do "bench_$what"; done

@@ -11,6 +11,8 @@
 //!   the target directory serialises concurrent test binaries.
 //! * [`plugin_dir_with`]: a temporary plugin directory holding copies of
 //!   chosen plugin files, so every test decides exactly what the host sees.
+//! * [`file_store`] / [`FileStore`], [`scratch`] / [`Scratch`]: a `file://`
+//!   store in a temporary directory, with local files beside it.
 //! * [`Cli`]: runs `stowage --plugin-dir DIR ...` and captures the exit
 //!   code, stdout and stderr; [`Output::json`] parses `--json` output.
 //! * [`files`]: deterministic test data, content comparison, directory
@@ -26,6 +28,7 @@ mod build;
 mod cli;
 pub mod files;
 mod plugins;
+mod scene;
 pub mod servers;
 
 pub use build::{
@@ -34,6 +37,7 @@ pub use build::{
 };
 pub use cli::{Cli, Output};
 pub use plugins::{copy_plugin_as, loaded_plugin, plugin_dir_with, plugin_file, rejected_reason};
+pub use scene::{file_store, file_store_at, file_store_holding, listing, FileStore};
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +117,16 @@ pub fn cli_with(names: &[&str]) -> (tempfile::TempDir, Cli) {
     let plugins = plugin_dir_with(names);
     let cli = Cli::new(plugins.path());
     (plugins, cli)
+}
+
+/// The host library's registry of exactly the plugins in `dir`, loaded
+/// with the default options (the way a tool embedding the library loads
+/// them).
+pub fn registry_of(dir: &Path) -> stowage::Registry {
+    stowage::Registry::load_with(
+        &stowage::SearchPath::new(vec![dir.to_path_buf()]),
+        &stowage::plugin::LoadOptions::default(),
+    )
 }
 
 /// `file://` URL of an absolute directory (no percent-encoding needed for

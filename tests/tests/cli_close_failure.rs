@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use stowage_tests::files::write_data;
-use stowage_tests::{cli_with, require_tool, tempdir, Cli, EXIT_NO_SPACE};
+use stowage_tests::{cli_with, listing, require_tool, tempdir, Cli, EXIT_NO_SPACE};
 
 /// The files of one batch: 3 × 400 KiB fit in the 2 MiB tmpfs as staged
 /// copies, but not, with the session's padding, in what is left for the
@@ -65,21 +65,42 @@ fn put_args<'a>(url: &'a str, files: &'a [PathBuf]) -> Vec<&'a str> {
     args
 }
 
-/// The listing of `url` as (name, size) pairs, through `ls --json`.
-fn listing(cli: &Cli, url: &str) -> Vec<(String, u64)> {
-    let (out, doc) = cli.run_json(["ls", url]);
-    out.ok();
-    doc["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["name"].as_str().unwrap().to_string(),
-                i["size"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+/// An image on a 2 MiB tmpfs that already holds one committed session
+/// (the object `first`), the xorriso CLI, and the batch files beside it.
+struct FullMedium {
+    _plugins: tempfile::TempDir,
+    cli: Cli,
+    /// `xorriso://<tmpfs>/full.iso`.
+    url: String,
+    work: tempfile::TempDir,
+    /// The [`BATCH`] files in `work`.
+    files: Vec<PathBuf>,
+    /// Declared last, so unmounted after everything else is dropped.
+    _medium: Tmpfs,
+}
+
+/// A [`FullMedium`]; `None` (after a loud skip) without xorriso or when
+/// this process cannot mount.
+fn full_medium() -> Option<FullMedium> {
+    if !require_tool("xorriso") {
+        return None;
+    }
+    let medium = Tmpfs::mount("2m")?;
+    let (plugins, cli) = cli_with(&["xorriso"]);
+    let url = format!("xorriso://{}", medium.dir.path().join("full.iso").display());
+    let work = tempdir();
+    let first = work.path().join("first");
+    std::fs::write(&first, b"committed before").unwrap();
+    cli.run(["put", &url, first.to_str().unwrap()]).ok();
+    let files = batch_files(work.path());
+    Some(FullMedium {
+        _plugins: plugins,
+        cli,
+        url,
+        work,
+        files,
+        _medium: medium,
+    })
 }
 
 /// Asserts `item` is a put of a batch file that ended not stored.
@@ -97,22 +118,15 @@ fn assert_not_stored(item: &Value) {
 
 #[test]
 fn a_failed_commit_at_close_reports_every_put_of_the_batch_as_not_stored() {
-    if !require_tool("xorriso") {
-        return;
-    }
-    let Some(medium) = Tmpfs::mount("2m") else {
+    let Some(scene) = full_medium() else {
         return;
     };
-    let (_plugins, cli) = cli_with(&["xorriso"]);
-    let url = format!("xorriso://{}", medium.dir.path().join("full.iso").display());
-    let work = tempdir();
-    let first = work.path().join("first");
-    std::fs::write(&first, b"committed before").unwrap();
-    cli.run(["put", &url, first.to_str().unwrap()]).ok();
-    let files = batch_files(work.path());
+    let FullMedium {
+        cli, url, files, ..
+    } = &scene;
 
     // Text: each "stored" line is followed by a correction naming it.
-    let out = cli.run(put_args(&url, &files));
+    let out = cli.run(put_args(url, files));
     out.expect_code(EXIT_NO_SPACE);
     for (file, name) in files.iter().zip(BATCH) {
         let stored = format!("stored {} as {name} ", file.display());
@@ -127,7 +141,7 @@ fn a_failed_commit_at_close_reports_every_put_of_the_batch_as_not_stored() {
 
     // --json: every item carries its final state; the close error is the
     // command's.
-    let (out, doc) = cli.run_json(put_args(&url, &files));
+    let (out, doc) = cli.run_json(put_args(url, files));
     out.expect_code(EXIT_NO_SPACE);
     assert_eq!(doc["ok"], false);
     assert_eq!(doc["code"], EXIT_NO_SPACE);
@@ -144,7 +158,7 @@ fn a_failed_commit_at_close_reports_every_put_of_the_batch_as_not_stored() {
     let out = cli
         .clone()
         .global(["--json-lines"])
-        .run(put_args(&url, &files));
+        .run(put_args(url, files));
     out.expect_code(EXIT_NO_SPACE);
     let lines: Vec<Value> = out
         .out
@@ -166,7 +180,7 @@ fn a_failed_commit_at_close_reports_every_put_of_the_batch_as_not_stored() {
 
     // The medium kept its last session: the earlier object, nothing else.
     assert_eq!(
-        listing(&cli, &url),
+        listing(cli, url),
         vec![("first".to_string(), b"committed before".len() as u64)]
     );
 }
@@ -202,24 +216,21 @@ fn a_successful_commit_at_close_keeps_every_put_stored() {
 /// them into staging and the failed commit lost them).
 #[test]
 fn a_failed_commit_at_close_keeps_the_files_mv_was_moving() {
-    if !require_tool("xorriso") {
-        return;
-    }
-    let Some(medium) = Tmpfs::mount("2m") else {
+    let Some(scene) = full_medium() else {
         return;
     };
-    let (_plugins, cli) = cli_with(&["xorriso"]);
-    let url = format!("xorriso://{}", medium.dir.path().join("full.iso").display());
-    let work = tempdir();
-    let first = work.path().join("first");
-    std::fs::write(&first, b"committed before").unwrap();
-    cli.run(["put", &url, first.to_str().unwrap()]).ok();
-    let files = batch_files(work.path());
-    let mut args = put_args(&url, &files);
+    let FullMedium {
+        cli,
+        url,
+        work,
+        files,
+        ..
+    } = &scene;
+    let mut args = put_args(url, files);
     args[0] = "mv";
     let out = cli.run(args);
     out.expect_code(EXIT_NO_SPACE);
-    for file in &files {
+    for file in files {
         assert!(file.exists(), "{} was lost\n{out}", file.display());
     }
 
@@ -228,5 +239,5 @@ fn a_failed_commit_at_close_keeps_the_files_mv_was_moving() {
     let out = cli.run(["mv", &roomy, files[0].to_str().unwrap()]);
     out.ok();
     assert!(!files[0].exists(), "{out}");
-    assert!(listing(&cli, &roomy).iter().any(|(n, _)| n == BATCH[0]));
+    assert!(listing(cli, &roomy).iter().any(|(n, _)| n == BATCH[0]));
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::json;
 use stowage_tests::files::{assert_same_content, dir_names, write_data};
 use stowage_tests::{
-    file_url, find_json_error, ls_entries, plugin_dir_with, tempdir, Cli, EXIT_INVALID,
-    EXIT_NOT_FOUND, EXIT_USAGE,
+    cli_with, file_store, file_store_at, file_store_holding, find_json_error, listing, tempdir,
+    Cli, FileStore, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_USAGE,
 };
 
 const MIB: u64 = 1 << 20;
@@ -25,37 +25,31 @@ fn succeeded(mut items: serde_json::Value) -> serde_json::Value {
 }
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["file"])
 }
 
 /// `ls --json` of `url`, as (name, size) pairs; also checks it is sorted.
 fn ls(cli: &Cli, url: &str) -> Vec<(String, u64)> {
-    let (out, doc) = cli.run_json(["ls", url]);
-    out.ok();
-    let entries = ls_entries(&doc);
+    let entries = listing(cli, url);
     let mut sorted = entries.clone();
     sorted.sort();
-    assert_eq!(entries, sorted, "ls --json is not sorted by name\n{out}");
+    assert_eq!(entries, sorted, "ls --json of {url} is not sorted by name");
     entries
 }
 
 #[test]
 fn put_ls_stat_get_rm_small_files() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("src");
-    fs::create_dir(&src).unwrap();
+    let scene = file_store();
+    let (store, url) = (&scene.store, &scene.url);
+    let src = scene.local_dir("src");
     let empty = src.join("empty.bin");
     let mib1 = src.join("one-mib-plus-one.bin");
     write_data(&empty, 0, 1);
     write_data(&mib1, MIB + 1, 2);
 
     // put, JSON: one entry per file, in argument order.
-    let (out, doc) = cli.run_json(["put", &url, empty.to_str().unwrap(), mib1.to_str().unwrap()]);
+    let (out, doc) = cli.run_json(["put", url, empty.to_str().unwrap(), mib1.to_str().unwrap()]);
     out.ok();
     assert_eq!(
         doc["items"],
@@ -70,13 +64,13 @@ fn put_ls_stat_get_rm_small_files() {
 
     // ls: JSON sorted by name, text as `SIZE  NAME` lines.
     assert_eq!(
-        ls(&cli, &url),
+        ls(&cli, url),
         vec![
             ("empty.bin".to_string(), 0),
             ("one-mib-plus-one.bin".to_string(), MIB + 1)
         ]
     );
-    let out = cli.run(["ls", &url]);
+    let out = cli.run(["ls", url]);
     out.ok();
     let lines: Vec<&str> = out.out.lines().collect();
     assert_eq!(
@@ -89,7 +83,7 @@ fn put_ls_stat_get_rm_small_files() {
     );
 
     // stat: sizes.
-    let (out, doc) = cli.run_json(["stat", &url, "one-mib-plus-one.bin", "empty.bin"]);
+    let (out, doc) = cli.run_json(["stat", url, "one-mib-plus-one.bin", "empty.bin"]);
     out.ok();
     assert_eq!(
         doc["items"],
@@ -101,11 +95,10 @@ fn put_ls_stat_get_rm_small_files() {
     );
 
     // get several names into a directory.
-    let back = work.path().join("back");
-    fs::create_dir(&back).unwrap();
+    let back = scene.local_dir("back");
     let (out, doc) = cli.run_json([
         "get",
-        &url,
+        url,
         "empty.bin",
         "one-mib-plus-one.bin",
         "-o",
@@ -126,7 +119,7 @@ fn put_ls_stat_get_rm_small_files() {
     assert_same_content(&mib1, &back.join("one-mib-plus-one.bin"));
 
     // rm, then the store is empty (no leftovers of any kind).
-    let (out, doc) = cli.run_json(["rm", &url, "empty.bin", "one-mib-plus-one.bin"]);
+    let (out, doc) = cli.run_json(["rm", url, "empty.bin", "one-mib-plus-one.bin"]);
     out.ok();
     assert_eq!(
         doc["items"],
@@ -136,23 +129,21 @@ fn put_ls_stat_get_rm_small_files() {
         ])),
         "{out}"
     );
-    assert_eq!(ls(&cli, &url), vec![]);
-    assert_eq!(dir_names(&store), Vec::<String>::new());
+    assert_eq!(ls(&cli, url), vec![]);
+    assert_eq!(dir_names(store), Vec::<String>::new());
 }
 
 #[test]
 fn large_64_mib_roundtrip() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let big = work.path().join("big.bin");
-    write_data(&big, 64 * MIB, 3);
-    cli.run(["put", &url, big.to_str().unwrap()]).ok();
+    let scene = file_store();
+    let (store, url) = (&scene.store, &scene.url);
+    let big = scene.data_file("big.bin", 64 * MIB, 3);
+    cli.run(["put", url, big.to_str().unwrap()]).ok();
     assert_same_content(&big, &store.join("big.bin"));
-    assert_eq!(ls(&cli, &url), vec![("big.bin".to_string(), 64 * MIB)]);
-    let back = work.path().join("big.back");
-    let (out, doc) = cli.run_json(["get", &url, "big.bin", "-o", back.to_str().unwrap()]);
+    assert_eq!(ls(&cli, url), vec![("big.bin".to_string(), 64 * MIB)]);
+    let back = scene.path("big.back");
+    let (out, doc) = cli.run_json(["get", url, "big.bin", "-o", back.to_str().unwrap()]);
     out.ok();
     assert_eq!(doc["items"][0]["size"], 64 * MIB, "{out}");
     assert_eq!(doc["items"][0]["path"], back.to_str().unwrap(), "{out}");
@@ -162,20 +153,18 @@ fn large_64_mib_roundtrip() {
 #[test]
 fn put_with_name_and_get_to_a_file_path() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("local.txt");
-    fs::write(&src, b"hello").unwrap();
-    let (out, doc) = cli.run_json(["put", &url, src.to_str().unwrap(), "--name", "remote.txt"]);
+    let scene = file_store();
+    let url = &scene.url;
+    let src = scene.local_file("local.txt", b"hello");
+    let (out, doc) = cli.run_json(["put", url, src.to_str().unwrap(), "--name", "remote.txt"]);
     out.ok();
     assert_eq!(
         doc["items"],
         succeeded(json!([{"file": src.to_str().unwrap(), "name": "remote.txt", "size": 5}]))
     );
-    assert_eq!(dir_names(&store), vec!["remote.txt"]);
-    let dst = work.path().join("copy.txt");
-    cli.run(["get", &url, "remote.txt", "-o", dst.to_str().unwrap()])
+    assert_eq!(dir_names(&scene.store), vec!["remote.txt"]);
+    let dst = scene.path("copy.txt");
+    cli.run(["get", url, "remote.txt", "-o", dst.to_str().unwrap()])
         .ok();
     assert_eq!(fs::read(&dst).unwrap(), b"hello");
 }
@@ -183,15 +172,13 @@ fn put_with_name_and_get_to_a_file_path() {
 #[test]
 fn put_name_with_several_files_is_refused() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let a = work.path().join("a");
-    let b = work.path().join("b");
-    fs::write(&a, b"a").unwrap();
-    fs::write(&b, b"b").unwrap();
+    let scene = file_store();
+    let store = &scene.store;
+    let a = scene.local_file("a", b"a");
+    let b = scene.local_file("b", b"b");
     let out = cli.run([
         "put",
-        &file_url(&store),
+        &scene.url,
         a.to_str().unwrap(),
         b.to_str().unwrap(),
         "--name",
@@ -204,37 +191,28 @@ fn put_name_with_several_files_is_refused() {
     assert!(
         !store.exists(),
         "nothing may be stored: {:?}",
-        dir_names(&store)
+        dir_names(store)
     );
 }
 
 #[test]
 fn get_without_output_writes_into_the_cwd() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    fs::create_dir(&store).unwrap();
-    fs::write(store.join("obj"), b"data").unwrap();
-    let cwd = work.path().join("cwd");
-    fs::create_dir(&cwd).unwrap();
-    cli.clone().cwd(&cwd).run(["get", &url, "obj"]).ok();
+    let scene = file_store_holding(&[("obj", b"data")]);
+    let cwd = scene.local_dir("cwd");
+    cli.clone().cwd(&cwd).run(["get", &scene.url, "obj"]).ok();
     assert_eq!(fs::read(cwd.join("obj")).unwrap(), b"data");
 }
 
 #[test]
 fn get_of_a_missing_name_is_52_and_creates_nothing() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    fs::create_dir(&store).unwrap();
-    fs::write(store.join("present"), b"x").unwrap();
-    let out_dir = work.path().join("out");
-    fs::create_dir(&out_dir).unwrap();
+    let scene = file_store_holding(&[("present", b"x")]);
+    let url = &scene.url;
+    let out_dir = scene.local_dir("out");
 
     let dst = out_dir.join("dst");
-    let out = cli.run(["get", &url, "missing", "-o", dst.to_str().unwrap()]);
+    let out = cli.run(["get", url, "missing", "-o", dst.to_str().unwrap()]);
     out.expect_code(EXIT_NOT_FOUND);
     assert!(
         out.err.contains("missing"),
@@ -243,7 +221,7 @@ fn get_of_a_missing_name_is_52_and_creates_nothing() {
     assert_eq!(dir_names(&out_dir), Vec::<String>::new());
 
     // Default output directory (the cwd), JSON mode.
-    let (out, doc) = cli.clone().cwd(&out_dir).run_json(["get", &url, "missing"]);
+    let (out, doc) = cli.clone().cwd(&out_dir).run_json(["get", url, "missing"]);
     out.expect_code(EXIT_NOT_FOUND);
     let err = find_json_error(&doc).unwrap_or_else(|| panic!("no JSON error\n{out}"));
     assert_eq!(err["code"], 52, "{out}");
@@ -271,12 +249,9 @@ fn relative_file_url_is_relative_to_the_cwd() {
 #[test]
 fn stat_of_a_missing_name_reports_missing_with_status_0() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    fs::create_dir(&store).unwrap();
-    fs::write(store.join("here"), b"abc").unwrap();
-    let (out, doc) = cli.run_json(["stat", &url, "here", "gone"]);
+    let scene = file_store_holding(&[("here", b"abc")]);
+    let url = &scene.url;
+    let (out, doc) = cli.run_json(["stat", url, "here", "gone"]);
     out.ok();
     assert_eq!(
         doc["items"],
@@ -286,7 +261,7 @@ fn stat_of_a_missing_name_reports_missing_with_status_0() {
         ])),
         "{out}"
     );
-    let out = cli.run(["stat", &url, "gone"]);
+    let out = cli.run(["stat", url, "gone"]);
     out.ok();
     assert!(out.out.contains("gone"), "{out}");
 }
@@ -294,15 +269,12 @@ fn stat_of_a_missing_name_reports_missing_with_status_0() {
 #[test]
 fn mv_moves_local_files_into_the_backend() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let a = work.path().join("a.bin");
-    let b = work.path().join("b.bin");
-    write_data(&a, 1000, 4);
-    write_data(&b, 3000, 5);
+    let scene = file_store();
+    let (store, url) = (&scene.store, &scene.url);
+    let a = scene.data_file("a.bin", 1000, 4);
+    let b = scene.data_file("b.bin", 3000, 5);
     let a_copy = fs::read(&a).unwrap();
-    let (out, doc) = cli.run_json(["mv", &url, a.to_str().unwrap(), b.to_str().unwrap()]);
+    let (out, doc) = cli.run_json(["mv", url, a.to_str().unwrap(), b.to_str().unwrap()]);
     out.ok();
     assert_eq!(
         doc["items"],
@@ -315,14 +287,13 @@ fn mv_moves_local_files_into_the_backend() {
     assert!(!a.exists() && !b.exists(), "mv removes the local files");
     assert_eq!(fs::read(store.join("a.bin")).unwrap(), a_copy);
     assert_eq!(
-        ls(&cli, &url),
+        ls(&cli, url),
         vec![("a.bin".into(), 1000), ("b.bin".into(), 3000)]
     );
 
     // With --name.
-    let c = work.path().join("c");
-    fs::write(&c, b"cc").unwrap();
-    cli.run(["mv", &url, c.to_str().unwrap(), "--name", "renamed"])
+    let c = scene.local_file("c", b"cc");
+    cli.run(["mv", url, c.to_str().unwrap(), "--name", "renamed"])
         .ok();
     assert!(!c.exists());
     assert_eq!(fs::read(store.join("renamed")).unwrap(), b"cc");
@@ -331,22 +302,19 @@ fn mv_moves_local_files_into_the_backend() {
 #[test]
 fn put_over_an_existing_name_replaces_it() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let long = work.path().join("long");
-    let short = work.path().join("short");
-    write_data(&long, 100_000, 6);
-    write_data(&short, 10, 7);
-    cli.run(["put", &url, long.to_str().unwrap(), "--name", "obj"])
+    let scene = file_store();
+    let (store, url) = (&scene.store, &scene.url);
+    let long = scene.data_file("long", 100_000, 6);
+    let short = scene.data_file("short", 10, 7);
+    cli.run(["put", url, long.to_str().unwrap(), "--name", "obj"])
         .ok();
     assert_same_content(&long, &store.join("obj"));
-    cli.run(["put", &url, short.to_str().unwrap(), "--name", "obj"])
+    cli.run(["put", url, short.to_str().unwrap(), "--name", "obj"])
         .ok();
     assert_same_content(&short, &store.join("obj"));
-    assert_eq!(ls(&cli, &url), vec![("obj".to_string(), 10)]);
-    let back = work.path().join("back");
-    cli.run(["get", &url, "obj", "-o", back.to_str().unwrap()])
+    assert_eq!(ls(&cli, url), vec![("obj".to_string(), 10)]);
+    let back = scene.path("back");
+    cli.run(["get", url, "obj", "-o", back.to_str().unwrap()])
         .ok();
     assert_same_content(&short, &back);
 }
@@ -354,32 +322,30 @@ fn put_over_an_existing_name_replaces_it() {
 #[test]
 fn no_temporary_file_ever_shows() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
+    let scene = file_store();
+    let (store, url) = (&scene.store, &scene.url);
     let mut args = vec!["put".to_string(), url.clone()];
     for i in 0..20 {
-        let f = work.path().join(format!("f{i:02}"));
+        let f = scene.path(&format!("f{i:02}"));
         write_data(&f, 4096 * i, i);
         args.push(f.to_str().unwrap().to_string());
     }
     cli.run(&args).ok();
     // Replace a few, delete a few.
     cli.run(&args[..5]).ok();
-    cli.run(["rm", &url, "f18", "f19"]).ok();
+    cli.run(["rm", url, "f18", "f19"]).ok();
     let expected: Vec<String> = (0..18).map(|i| format!("f{i:02}")).collect();
-    let listed: Vec<String> = ls(&cli, &url).into_iter().map(|(n, _)| n).collect();
+    let listed: Vec<String> = ls(&cli, url).into_iter().map(|(n, _)| n).collect();
     assert_eq!(listed, expected);
     // Nothing else in the directory either: no partial files left behind.
-    assert_eq!(dir_names(&store), expected);
+    assert_eq!(dir_names(store), expected);
 }
 
 #[test]
 fn rm_of_a_missing_name_does_not_create_anything() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let out = cli.run(["rm", &file_url(&store), "nothing"]);
+    let FileStore { store, url, .. } = &file_store();
+    let out = cli.run(["rm", url, "nothing"]);
     // Deleting a missing name: success or not found, per the contract.
     assert!(out.code == 0 || out.code == EXIT_NOT_FOUND, "{out}");
     assert!(!store.exists());
@@ -388,10 +354,9 @@ fn rm_of_a_missing_name_does_not_create_anything() {
 #[test]
 fn ls_of_a_location_that_does_not_exist_is_empty() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("not-yet");
-    assert_eq!(ls(&cli, &file_url(&store)), vec![]);
-    let out = cli.run(["ls", &file_url(&store)]);
+    let FileStore { store, url, .. } = &file_store_at("not-yet");
+    assert_eq!(ls(&cli, url), vec![]);
+    let out = cli.run(["ls", url]);
     out.ok();
     assert_eq!(out.out, "", "{out}");
     assert!(!store.exists(), "ls must not create the location");

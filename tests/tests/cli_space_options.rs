@@ -5,17 +5,20 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use stowage_tests::{file_url, plugin_dir_with, tempdir, Cli};
+use stowage_tests::{cli_with, file_store, tempdir, Cli, FileStore};
 
 /// Exit status of damaged or unauthenticated data (`VALIDATION_FAILED`).
 const EXIT_VALIDATION: i32 = 56;
 
-/// A CLI seeing the file plugin, its configuration (default key files)
-/// under `config_home` so that a test never reads the user's keys.
-fn setup(config_home: &Path) -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["file"]);
-    let cli = Cli::new(plugins.path()).env("XDG_CONFIG_HOME", config_home);
-    (plugins, cli)
+/// A store scene (see [`file_store`]) and a CLI seeing the file plugin,
+/// its configuration (default key files) under `<work>/config` so that a
+/// test never reads the user's keys. The plugin directory must outlive
+/// the runs.
+fn setup() -> (FileStore, tempfile::TempDir, Cli) {
+    let scene = file_store();
+    let (plugins, cli) = cli_with(&["file"]);
+    let cli = cli.env("XDG_CONFIG_HOME", scene.path("config"));
+    (scene, plugins, cli)
 }
 
 /// The one content object (`obj-…`) in `store`.
@@ -42,12 +45,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn the_key_file_given_by_flag_authenticates_the_manifests() {
-    let work = tempdir();
-    let (_p, cli) = setup(&work.path().join("config"));
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let data = work.path().join("notes.txt");
-    fs::write(&data, b"remember the milk\n").unwrap();
+    let (scene, _p, cli) = setup();
+    let (work, url) = (&scene.work, scene.url.as_str());
+    let data = scene.local_file("notes.txt", b"remember the milk\n");
     let key = work.path().join("keys/main.key");
     let other = work.path().join("keys/other.key");
     fs::create_dir_all(key.parent().unwrap()).unwrap();
@@ -58,7 +58,7 @@ fn the_key_file_given_by_flag_authenticates_the_manifests() {
         "backup",
         "--key-file",
         key_arg,
-        &url,
+        url,
         "s",
         data.to_str().unwrap(),
     ])
@@ -71,7 +71,7 @@ fn the_key_file_given_by_flag_authenticates_the_manifests() {
     );
 
     // The same key reads the space (the flag also works after the command).
-    let show = cli.run(["--json", "space", "show", &url, "s", "--key-file", key_arg]);
+    let show = cli.run(["--json", "space", "show", url, "s", "--key-file", key_arg]);
     show.ok();
     assert_eq!(show.json()["items"].as_array().unwrap().len(), 1);
 
@@ -81,32 +81,29 @@ fn the_key_file_given_by_flag_authenticates_the_manifests() {
         "show",
         "--key-file",
         other.to_str().unwrap(),
-        &url,
+        url,
         "s",
     ]);
     refused.expect_code(EXIT_VALIDATION);
     // So does the default key (none was made for this store yet).
-    cli.run(["space", "show", &url, "s"])
+    cli.run(["space", "show", url, "s"])
         .expect_code(EXIT_VALIDATION);
 }
 
 #[test]
 fn verify_repair_stores_a_damaged_object_again_from_the_live_file() {
-    let work = tempdir();
-    let (_p, cli) = setup(&work.path().join("config"));
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let data = work.path().join("report.txt");
-    fs::write(&data, b"the quarterly numbers, all of them\n").unwrap();
-    cli.run(["space", "backup", &url, "s", data.to_str().unwrap()])
+    let (scene, _p, cli) = setup();
+    let (store, url) = (&scene.store, scene.url.as_str());
+    let data = scene.local_file("report.txt", b"the quarterly numbers, all of them\n");
+    cli.run(["space", "backup", url, "s", data.to_str().unwrap()])
         .ok();
 
-    let object = only_object(&store);
+    let object = only_object(store);
     fs::write(&object, b"the quarterly numbers, none of them\n").unwrap();
-    cli.run(["space", "verify", &url, "s"])
+    cli.run(["space", "verify", url, "s"])
         .expect_code(EXIT_VALIDATION);
 
-    let repaired = cli.run(["--json", "space", "verify", "--repair", &url, "s"]);
+    let repaired = cli.run(["--json", "space", "verify", "--repair", url, "s"]);
     repaired.ok();
     let doc = repaired.json();
     assert_eq!(
@@ -116,11 +113,11 @@ fn verify_repair_stores_a_damaged_object_again_from_the_live_file() {
     );
     assert_eq!(doc["data"]["unrepaired"], serde_json::json!([]), "{doc}");
     assert_eq!(fs::read(&object).unwrap(), fs::read(&data).unwrap());
-    cli.run(["space", "verify", &url, "s"]).ok();
+    cli.run(["space", "verify", url, "s"]).ok();
 
     // Text output names what was repaired.
     fs::write(&object, b"damaged again").unwrap();
-    let text = cli.run(["space", "verify", "--repair", &url, "s"]);
+    let text = cli.run(["space", "verify", "--repair", url, "s"]);
     text.ok();
     assert!(
         text.all_text().contains("repaired: "),
@@ -131,7 +128,7 @@ fn verify_repair_stores_a_damaged_object_again_from_the_live_file() {
     // A live file that changed cannot repair: left unrepaired, exit 56.
     fs::write(&object, b"damaged once more").unwrap();
     fs::write(&data, b"something else entirely\n").unwrap();
-    let left = cli.run(["--json", "space", "verify", "--repair", &url, "s"]);
+    let left = cli.run(["--json", "space", "verify", "--repair", url, "s"]);
     left.expect_code(EXIT_VALIDATION);
     let doc = left.json();
     assert_eq!(doc["data"]["repaired"], serde_json::json!([]), "{doc}");
@@ -162,15 +159,13 @@ fn write_v1_space(store: &Path, origin: &Path, content: &[u8]) {
 
 #[test]
 fn unauthenticated_manifests_are_read_only_when_trusted_and_without_privileges() {
-    let work = tempdir();
-    let (_p, cli) = setup(&work.path().join("config"));
-    let store = work.path().join("store");
-    let url = file_url(&store);
+    let (scene, _p, cli) = setup();
+    let (work, store, url) = (&scene.work, &scene.store, scene.url.as_str());
     let target = work.path().join("restored/tool");
     fs::create_dir_all(target.parent().unwrap()).unwrap();
-    write_v1_space(&store, &target, b"#!/bin/sh\necho old tool\n");
+    write_v1_space(store, &target, b"#!/bin/sh\necho old tool\n");
 
-    let refused = cli.run(["space", "restore", &url, "old", "x"]);
+    let refused = cli.run(["space", "restore", url, "old", "x"]);
     refused.expect_code(EXIT_VALIDATION);
     assert!(
         !target.exists(),
@@ -181,7 +176,7 @@ fn unauthenticated_manifests_are_read_only_when_trusted_and_without_privileges()
         "space",
         "restore",
         "--trust-unauthenticated",
-        &url,
+        url,
         "old",
         "x",
     ])

@@ -15,7 +15,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -123,6 +123,36 @@ fn kill_after(cli: &Cli, args: &[&str], delay: Duration) -> Fate {
     }
 }
 
+/// Round `round` of a test: runs `args` and kills it after a delay drawn
+/// from `rng` within `full` (see [`Rng::delay`]). A run that finished
+/// first must have succeeded. Returns the delay and what happened.
+fn kill_in_round(
+    cli: &Cli,
+    args: &[&str],
+    rng: &mut Rng,
+    round: u32,
+    full: Duration,
+) -> (Duration, Fate) {
+    let delay = rng.delay(round, full);
+    let fate = kill_after(cli, args, delay);
+    if let Fate::Finished(_, code) = fate {
+        assert_eq!(code, 0, "round {round}: {} failed on its own", args[0]);
+    }
+    (delay, fate)
+}
+
+/// The [`state`] of `path` after round `round` killed a run that would
+/// have replaced its content `before` by `new`: `before` or `"new"`,
+/// nothing else.
+fn state_after_kill(path: &Path, old: &Path, new: &Path, before: &str, round: u32) -> &'static str {
+    let after = state(path, old, new);
+    assert!(
+        after == before || after == "new",
+        "round {round}: was {before}, is {after}"
+    );
+    after
+}
+
 /// Which complete content `path` has: `"absent"`, `"old"` or `"new"`.
 /// Anything else fails the test: a partial file under a final name.
 fn state(path: &Path, old: &Path, new: &Path) -> &'static str {
@@ -166,22 +196,35 @@ fn listed(cli: &Cli, url: &str) -> Vec<(String, u64)> {
     entries
 }
 
-/// The data files and a CLI with only the file plugin, its probe verdict
-/// already cached (so no run spends its first milliseconds probing).
+/// The data files, a `file://` store beside them (not created) and a CLI
+/// with only the file plugin, its probe verdict already cached (so no run
+/// spends its first milliseconds probing).
 struct Setup {
+    /// This test's turn (see [`SERIAL`]), held until it ends.
+    _turn: MutexGuard<'static, ()>,
+    /// When the test started, before its data was written.
+    started: Instant,
     work: tempfile::TempDir,
+    /// Bound, not dropped: the plugin directory must outlive the runs.
     _plugins: tempfile::TempDir,
     cli: Cli,
     new: PathBuf,
     old: PathBuf,
-    rng: Rng,
+    /// `<work>/store` and its URL.
+    store: PathBuf,
+    url: String,
 }
 
-fn setup(what: &str) -> Setup {
+/// The [`Setup`] of test `what`, and the generator of its kill moments.
+fn setup(what: &str) -> (Setup, Rng) {
+    let turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let test_started = Instant::now();
     let plugins = plugin_dir_with(&["file"]);
     let cli = Cli::new(plugins.path());
     cli.run(["plugins"]).ok();
     let work = tempdir();
+    let store = work.path().join("store");
+    let url = file_url(&store);
     let new = work.path().join("data-512MiB");
     let old = work.path().join("data-old");
     let started = Instant::now();
@@ -193,14 +236,18 @@ fn setup(what: &str) -> Setup {
          {SIZE} bytes of test data written in {:.2?}",
         started.elapsed()
     );
-    Setup {
+    let setup = Setup {
+        _turn: turn,
+        started: test_started,
         work,
         _plugins: plugins,
         cli,
         new,
         old,
-        rng: Rng::new(seed),
-    }
+        store,
+        url,
+    };
+    (setup, Rng::new(seed))
 }
 
 /// Runs `args` to completion and returns how long it took.
@@ -212,33 +259,23 @@ fn timed(cli: &Cli, args: &[&str]) -> Duration {
 
 #[test]
 fn kill_9_during_put_never_leaves_a_partial_object() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let test_started = Instant::now();
-    let Setup {
-        work,
-        cli,
-        new,
-        old,
-        mut rng,
-        // Bound, not `..`: the plugin directory must outlive the runs.
-        _plugins,
-    } = setup("put");
+    let (setup, mut rng) = setup("put");
+    let (new, old, store) = (&setup.new, &setup.old, &setup.store);
     // This test is about the file plugin's atomicity (copy to a temporary,
     // then rename), not about isolation. An isolated plugin runs in a child
     // that can still finish its last rename after the host is killed, so a
     // "killed" put could complete behind the test's back; run in process so
     // that the kill stops the plugin itself.
-    let cli = cli.global(["--isolate=never"]);
-    let store = work.path().join("store");
-    let url = file_url(&store);
+    let cli = setup.cli.clone().global(["--isolate=never"]);
+    let url = setup.url.as_str();
     let object = store.join("big");
-    let put_new = ["put", &url, new.to_str().unwrap(), "--name", "big"];
-    let put_old = ["put", &url, old.to_str().unwrap(), "--name", "big"];
+    let put_new = ["put", url, new.to_str().unwrap(), "--name", "big"];
+    let put_old = ["put", url, old.to_str().unwrap(), "--name", "big"];
 
     // One uninterrupted put (copy + rename + syncfs at close) sets the
     // range of the kill moments.
     let mut full = timed(&cli, &put_new);
-    assert_eq!(state(&object, &old, &new), "new");
+    assert_eq!(state(&object, old, new), "new");
     eprintln!("[put] one uninterrupted put: {} ms", full.as_millis());
 
     let mut outcomes = Vec::new();
@@ -251,29 +288,20 @@ fn kill_9_during_put_never_leaves_a_partial_object() {
             fs::remove_file(&object).unwrap();
             "absent"
         };
-        let delay = rng.delay(round, full);
-        let fate = kill_after(&cli, &put_new, delay);
-        if let Fate::Finished(_, code) = fate {
-            assert_eq!(code, 0, "round {round}: put failed on its own");
-        }
-
-        let after = state(&object, &old, &new);
-        assert!(
-            after == before || after == "new",
-            "round {round}: was {before}, is {after}"
-        );
+        let (delay, fate) = kill_in_round(&cli, &put_new, &mut rng, round, full);
+        let after = state_after_kill(&object, old, new, before, round);
         let expected_ls: Vec<(String, u64)> = match after {
             "absent" => vec![],
             "old" => vec![("big".into(), OLD_SIZE)],
             _ => vec![("big".into(), SIZE)],
         };
-        assert_eq!(listed(&cli, &url), expected_ls, "round {round}");
-        let leftovers = sweep_temporaries(&store);
+        assert_eq!(listed(&cli, url), expected_ls, "round {round}");
+        let leftovers = sweep_temporaries(store);
 
         // The next put of the same name succeeds, with the right bytes.
         let next = timed(&cli, &put_new);
-        assert_eq!(state(&object, &old, &new), "new", "round {round}");
-        assert_eq!(listed(&cli, &url), vec![("big".to_string(), SIZE)]);
+        assert_eq!(state(&object, old, new), "new", "round {round}");
+        assert_eq!(listed(&cli, url), vec![("big".to_string(), SIZE)]);
 
         eprintln!(
             "[put] round {round}: drawn {} ms of {} ms, {fate}; big was {before}, is {after}; \
@@ -291,57 +319,38 @@ fn kill_9_during_put_never_leaves_a_partial_object() {
         .count();
     eprintln!(
         "[put] {ROUNDS} rounds, {killed} killed mid-run, no partial object; {:.1?} in all",
-        test_started.elapsed()
+        setup.started.elapsed()
     );
 }
 
 #[test]
 fn kill_9_during_get_never_leaves_a_partial_local_file() {
-    let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let test_started = Instant::now();
-    let Setup {
-        work,
-        cli,
-        new,
-        old,
-        mut rng,
-        // Bound, not `..`: the plugin directory must outlive the runs.
-        _plugins,
-    } = setup("get");
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    cli.run(["put", &url, new.to_str().unwrap(), "--name", "big"])
+    let (setup, mut rng) = setup("get");
+    let (work, cli, url) = (&setup.work, &setup.cli, setup.url.as_str());
+    let (new, old) = (&setup.new, &setup.old);
+    cli.run(["put", url, new.to_str().unwrap(), "--name", "big"])
         .ok();
     let out_dir = work.path().join("out");
     fs::create_dir(&out_dir).unwrap();
     let dest = out_dir.join("big");
-    let get = ["get", &url, "big", "-o", dest.to_str().unwrap()];
+    let get = ["get", url, "big", "-o", dest.to_str().unwrap()];
 
-    let mut full = timed(&cli, &get);
-    assert_eq!(state(&dest, &old, &new), "new");
+    let mut full = timed(cli, &get);
+    assert_eq!(state(&dest, old, new), "new");
     eprintln!("[get] one uninterrupted get: {} ms", full.as_millis());
 
     let mut outcomes = Vec::new();
     for round in 1..=ROUNDS {
         // Odd rounds overwrite an existing local file, even ones create it.
         let before = if round % 2 == 1 {
-            fs::copy(&old, &dest).unwrap();
+            fs::copy(old, &dest).unwrap();
             "old"
         } else {
             fs::remove_file(&dest).unwrap();
             "absent"
         };
-        let delay = rng.delay(round, full);
-        let fate = kill_after(&cli, &get, delay);
-        if let Fate::Finished(_, code) = fate {
-            assert_eq!(code, 0, "round {round}: get failed on its own");
-        }
-
-        let after = state(&dest, &old, &new);
-        assert!(
-            after == before || after == "new",
-            "round {round}: was {before}, is {after}"
-        );
+        let (delay, fate) = kill_in_round(cli, &get, &mut rng, round, full);
+        let after = state_after_kill(&dest, old, new, before, round);
         let leftovers = sweep_temporaries(&out_dir);
         let names: Vec<String> = stowage_tests::files::dir_names(&out_dir);
         let expected: Vec<String> = if after == "absent" {
@@ -352,8 +361,8 @@ fn kill_9_during_get_never_leaves_a_partial_local_file() {
         assert_eq!(names, expected, "round {round}");
 
         // The next get of the same name succeeds, with the right bytes.
-        let next = timed(&cli, &get);
-        assert_eq!(state(&dest, &old, &new), "new", "round {round}");
+        let next = timed(cli, &get);
+        assert_eq!(state(&dest, old, new), "new", "round {round}");
 
         eprintln!(
             "[get] round {round}: drawn {} ms of {} ms, {fate}; local file was {before}, \
@@ -366,13 +375,13 @@ fn kill_9_during_get_never_leaves_a_partial_local_file() {
         outcomes.push((fate, after));
     }
     // The store itself is untouched by killed gets.
-    assert_eq!(listed(&cli, &url), vec![("big".to_string(), SIZE)]);
+    assert_eq!(listed(cli, url), vec![("big".to_string(), SIZE)]);
     let killed = outcomes
         .iter()
         .filter(|(f, _)| matches!(f, Fate::Killed(_)))
         .count();
     eprintln!(
         "[get] {ROUNDS} rounds, {killed} killed mid-run, no partial local file; {:.1?} in all",
-        test_started.elapsed()
+        setup.started.elapsed()
     );
 }

@@ -3,7 +3,7 @@
 //! 0 (identical), 56 (differs) and 52 (missing).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -31,6 +31,18 @@ fn store_of(cli: &Cli, local: &Path, store: &Path) -> String {
     url
 }
 
+/// A temporary directory holding `local` (see [`objects`]) and a store
+/// `store` with a copy of its objects (see [`store_of`]): the two sides
+/// of a check, identical so far. Returns the directory, `local` and the
+/// store's URL.
+fn local_and_store(cli: &Cli) -> (tempfile::TempDir, PathBuf, String) {
+    let work = tempdir();
+    let local = work.path().join("local");
+    objects(&local);
+    let url = store_of(cli, &local, &work.path().join("store"));
+    (work, local, url)
+}
+
 fn status_of<'a>(doc: &'a Value, name: &str) -> &'a str {
     doc["items"]
         .as_array()
@@ -52,11 +64,8 @@ fn identical_sides_exit_0_with_the_real_checksums() {
     if !require_tool("sha256sum") {
         return;
     }
-    let work = tempdir();
     let (_p, cli) = cli_with(&["file"]);
-    let local = work.path().join("local");
-    objects(&local);
-    let url = store_of(&cli, &local, &work.path().join("store"));
+    let (_work, local, url) = local_and_store(&cli);
     let (out, doc) = cli.run_json(["check", local.to_str().unwrap(), &url]);
     out.ok();
     assert_eq!(doc["data"]["identical"], 3, "{out}");
@@ -73,11 +82,8 @@ fn identical_sides_exit_0_with_the_real_checksums() {
 
 #[test]
 fn same_size_different_content_is_56_unless_size_only() {
-    let work = tempdir();
     let (_p, cli) = cli_with(&["file"]);
-    let local = work.path().join("local");
-    objects(&local);
-    let url = store_of(&cli, &local, &work.path().join("store"));
+    let (_work, local, url) = local_and_store(&cli);
     // Same size, one byte changed, in the local copy.
     let mut bytes = fs::read(local.join("b")).unwrap();
     bytes[500] ^= 1;
@@ -103,11 +109,8 @@ fn same_size_different_content_is_56_unless_size_only() {
 
 #[test]
 fn missing_objects_on_either_side_are_52_and_differences_win() {
-    let work = tempdir();
     let (_p, cli) = cli_with(&["file"]);
-    let local = work.path().join("local");
-    objects(&local);
-    let url = store_of(&cli, &local, &work.path().join("store"));
+    let (_work, local, url) = local_and_store(&cli);
     fs::remove_file(local.join("a")).unwrap();
     write_data(&local.join("z"), 10, 1);
 

@@ -7,7 +7,8 @@ use std::fs;
 
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    cli_with, file_url, find_json_error, ls_entries, scratch, tempdir, Cli, Scratch, EXIT_INVALID,
+    cli_with, file_store, file_store_holding, find_json_error, listing, scratch, Cli, FileStore,
+    EXIT_INVALID,
 };
 
 /// Names that are legal and awkward for shells, globbing or option parsing.
@@ -37,10 +38,9 @@ fn setup() -> (tempfile::TempDir, Cli) {
 #[test]
 fn odd_names_round_trip_with_name_flag() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("src");
+    let scene = file_store();
+    let FileStore { store, url, .. } = &scene;
+    let src = scene.path("src");
     for (i, name) in ODD_NAMES.iter().enumerate() {
         fs::write(&src, format!("content {i}")).unwrap();
         let out = cli.run([
@@ -57,20 +57,16 @@ fn odd_names_round_trip_with_name_flag() {
         );
     }
 
-    let (out, doc) = cli.run_json(["ls", &url]);
-    out.ok();
-    let mut listed: Vec<String> = ls_entries(&doc).into_iter().map(|(n, _)| n).collect();
+    let listed: Vec<String> = listing(&cli, url).into_iter().map(|(n, _)| n).collect();
     let mut expected: Vec<String> = ODD_NAMES.iter().map(|s| s.to_string()).collect();
     expected.sort();
-    assert_eq!(listed, expected, "ls --json sorted, exact names\n{out}");
-    listed.clear();
+    assert_eq!(listed, expected, "ls --json sorted, exact names");
 
-    let back = work.path().join("back");
-    fs::create_dir(&back).unwrap();
+    let back = scene.local_dir("back");
     for (i, name) in ODD_NAMES.iter().enumerate() {
         let dst = back.join(format!("{i}"));
         // A name starting with `-` goes after `--`.
-        cli.run(["get", &url, "-o", dst.to_str().unwrap(), "--", name])
+        cli.run(["get", url, "-o", dst.to_str().unwrap(), "--", name])
             .ok();
         assert_eq!(
             fs::read_to_string(&dst).unwrap(),
@@ -98,17 +94,15 @@ fn odd_names_round_trip_with_name_flag() {
             .chain(ODD_NAMES.iter().copied()),
     )
     .ok();
-    assert_eq!(dir_names(&store), Vec::<String>::new());
+    assert_eq!(dir_names(store), Vec::<String>::new());
 }
 
 #[test]
 fn odd_local_file_names_are_used_as_object_names() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    let src = work.path().join("src");
-    fs::create_dir(&src).unwrap();
+    let scene = file_store();
+    let FileStore { store, url, .. } = &scene;
+    let src = scene.local_dir("src");
     for name in ODD_NAMES {
         fs::write(src.join(name), name.as_bytes()).unwrap();
     }
@@ -117,7 +111,7 @@ fn odd_local_file_names_are_used_as_object_names() {
     cli.clone()
         .cwd(&src)
         .run(
-            ["put", &url, "--"]
+            ["put", url, "--"]
                 .into_iter()
                 .chain(ODD_NAMES.iter().copied()),
         )
@@ -134,17 +128,13 @@ fn odd_local_file_names_are_used_as_object_names() {
 #[test]
 fn names_up_to_255_bytes_are_accepted() {
     let (_p, cli) = setup();
-    let Scratch {
-        work: _work,
-        store,
-        url,
-        src,
-    } = scratch(b"x");
+    let scene = scratch(b"x");
+    let (store, url, src) = (&scene.store, &scene.url, &scene.src);
     let ascii = "a".repeat(255);
     let multibyte = format!("{}a", "é".repeat(127));
     assert_eq!(multibyte.len(), 255);
     for name in [&ascii, &multibyte] {
-        cli.run(["put", &url, src.to_str().unwrap(), "--name", name])
+        cli.run(["put", url, src.to_str().unwrap(), "--name", name])
             .ok();
         assert!(store.join(name).is_file());
     }
@@ -153,12 +143,8 @@ fn names_up_to_255_bytes_are_accepted() {
 #[test]
 fn invalid_names_are_refused_with_23_and_nothing_is_created() {
     let (_p, cli) = setup();
-    let Scratch {
-        work,
-        store,
-        url,
-        src,
-    } = scratch(b"x");
+    let scene = scratch(b"x");
+    let (store, url, src) = (&scene.store, scene.url.as_str(), &scene.src);
     let too_long = "b".repeat(256);
     let too_long_multibyte = "é".repeat(128);
     let invalid: Vec<&str> = vec![
@@ -173,32 +159,23 @@ fn invalid_names_are_refused_with_23_and_nothing_is_created() {
         &too_long_multibyte,
     ];
     for name in &invalid {
-        let out = cli.run([
-            "put",
-            &url,
-            src.to_str().unwrap(),
-            &format!("--name={name}"),
-        ]);
+        let out = cli.run(["put", url, src.to_str().unwrap(), &format!("--name={name}")]);
         out.expect_code(EXIT_INVALID);
         assert!(!out.err.is_empty(), "an error message on stderr\n{out}");
         assert!(
             !store.exists(),
             "put {name:?} created {:?}",
-            dir_names(&store)
+            dir_names(store)
         );
         assert!(src.exists(), "the local file is untouched");
 
-        let (out, doc) = cli.run_json([
-            "put",
-            &url,
-            src.to_str().unwrap(),
-            &format!("--name={name}"),
-        ]);
+        let (out, doc) =
+            cli.run_json(["put", url, src.to_str().unwrap(), &format!("--name={name}")]);
         out.expect_code(EXIT_INVALID);
         let err = find_json_error(&doc).unwrap_or_else(|| panic!("no JSON error\n{out}"));
         assert_eq!(err["code"], 23, "{out}");
 
-        let out = cli.run(["mv", &url, src.to_str().unwrap(), &format!("--name={name}")]);
+        let out = cli.run(["mv", url, src.to_str().unwrap(), &format!("--name={name}")]);
         out.expect_code(EXIT_INVALID);
         assert!(
             src.exists(),
@@ -206,12 +183,12 @@ fn invalid_names_are_refused_with_23_and_nothing_is_created() {
         );
         assert!(!store.exists());
 
-        let dst = work.path().join("dst");
+        let dst = scene.work.path().join("dst");
         for cmd in ["get", "rm", "stat"] {
             let out = if cmd == "get" {
-                cli.run([cmd, &url, "-o", dst.to_str().unwrap(), "--", name])
+                cli.run([cmd, url, "-o", dst.to_str().unwrap(), "--", name])
             } else {
-                cli.run([cmd, &url, "--", name])
+                cli.run([cmd, url, "--", name])
             };
             out.expect_code(EXIT_INVALID);
             assert!(!store.exists(), "{cmd} {name:?} created the store");
@@ -223,13 +200,8 @@ fn invalid_names_are_refused_with_23_and_nothing_is_created() {
 #[test]
 fn one_invalid_name_among_valid_ones_stores_nothing() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("store");
-    let url = file_url(&store);
-    fs::create_dir(&store).unwrap();
-    fs::write(store.join("keep"), b"k").unwrap();
+    let FileStore { store, url, .. } = &file_store_holding(&[("keep", b"k")]);
     // Names are validated before any plugin call: `keep` is not deleted.
-    cli.run(["rm", &url, "keep", ".."])
-        .expect_code(EXIT_INVALID);
-    assert_eq!(dir_names(&store), vec!["keep"]);
+    cli.run(["rm", url, "keep", ".."]).expect_code(EXIT_INVALID);
+    assert_eq!(dir_names(store), vec!["keep"]);
 }

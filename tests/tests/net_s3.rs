@@ -22,6 +22,21 @@ fn cli(plugins: &Path) -> Cli {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 }
 
+/// `aws s3api SUBCOMMAND ARGS... --endpoint-url <node 0>` with Garage's
+/// key, region `garage` and no CA bundle, not started.
+fn aws_s3api(garage: &Garage, subcommand: &str, args: &[&str]) -> std::process::Command {
+    let mut aws = std::process::Command::new("aws");
+    aws.args(["s3api", subcommand, "--bucket", "stowage-test"])
+        .args(args)
+        .arg("--endpoint-url")
+        .arg(garage.endpoint(0))
+        .env("AWS_ACCESS_KEY_ID", GARAGE_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", GARAGE_SECRET)
+        .env("AWS_DEFAULT_REGION", "garage")
+        .env_remove("AWS_CA_BUNDLE");
+    aws
+}
+
 #[test]
 fn s3_conforms_twice() {
     let Some(garage) = Garage::start() else {
@@ -95,25 +110,15 @@ fn multipart_objects_round_trip_and_corruption_is_detected() {
     if stowage_tests::require_tool("aws") {
         let other = work.path().join("other");
         files::write_data(&other, 1 << 20, 4);
-        let put = std::process::Command::new("aws")
-            .args([
-                "s3api",
-                "put-object",
-                "--bucket",
-                "stowage-test",
-                "--key",
-                "mp/blob",
-            ])
-            .args(["--metadata", "stowage-crc32c=00000000", "--endpoint-url"])
-            .arg(garage.endpoint(0))
-            .arg("--body")
-            .arg(&other)
-            .env("AWS_ACCESS_KEY_ID", GARAGE_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", GARAGE_SECRET)
-            .env("AWS_DEFAULT_REGION", "garage")
-            .env_remove("AWS_CA_BUNDLE")
-            .output()
-            .unwrap();
+        let put = aws_s3api(
+            &garage,
+            "put-object",
+            &["--key", "mp/blob", "--metadata", "stowage-crc32c=00000000"],
+        )
+        .arg("--body")
+        .arg(&other)
+        .output()
+        .unwrap();
         assert!(put.status.success(), "aws s3api put-object: {put:?}");
         let again = work.path().join("again");
         let out = cli.run(["get", &url, "blob", "-o", again.to_str().unwrap()]);
@@ -273,19 +278,7 @@ fn a_multipart_put_survives_garage_killed_and_restarted() {
     assert_eq!(ls_entries(&doc), [("big".to_string(), 300u64 << 20)]);
     // The upload the kill interrupted was aborted once Garage was back.
     if stowage_tests::require_tool("aws") {
-        let out = std::process::Command::new("aws")
-            .args([
-                "s3api",
-                "list-multipart-uploads",
-                "--bucket",
-                "stowage-test",
-            ])
-            .args(["--output", "json", "--endpoint-url"])
-            .arg(garage.endpoint(0))
-            .env("AWS_ACCESS_KEY_ID", GARAGE_KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", GARAGE_SECRET)
-            .env("AWS_DEFAULT_REGION", "garage")
-            .env_remove("AWS_CA_BUNDLE")
+        let out = aws_s3api(&garage, "list-multipart-uploads", &["--output", "json"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");

@@ -32,9 +32,7 @@ fn sftp_conforms_twice_and_leaves_nothing_behind() {
     let work = tempdir();
     let store = work.path().join("nested").join("store");
     conformance_twice(&cli(plugins.path()), &sshd.url(&store));
-    let left: Vec<_> = fs::read_dir(&store)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = files::dir_names(&store);
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 

@@ -22,9 +22,7 @@ fn webdav_conforms_twice_and_leaves_nothing_behind() {
     let cli = with_credentials(Cli::new(plugins.path()));
     conformance_twice(&cli, &nginx.url("backups/host1"));
     let store = nginx.root().join("backups").join("host1");
-    let left: Vec<_> = fs::read_dir(&store)
-        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
-        .unwrap_or_default();
+    let left = files::dir_names(&store);
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 

@@ -2,41 +2,81 @@
 //! commands (the `stowage.peer/1` extension across the ABI).
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
 
-use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_INVALID, EXIT_NOT_FOUND};
+use stowage_tests::{cli_with, tempdir, Cli, Output, EXIT_INVALID, EXIT_NOT_FOUND};
 
 fn setup() -> (tempfile::TempDir, Cli) {
-    let plugins = plugin_dir_with(&["local-peer", "file"]);
-    let cli = Cli::new(plugins.path());
-    (plugins, cli)
+    cli_with(&["local-peer", "file"])
+}
+
+/// A peer's directories in a temporary directory: `collect` (created) and
+/// `target` (created only by [`peer_with_target`]).
+struct Peer {
+    work: tempfile::TempDir,
+    collect: PathBuf,
+    target: PathBuf,
+    /// `local-peer://<host><collect>`.
+    url: String,
+}
+
+/// A [`Peer`] of host `host` whose collect directory exists.
+fn peer(host: &str) -> Peer {
+    let work = tempdir();
+    let collect = work.path().join("collect");
+    std::fs::create_dir(&collect).unwrap();
+    let target = work.path().join("target");
+    let url = format!("local-peer://{host}{}", collect.display());
+    Peer {
+        work,
+        collect,
+        target,
+        url,
+    }
+}
+
+/// `stowage peer stage URL TARGET --owner OWNER` of `peer`.
+fn stage_owned_by(cli: &Cli, peer: &Peer, owner: &str) -> Output {
+    cli.run([
+        "peer",
+        "stage",
+        &peer.url,
+        peer.target.to_str().unwrap(),
+        "--owner",
+        owner,
+    ])
+}
+
+/// A [`Peer`] of `host1` whose target directory exists too.
+fn peer_with_target() -> Peer {
+    let peer = peer("host1");
+    std::fs::create_dir(&peer.target).unwrap();
+    peer
 }
 
 #[test]
 fn indicators_round_trip() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let collect = work.path().join("collect");
-    std::fs::create_dir(&collect).unwrap();
-    let url = format!("local-peer://Host1{}", collect.display());
+    let peer = peer("Host1");
+    let (work, collect, url) = (&peer.work, &peer.collect, &peer.url);
 
-    cli.run(["peer", "collected", &url]).expect_code(1);
+    cli.run(["peer", "collected", url]).expect_code(1);
     std::fs::write(collect.join("cback.collect"), b"").unwrap();
-    cli.run(["peer", "collected", &url]).ok();
-    let (_, doc) = cli.run_json(["peer", "collected", &url]);
+    cli.run(["peer", "collected", url]).ok();
+    let (_, doc) = cli.run_json(["peer", "collected", url]);
     assert_eq!(doc["data"]["present"], true);
     // A directory is not an indicator; a custom name works.
     std::fs::create_dir(collect.join("ready")).unwrap();
-    cli.run(["peer", "collected", &url, "--indicator", "ready"])
+    cli.run(["peer", "collected", url, "--indicator", "ready"])
         .expect_code(1);
 
-    cli.run(["peer", "mark-staged", &url, "--mode", "0640"])
-        .ok();
+    cli.run(["peer", "mark-staged", url, "--mode", "0640"]).ok();
     let meta = std::fs::metadata(collect.join("cback.stage")).unwrap();
     assert!(meta.is_file());
     assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
 
     for bad in ["../escape", "a/b", "", ".."] {
-        let out = cli.run(["peer", "mark-staged", &url, "--indicator", bad]);
+        let out = cli.run(["peer", "mark-staged", url, "--indicator", bad]);
         out.expect_code(EXIT_INVALID);
         assert!(!work.path().join("escape").exists());
     }
@@ -49,11 +89,9 @@ fn indicators_round_trip() {
 #[test]
 fn stage_reports_every_entry() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let collect = work.path().join("collect");
-    let target = work.path().join("target");
-    std::fs::create_dir_all(collect.join("subdir")).unwrap();
-    std::fs::create_dir(&target).unwrap();
+    let peer = peer_with_target();
+    let (work, collect, target, url) = (&peer.work, &peer.collect, &peer.target, &peer.url);
+    std::fs::create_dir(collect.join("subdir")).unwrap();
     std::fs::write(collect.join("a file.txt"), b"spaces").unwrap();
     std::fs::write(collect.join("ünï.bin"), b"unicode!").unwrap();
     std::fs::write(collect.join("cback.collect"), b"").unwrap();
@@ -62,12 +100,10 @@ fn stage_reports_every_entry() {
     // A target entry that is a symlink is replaced, never written through.
     std::fs::write(work.path().join("victim"), b"keep me").unwrap();
     std::os::unix::fs::symlink(work.path().join("victim"), target.join("ünï.bin")).unwrap();
-
-    let url = format!("local-peer://host1{}", collect.display());
     let (out, doc) = cli.run_json([
         "peer",
         "stage",
-        &url,
+        url,
         target.to_str().unwrap(),
         "--mode",
         "0600",
@@ -116,15 +152,11 @@ fn stage_reports_every_entry() {
 #[test]
 fn stage_refuses_bad_directories() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let collect = work.path().join("collect");
-    std::fs::create_dir(&collect).unwrap();
-    let url = format!("local-peer://host1{}", collect.display());
+    let peer = peer_with_target();
+    let (work, collect, target, url) = (&peer.work, &peer.collect, &peer.target, &peer.url);
 
     // Empty collect directory: nothing to stage, as in Cedar.
-    let target = work.path().join("target");
-    std::fs::create_dir(&target).unwrap();
-    let out = cli.run(["peer", "stage", &url, target.to_str().unwrap()]);
+    let out = cli.run(["peer", "stage", url, target.to_str().unwrap()]);
     assert_ne!(out.code, 0, "{out}");
     assert!(
         out.err.contains("nothing to stage") || out.err.contains("Did not copy"),
@@ -132,11 +164,11 @@ fn stage_refuses_bad_directories() {
     );
 
     std::fs::write(collect.join("f"), b"x").unwrap();
-    let out = cli.run(["peer", "stage", &url, "relative/target"]);
+    let out = cli.run(["peer", "stage", url, "relative/target"]);
     out.expect_code(EXIT_INVALID);
     assert!(out.err.contains("absolute"), "{out}");
     let missing = work.path().join("missing");
-    let out = cli.run(["peer", "stage", &url, missing.to_str().unwrap()]);
+    let out = cli.run(["peer", "stage", url, missing.to_str().unwrap()]);
     out.expect_code(EXIT_NOT_FOUND);
     let no_collect = format!("local-peer://host1{}", work.path().join("nope").display());
     let out = cli.run(["peer", "stage", &no_collect, target.to_str().unwrap()]);
@@ -166,25 +198,13 @@ fn ownership_is_applied_as_root() {
         return;
     }
     let (_p, cli) = setup();
-    let work = tempdir();
-    let collect = work.path().join("collect");
-    let target = work.path().join("target");
-    std::fs::create_dir(&collect).unwrap();
-    std::fs::create_dir(&target).unwrap();
+    let peer = peer_with_target();
+    let (collect, target, url) = (&peer.collect, &peer.target, &peer.url);
     std::fs::write(collect.join("f"), b"x").unwrap();
-    let url = format!("local-peer://host1{}", collect.display());
-    cli.run([
-        "peer",
-        "stage",
-        &url,
-        target.to_str().unwrap(),
-        "--owner",
-        "65534:65534",
-    ])
-    .ok();
+    stage_owned_by(&cli, &peer, "65534:65534").ok();
     let meta = std::fs::metadata(target.join("f")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
-    cli.run(["peer", "mark-staged", &url, "--owner", "nobody"])
+    cli.run(["peer", "mark-staged", url, "--owner", "nobody"])
         .ok();
     assert_eq!(
         std::fs::metadata(collect.join("cback.stage"))
@@ -192,15 +212,7 @@ fn ownership_is_applied_as_root() {
             .uid(),
         65534
     );
-    cli.run([
-        "peer",
-        "stage",
-        &url,
-        target.to_str().unwrap(),
-        "--owner",
-        "no-such-user-x",
-    ])
-    .expect_code(EXIT_INVALID);
+    stage_owned_by(&cli, &peer, "no-such-user-x").expect_code(EXIT_INVALID);
 }
 
 extern "C" {
@@ -214,11 +226,9 @@ extern "C" {
 #[test]
 fn owner_and_mode_follow_the_shared_parser() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let collect = work.path().join("collect");
-    std::fs::create_dir(&collect).unwrap();
-    let url = format!("local-peer://Host1{}", collect.display());
-    let out = cli.run(["peer", "mark-staged", &url, "--mode", "+640"]);
+    let peer = peer("Host1");
+    let (collect, url) = (&peer.collect, &peer.url);
+    let out = cli.run(["peer", "mark-staged", url, "--mode", "+640"]);
     out.expect_code(EXIT_INVALID);
     assert!(out.all_text().contains("\"+640\""), "{}", out.all_text());
     assert!(!collect.join("cback.stage").exists());
@@ -226,7 +236,7 @@ fn owner_and_mode_follow_the_shared_parser() {
         eprintln!("SKIPPED: giving files to another user needs root");
         return;
     }
-    cli.run(["peer", "mark-staged", &url, "--owner", "nobody:"])
+    cli.run(["peer", "mark-staged", url, "--owner", "nobody:"])
         .ok();
     let meta = std::fs::metadata(collect.join("cback.stage")).unwrap();
     let nobody = user_ids("nobody");

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 
 use plugins_support::{as_nobody, chmod, give_to_nobody, require_root, text};
-use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_PERMISSION};
+use stowage_tests::{cli_with, plugin_dir_with, tempdir, work_with_file, Cli, EXIT_PERMISSION};
 
 fn mode(path: &std::path::Path) -> u32 {
     fs::metadata(path).unwrap().mode() & 0o7777
@@ -20,11 +20,8 @@ fn mode(path: &std::path::Path) -> u32 {
 /// rclone make them, never the source's mode.
 #[test]
 fn umask_077_makes_private_objects_and_fetched_files() {
-    let plugins = plugin_dir_with(&["file", "local-peer"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
-    let src = work.path().join("shared.txt");
-    fs::write(&src, b"data").unwrap();
+    let (_plugins, cli) = cli_with(&["file", "local-peer"]);
+    let (work, src) = work_with_file("shared.txt", b"data");
     chmod(&src, 0o666);
     for (url, objects) in [
         (

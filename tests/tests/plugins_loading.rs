@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 use stowage_tests::files::dir_names;
 use stowage_tests::{
-    copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, put_fresh, tempdir,
-    work_with_file, Cli, Scratch, EXIT_INVALID, EXIT_NOT_FOUND,
+    cli_with, copy_plugin_as, file_url, ls_entries, plugin_dir_with, plugin_file, put_fresh,
+    tempdir, work_with_file, Cli, Scratch, EXIT_INVALID, EXIT_NOT_FOUND,
 };
 
 /// The `plugins` entry named `name`, if loaded.
@@ -129,12 +129,9 @@ fn the_truncated_plugin_does_not_crash_any_command() {
 
 #[test]
 fn same_root_module_type_in_two_plugins_dispatches_to_each() {
-    let plugins = plugin_dir_with(&["file", "memory"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
+    let (_plugins, cli) = cli_with(&["file", "memory"]);
+    let (work, src) = work_with_file("obj", b"data");
     let dir = work.path().join("d");
-    let src = work.path().join("obj");
-    fs::write(&src, b"data").unwrap();
 
     // memory:// keeps objects in memory: nothing reaches the disk...
     let memory_url = format!("memory://{}", dir.display());

@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use plugins_support::{as_nobody, chmod, give_to_nobody, peer_dirs, require_root};
-use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_OK};
+use stowage_tests::{cli_with, tempdir, Cli, EXIT_OK};
 
 const SECRET: &[u8] = b"ROOT SECRET";
 const FILES: usize = 20;
@@ -22,6 +22,16 @@ fn fill(dir: &Path, content: &[u8]) {
     for i in 0..FILES {
         fs::write(dir.join(format!("f{i:02}")), content).unwrap();
     }
+}
+
+/// When the test `what` runs as root (else a loud skip): the local-peer
+/// plugin's directory, a CLI seeing it, and a temporary directory.
+fn root_with_local_peer(what: &str) -> Option<(tempfile::TempDir, Cli, tempfile::TempDir)> {
+    if !require_root(what) {
+        return None;
+    }
+    let (plugins, cli) = cli_with(&["local-peer"]);
+    Some((plugins, cli, tempdir()))
 }
 
 /// Fails if any file under `dir` holds [`SECRET`].
@@ -63,12 +73,11 @@ done"#,
 
 #[test]
 fn swapping_the_collect_dir_or_a_parent_never_stages_root_only_files() {
-    if !require_root("swapping_the_collect_dir_or_a_parent_never_stages_root_only_files") {
+    let Some((_plugins, cli, work)) =
+        root_with_local_peer("swapping_the_collect_dir_or_a_parent_never_stages_root_only_files")
+    else {
         return;
-    }
-    let plugins = plugin_dir_with(&["local-peer"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
+    };
     let base = work.path();
     chmod(base, 0o755);
     // The peer's home, writable by the attacker; its collect directory.
@@ -121,12 +130,11 @@ fn swapping_the_collect_dir_or_a_parent_never_stages_root_only_files() {
 /// `--allow-hardlinks` is given.
 #[test]
 fn hard_linked_files_are_refused_unless_allowed() {
-    if !require_root("hard_linked_files_are_refused_unless_allowed") {
+    let Some((_plugins, cli, work)) =
+        root_with_local_peer("hard_linked_files_are_refused_unless_allowed")
+    else {
         return;
-    }
-    let plugins = plugin_dir_with(&["local-peer"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
+    };
     let (collect, target) = peer_dirs(work.path());
     fs::write(collect.join("plain"), b"peer data").unwrap();
     let shadow = work.path().join("shadow");

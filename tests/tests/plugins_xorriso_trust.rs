@@ -7,11 +7,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use plugins_support::{as_nobody, chmod, isoinfo_lists, isoinfo_read, require_root, xorriso_tools};
-use stowage::plugin::LoadOptions;
-use stowage::{Registry, SearchPath};
+use plugins_support::{
+    as_nobody, chmod, isoinfo_lists, isoinfo_read, require_root, xorriso_tools, IsoScene,
+};
 use stowage_tests::files::write_data;
-use stowage_tests::{plugin_dir_with, tempdir, Cli, EXIT_PERMISSION};
+use stowage_tests::EXIT_PERMISSION;
 
 /// `xorriso -indev IMAGE -toc`: every session header of the chain.
 fn table_of_contents(image: &Path) -> String {
@@ -80,15 +80,12 @@ fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
-    let image = work.path().join("killed.iso");
-    let url = format!("xorriso://{}", image.display());
-    let first = work.path().join("first");
-    fs::write(&first, b"acknowledged before the kill").unwrap();
+    let scene = IsoScene::new(&["xorriso"], "killed.iso");
+    let cli = scene.cli();
+    let (work, image, url) = (&scene.work, &scene.image, scene.url(""));
+    let first = scene.local_file("first", b"acknowledged before the kill");
     cli.run(["put", &url, first.to_str().unwrap()]).ok();
-    let committed = fs::metadata(&image).unwrap().len();
+    let committed = fs::metadata(image).unwrap().len();
 
     let big = work.path().join("big");
     write_data(&big, 300 << 20, 7);
@@ -98,7 +95,7 @@ fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
         .unwrap();
     let started = Instant::now();
     loop {
-        let grown = fs::metadata(&image).map_or(0, |m| m.len()) > committed + (32 << 20);
+        let grown = fs::metadata(image).map_or(0, |m| m.len()) > committed + (32 << 20);
         if grown {
             break;
         }
@@ -115,11 +112,10 @@ fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // The killed writer's xorriso, still writing the image.
-    let orphans = processes_holding(&image);
+    let orphans = processes_holding(image);
 
     // A second writer at once: refused while the killed writer's xorriso runs.
-    let second = work.path().join("second");
-    fs::write(&second, b"written after the kill").unwrap();
+    let second = scene.local_file("second", b"written after the kill");
     let (mut refused, started) = (0, Instant::now());
     loop {
         let out = cli.run(["put", &url, second.to_str().unwrap()]);
@@ -141,20 +137,13 @@ fn kill_9_mid_commit_keeps_the_image_locked_until_xorriso_is_done() {
     }
     eprintln!("second writer refused {refused} time(s) while the killed writer's xorriso ran");
 
-    let toc = table_of_contents(&image);
+    let toc = table_of_contents(image);
     assert!(!toc.to_lowercase().contains("broken"), "{toc}");
     assert_eq!(
-        isoinfo_read(&image, "/first"),
+        isoinfo_read(image, "/first"),
         b"acknowledged before the kill"
     );
-    assert_eq!(isoinfo_read(&image, "/second"), b"written after the kill");
-}
-
-fn registry(plugins: &Path) -> Registry {
-    Registry::load_with(
-        &SearchPath::new(vec![plugins.to_path_buf()]),
-        &LoadOptions::default(),
-    )
+    assert_eq!(isoinfo_read(image, "/second"), b"written after the kill");
 }
 
 /// Runs `script` with `sh -c` as nobody; panics if it fails.
@@ -175,17 +164,14 @@ fn a_staging_directory_planted_by_another_user_is_refused() {
     if !xorriso_tools() || !require_root("a_staging_directory_planted_by_another_user_is_refused") {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let work = tempdir();
+    let scene = IsoScene::new(&["xorriso"], "img.iso");
+    let (work, image, url) = (&scene.work, &scene.image, scene.url("?commit=batch"));
     chmod(work.path(), 0o1777);
-    let image = work.path().join("img.iso");
     let staging = work.path().join(".img.iso.stowage-staging");
     as_nobody_sh(&format!("mkdir -m 777 '{}'", staging.display()));
-    let doc = work.path().join("doc");
-    fs::write(&doc, b"root's own data").unwrap();
-    let url = format!("xorriso://{}?commit=batch", image.display());
+    let doc = scene.local_file("doc", b"root's own data");
 
-    let registry = registry(plugins.path());
+    let registry = scene.registry();
     match registry.open(&url) {
         Err(e) => {
             let message = e.to_string();
@@ -201,9 +187,9 @@ fn a_staging_directory_planted_by_another_user_is_refused() {
             ));
             let _ = backend.close();
             drop(backend);
-            if isoinfo_lists(&image, "/doc") {
+            if isoinfo_lists(image, "/doc") {
                 assert_eq!(
-                    isoinfo_read(&image, "/doc"),
+                    isoinfo_read(image, "/doc"),
                     b"root's own data",
                     "another user's content was committed as root's put"
                 );
@@ -212,7 +198,7 @@ fn a_staging_directory_planted_by_another_user_is_refused() {
         }
     }
     // The command line says the same and exits with "permission denied".
-    let cli = Cli::new(plugins.path());
+    let cli = scene.cli();
     let out = cli.run(["put", &url, doc.to_str().unwrap()]);
     out.expect_code(EXIT_PERMISSION);
     assert!(out.err.contains(".img.iso.stowage-staging"), "{out}");
@@ -237,16 +223,12 @@ fn a_staged_copy_changed_before_the_commit_is_not_committed() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let work = tempdir();
-    let image = work.path().join("img.iso");
-    let url = format!("xorriso://{}?commit=batch", image.display());
-    let doc = work.path().join("doc");
-    fs::write(&doc, b"the real content").unwrap();
-    let registry = registry(plugins.path());
-    let backend = registry.open(&url).unwrap();
+    let scene = IsoScene::new(&["xorriso"], "img.iso");
+    let doc = scene.local_file("doc", b"the real content");
+    let registry = scene.registry();
+    let backend = registry.open(&scene.url("?commit=batch")).unwrap();
     backend.put(&doc, "doc").unwrap();
-    let staging = work.path().join(".img.iso.stowage-staging");
+    let staging = scene.work.path().join(".img.iso.stowage-staging");
     for entry in fs::read_dir(&staging).unwrap() {
         fs::write(entry.unwrap().path(), b"swapped content!").unwrap();
     }
@@ -254,5 +236,5 @@ fn a_staged_copy_changed_before_the_commit_is_not_committed() {
     assert!(e.to_string().contains("content changed"), "{e}");
     assert!(e.to_string().contains("NOT stored"), "{e}");
     drop(backend);
-    assert!(!isoinfo_lists(&image, "/doc"));
+    assert!(!isoinfo_lists(&scene.image, "/doc"));
 }

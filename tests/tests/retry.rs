@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use stowage_tests::files::read_counters;
 use stowage_tests::{
-    cli_with, find_json_error, tempdir, Cli, EXIT_BACKEND, EXIT_INVALID, EXIT_NOT_FOUND,
+    cli_with, find_json_error, tempdir, Cli, Output, EXIT_BACKEND, EXIT_INVALID, EXIT_NOT_FOUND,
     EXIT_PERMISSION, EXIT_VALIDATION,
 };
 
@@ -24,21 +24,50 @@ fn count(c: &BTreeMap<String, u64>, op: &str) -> u64 {
     c.get(op).copied().unwrap_or(0)
 }
 
+/// A flaky store `<work>/d` (not created) and a local file `<work>/obj`.
+struct FlakyScene {
+    /// The temporary directory (removed on drop).
+    _work: tempfile::TempDir,
+    /// The store's directory, where the counters go.
+    store: PathBuf,
+    /// `flaky://<store>?<query>`.
+    url: String,
+    /// The local file `obj`.
+    src: PathBuf,
+}
+
+/// A [`FlakyScene`] whose URL carries `query` and whose local file holds
+/// `content`.
+fn flaky_scene(query: &str, content: &[u8]) -> FlakyScene {
+    let work = tempdir();
+    let store = work.path().join("d");
+    let url = format!("flaky://{}?{query}", store.display());
+    let src = work.path().join("obj");
+    fs::write(&src, content).unwrap();
+    FlakyScene {
+        _work: work,
+        store,
+        url,
+        src,
+    }
+}
+
+/// `stowage --retries RETRIES CMD URL SRC` on `scene`.
+fn run_retrying(cli: &Cli, retries: &str, cmd: &str, scene: &FlakyScene) -> Output {
+    cli.clone()
+        .global(["--retries", retries])
+        .run([cmd, &scene.url, scene.src.to_str().unwrap()])
+}
+
 #[test]
 fn transient_put_succeeds_within_the_retries() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
     // Only put fails: the size check's query after it answers at once.
-    let url = format!("flaky://{}?fail=2&error=transient&ops=put", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"third time lucky").unwrap();
-    let out = cli
-        .clone()
-        .global(["--retries", "5"])
-        .run(["put", &url, src.to_str().unwrap()]);
+    let scene = flaky_scene("fail=2&error=transient&ops=put", b"third time lucky");
+    let FlakyScene { store, .. } = &scene;
+    let out = run_retrying(&cli, "5", "put", &scene);
     out.ok();
-    let c = counters(&store);
+    let c = counters(store);
     assert_eq!(count(&c, "put"), 3, "{c:?}\n{out}");
     assert_eq!(count(&c, "retry_cleanup"), 2, "{c:?}\n{out}");
     assert_eq!(fs::read(store.join("obj")).unwrap(), b"third time lucky");
@@ -47,17 +76,13 @@ fn transient_put_succeeds_within_the_retries() {
 #[test]
 fn transient_put_gives_up_after_the_attempts() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?fail=2&error=transient", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"never").unwrap();
-    let out = cli
-        .clone()
-        .global(["--retries", "2"])
-        .run(["put", &url, src.to_str().unwrap()]);
+    let scene = flaky_scene("fail=2&error=transient", b"never");
+    let FlakyScene {
+        store, url, src, ..
+    } = &scene;
+    let out = run_retrying(&cli, "2", "put", &scene);
     out.expect_code(EXIT_BACKEND);
-    let c = counters(&store);
+    let c = counters(store);
     assert_eq!(count(&c, "put"), 2, "{c:?}\n{out}");
     assert_eq!(
         count(&c, "retry_cleanup"),
@@ -75,7 +100,7 @@ fn transient_put_gives_up_after_the_attempts() {
     let (out, doc) =
         cli.clone()
             .global(["--retries", "2"])
-            .run_json(["put", &url, src.to_str().unwrap()]);
+            .run_json(["put", url, src.to_str().unwrap()]);
     out.expect_code(EXIT_BACKEND);
     let err = find_json_error(&doc).unwrap_or_else(|| panic!("no JSON error\n{out}"));
     assert_eq!(err["code"], 50, "{out}");
@@ -111,17 +136,11 @@ fn not_found_ends_the_retries_at_once() {
 #[test]
 fn permanent_errors_are_not_retried() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?error=permission&fail=1", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"x").unwrap();
-    let out = cli
-        .clone()
-        .global(["--retries", "5"])
-        .run(["put", &url, src.to_str().unwrap()]);
+    let scene = flaky_scene("error=permission&fail=1", b"x");
+    let FlakyScene { store, .. } = &scene;
+    let out = run_retrying(&cli, "5", "put", &scene);
     out.expect_code(EXIT_PERMISSION);
-    let c = counters(&store);
+    let c = counters(store);
     assert_eq!(count(&c, "put"), 1, "{c:?}\n{out}");
     assert_eq!(count(&c, "retry_cleanup"), 0, "{c:?}");
 }
@@ -129,15 +148,9 @@ fn permanent_errors_are_not_retried() {
 #[test]
 fn zero_retries_is_invalid_input_and_calls_nothing() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?fail=0", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"x").unwrap();
-    let out = cli
-        .clone()
-        .global(["--retries", "0"])
-        .run(["put", &url, src.to_str().unwrap()]);
+    let scene = flaky_scene("fail=0", b"x");
+    let FlakyScene { store, .. } = &scene;
+    let out = run_retrying(&cli, "0", "put", &scene);
     out.expect_code(EXIT_INVALID);
     assert!(out.err.contains("retries"), "{out}");
     assert!(!store.exists(), "the backend must not even be opened");
@@ -149,16 +162,10 @@ fn transient_failures_in_the_size_check_are_retried_too() {
     // after the put: that query is an operation like any other and gets the
     // same retries, so the put succeeds.
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?fail=2&error=transient", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"checked").unwrap();
-    let out = cli
-        .clone()
-        .global(["--retries", "5"])
-        .run(["put", &url, src.to_str().unwrap()]);
-    let c = counters(&store);
+    let scene = flaky_scene("fail=2&error=transient", b"checked");
+    let FlakyScene { store, .. } = &scene;
+    let out = run_retrying(&cli, "5", "put", &scene);
+    let c = counters(store);
     out.ok();
     assert_eq!(count(&c, "put"), 3, "{c:?}");
     let query = count(&c, "query");
@@ -231,18 +238,12 @@ fn every_command_retries_transient_failures() {
 fn mv_falls_back_to_a_retried_put_and_removes_the_local_file() {
     // flaky has no move_in: mv is put (retried) + size check + remove.
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?fail=2&error=transient&ops=put", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"moving").unwrap();
-    cli.clone()
-        .global(["--retries", "3"])
-        .run(["mv", &url, src.to_str().unwrap()])
-        .ok();
+    let scene = flaky_scene("fail=2&error=transient&ops=put", b"moving");
+    let FlakyScene { store, src, .. } = &scene;
+    run_retrying(&cli, "3", "mv", &scene).ok();
     assert!(!src.exists());
     assert_eq!(fs::read(store.join("obj")).unwrap(), b"moving");
-    let c = counters(&store);
+    let c = counters(store);
     assert_eq!(
         (count(&c, "put"), count(&c, "retry_cleanup")),
         (3, 2),
@@ -253,31 +254,22 @@ fn mv_falls_back_to_a_retried_put_and_removes_the_local_file() {
 #[test]
 fn a_failed_mv_keeps_the_local_file() {
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?fail=9&error=transient&ops=put", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"stay").unwrap();
-    cli.clone()
-        .global(["--retries", "2"])
-        .run(["mv", &url, src.to_str().unwrap()])
-        .expect_code(EXIT_BACKEND);
-    assert_eq!(fs::read(&src).unwrap(), b"stay");
+    let scene = flaky_scene("fail=9&error=transient&ops=put", b"stay");
+    let FlakyScene { src, .. } = &scene;
+    run_retrying(&cli, "2", "mv", &scene).expect_code(EXIT_BACKEND);
+    assert_eq!(fs::read(src).unwrap(), b"stay");
 }
 
 #[test]
 fn a_size_mismatch_after_put_is_validation_failed() {
     // lie=1: the backend's query reports one byte more than was stored.
     let (_p, cli) = setup();
-    let work = tempdir();
-    let store = work.path().join("d");
-    let url = format!("flaky://{}?lie=1", store.display());
-    let src = work.path().join("obj");
-    fs::write(&src, b"12345").unwrap();
-    let out = cli.run(["put", &url, src.to_str().unwrap()]);
+    let scene = flaky_scene("lie=1", b"12345");
+    let FlakyScene { url, src, .. } = &scene;
+    let out = cli.run(["put", url, src.to_str().unwrap()]);
     out.expect_code(EXIT_VALIDATION);
     assert!(out.err.contains("obj"), "{out}");
-    let (out, doc) = cli.run_json(["mv", &url, src.to_str().unwrap()]);
+    let (out, doc) = cli.run_json(["mv", url, src.to_str().unwrap()]);
     out.expect_code(EXIT_VALIDATION);
     assert_eq!(
         find_json_error(&doc).map(|e| e["code"].clone()),

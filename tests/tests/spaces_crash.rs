@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use spaces_support::*;
+use stowage_tests::file_store;
 
 const FILES: usize = 200;
 const FILE_SIZE: usize = 1 << 20;
@@ -55,9 +56,8 @@ fn blobs(store: &Path) -> BTreeSet<String> {
 
 #[test]
 fn kill_9_during_backups_leaves_a_sound_space() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let cache = dir.path().join("cache");
     let data_dir = |round: u64| dir.path().join(format!("data-{round}"));
     let seed = std::time::SystemTime::now()

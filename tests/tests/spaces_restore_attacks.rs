@@ -19,11 +19,9 @@ use stowage_space::{BackupStore, StoreOptions};
 /// symlink, naming it, and write nothing in root's directory.
 #[test]
 fn a_symlink_in_a_parent_is_not_followed() {
-    if !can_attack() {
+    let Some((top, cache)) = attack_dirs() else {
         return;
-    }
-    let top = shared_tempdir();
-    let cache = tempfile::tempdir().unwrap();
+    };
     let url = file_url(&top.path().join("store"));
     let home = top.path().join("home");
     nobody_dir(&home);
@@ -158,11 +156,9 @@ fn forge(store_dir: &Path, target: &Path, version: u32, mac: Option<&str>) -> St
 /// refused with exit 56 and nothing is created.
 #[test]
 fn a_forged_manifest_restores_nothing() {
-    if !can_attack() {
+    let Some((top, cache)) = attack_dirs() else {
         return;
-    }
-    let top = shared_tempdir();
-    let cache = tempfile::tempdir().unwrap();
+    };
     let store_dir = top.path().join("store");
     nobody_dir(&store_dir);
     let url = file_url(&store_dir);

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use spaces_support::*;
 use stowage_space::{BackupStore, Data, SpaceError};
+use stowage_tests::file_store;
 
 /// A tree with a file, an empty file, a symlink, a dangling symlink, a
 /// subdirectory with odd permissions and a setuid file.
@@ -234,11 +235,9 @@ fn corrupt(store_dir: &Path, store: &BackupStore, space: &str, name: &str) -> St
 
 #[test]
 fn corrupted_or_missing_objects_are_refused_and_live_files_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
-    let live = dir.path().join("config");
-    fs::write(&live, b"good version").unwrap();
+    let scene = file_store();
+    let live = scene.local_file("config", b"good version");
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let store = open_store(&url).unwrap();
     let s = store.space("integrity", true).unwrap();
     s.backup_path(&live, Some("cfg")).unwrap();
@@ -304,9 +303,8 @@ fn corrupted_or_missing_objects_are_refused_and_live_files_kept() {
 
 #[test]
 fn persistent_space_survives_processes_and_reverts() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
+    let scene = file_store();
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let cache = dir.path().join("cache");
     let etc = dir.path().join("etc");
     make_tree(&etc);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use spaces_support::*;
 use stowage_space::{BackupStore, Data, StoreOptions};
+use stowage_tests::file_store;
 
 fn manifests(store: &Path) -> Vec<String> {
     objects(store)
@@ -43,12 +44,10 @@ fn scramble(path: &Path) {
 /// `verify_existing`; `repair` fixes what live files still hold.
 #[test]
 fn a_damaged_object_is_stored_again_not_reused() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
-    let small = dir.path().join("small");
-    fs::write(&small, bytes(1, 5000)).unwrap();
+    let scene = file_store();
+    let small = scene.local_file("small", bytes(1, 5000));
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let s = small.to_str().unwrap();
     assert_eq!(space_cli(cache.path(), &["backup", &url, "a", s]).0, 0);
     scramble(&store_dir.join(object_of(&url, "a", s)));
@@ -101,12 +100,10 @@ fn a_damaged_object_is_stored_again_not_reused() {
 /// deleted: writing the space is refused (exit 50) naming the version.
 #[test]
 fn a_newer_manifest_format_is_never_deleted() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
-    let f = dir.path().join("f");
-    fs::write(&f, b"x").unwrap();
+    let scene = file_store();
+    let f = scene.local_file("f", b"x");
+    let (dir, store_dir, url) = (scene.work, scene.store, scene.url);
     let f = f.to_str().unwrap();
     assert_eq!(space_cli(cache.path(), &["backup", &url, "s", f]).0, 0);
     let current = manifests(&store_dir).pop().unwrap();
@@ -143,11 +140,9 @@ fn a_newer_manifest_format_is_never_deleted() {
 /// the next writer removes it.
 #[test]
 fn the_previous_manifest_outlives_the_new_ones_until_the_close() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
-    let f = dir.path().join("f");
-    fs::write(&f, b"content").unwrap();
+    let scene = file_store();
+    let f = scene.local_file("f", b"content");
+    let (_dir, store_dir, url) = (scene.work, scene.store, scene.url);
     {
         let store = open_store(&url).unwrap();
         let s = store.space("s", true).unwrap();
@@ -323,11 +318,9 @@ print(writes)
 /// Item 15: a lock directory another user owns is refused, naming it.
 #[test]
 fn a_lock_directory_of_another_user_is_refused() {
-    if !can_attack() {
+    let Some((top, cache)) = attack_dirs() else {
         return;
-    }
-    let top = shared_tempdir();
-    let cache = tempfile::tempdir().unwrap();
+    };
     let locks = top.path().join("locks");
     nobody_dir(&locks);
     let f = top.path().join("f");
@@ -401,12 +394,10 @@ fn another_user_cannot_hold_a_space_lock() {
 /// whatever the umask and the source's mode.
 #[test]
 fn objects_are_private_whatever_the_umask() {
-    let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let url = file_url(&store_dir);
-    let f = dir.path().join("f");
-    fs::write(&f, b"world-readable source").unwrap();
+    let scene = file_store();
+    let f = scene.local_file("f", b"world-readable source");
+    let (_dir, store_dir, url) = (scene.work, scene.store, scene.url);
     fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
     let out = run(Command::new("sh")
         .arg("-c")

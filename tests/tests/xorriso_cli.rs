@@ -3,35 +3,27 @@
 
 use std::process::Command;
 
-use stowage::plugin::LoadOptions;
-use stowage::{ErrorCode, Registry, SearchPath};
-use stowage_tests::{plugin_dir_with, require_tool, tempdir, Cli, EXIT_BACKEND};
+use stowage::ErrorCode;
+use stowage_tests::{require_tool, EXIT_BACKEND};
 
 mod plugins_support;
-use plugins_support::{isoinfo_read, xorriso_tools};
+use plugins_support::{isoinfo_read, xorriso_tools, IsoScene};
 
 #[test]
 fn a_second_process_on_the_same_image_is_refused() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let work = tempdir();
-    let image = work.path().join("b.iso");
-    let url = format!("xorriso://{}", image.display());
-    let src = work.path().join("vol1");
-    std::fs::write(&src, b"first session").unwrap();
-    let cli = Cli::new(plugins.path());
+    let scene = IsoScene::new(&["xorriso"], "b.iso");
+    let (image, url) = (&scene.image, scene.url(""));
+    let src = scene.local_file("vol1", b"first session");
+    let cli = scene.cli();
     cli.run(["put", &url, src.to_str().unwrap()]).ok();
 
     // This process holds the image open (and locked) through the library...
-    let registry = Registry::load_with(
-        &SearchPath::new(vec![plugins.path().to_path_buf()]),
-        &LoadOptions::default(),
-    );
+    let registry = scene.registry();
     let holder = registry.open(&url).unwrap();
-    let other = work.path().join("vol2");
-    std::fs::write(&other, b"second").unwrap();
+    let other = scene.local_file("vol2", b"second");
     holder.put(&other, "vol2").unwrap();
 
     // ...so another process is refused at once, and loses nothing.
@@ -41,8 +33,8 @@ fn a_second_process_on_the_same_image_is_refused() {
 
     holder.close().unwrap();
     drop(holder);
-    assert_eq!(isoinfo_read(&image, "/vol1"), b"first session");
-    assert_eq!(isoinfo_read(&image, "/vol2"), b"second");
+    assert_eq!(isoinfo_read(image, "/vol1"), b"first session");
+    assert_eq!(isoinfo_read(image, "/vol2"), b"second");
     let out = cli.run(["ls", &url]);
     out.ok();
     assert!(!out.out.contains("vol3"), "{out}");
@@ -53,24 +45,16 @@ fn a_source_deleted_between_put_and_commit_is_stored_whole() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let registry = Registry::load_with(
-        &SearchPath::new(vec![plugins.path().to_path_buf()]),
-        &LoadOptions::default(),
-    );
-    let work = tempdir();
-    let image = work.path().join("b.iso");
-    let backend = registry
-        .open(&format!("xorriso://{}:/backups", image.display()))
-        .unwrap();
-    let src = work.path().join("volume");
+    let scene = IsoScene::new(&["xorriso"], "b.iso");
+    let registry = scene.registry();
+    let backend = registry.open(&scene.url(":/backups")).unwrap();
     let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&src, &content).unwrap();
+    let src = scene.local_file("volume", &content);
     backend.put(&src, "volume").unwrap();
     // The commit happens at close; the plugin must not depend on the source.
     std::fs::remove_file(&src).unwrap();
     backend.close().unwrap();
-    assert_eq!(isoinfo_read(&image, "/backups/volume"), content);
+    assert_eq!(isoinfo_read(&scene.image, "/backups/volume"), content);
 }
 
 #[test]
@@ -78,15 +62,11 @@ fn errors_have_their_codes() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let registry = Registry::load_with(
-        &SearchPath::new(vec![plugins.path().to_path_buf()]),
-        &LoadOptions::default(),
-    );
-    let work = tempdir();
+    let scene = IsoScene::new(&["xorriso"], "b.iso");
+    let registry = scene.registry();
+    let work = &scene.work;
     // An existing file that is not an ISO image is refused, never touched.
-    let not_iso = work.path().join("notes.txt");
-    std::fs::write(&not_iso, b"precious text, not an image").unwrap();
+    let not_iso = scene.local_file("notes.txt", b"precious text, not an image");
     let err = registry
         .open(&format!("xorriso://{}", not_iso.display()))
         .and_then(|b| b.list())
@@ -98,10 +78,7 @@ fn errors_have_their_codes() {
     );
 
     // A missing name is "not found", and no local file appears.
-    let image = work.path().join("b.iso");
-    let backend = registry
-        .open(&format!("xorriso://{}", image.display()))
-        .unwrap();
+    let backend = registry.open(&scene.url("")).unwrap();
     let out = work.path().join("out");
     let err = backend.get("missing", &out).unwrap_err();
     assert_eq!(err.code(), ErrorCode::NOT_FOUND, "{err}");
@@ -123,20 +100,17 @@ fn seven_zip_reads_what_the_plugin_wrote() {
     if !xorriso_tools() || !require_tool("7z") {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso"]);
-    let work = tempdir();
-    let image = work.path().join("b.iso");
-    let url = format!("xorriso://{}", image.display());
-    let src = work.path().join("a b ü");
-    std::fs::write(&src, b"unicode and spaces").unwrap();
-    Cli::new(plugins.path())
-        .run(["put", &url, src.to_str().unwrap()])
+    let scene = IsoScene::new(&["xorriso"], "b.iso");
+    let src = scene.local_file("a b ü", b"unicode and spaces");
+    scene
+        .cli()
+        .run(["put", &scene.url(""), src.to_str().unwrap()])
         .ok();
-    let extract = work.path().join("x");
+    let extract = scene.work.path().join("x");
     let out = Command::new("7z")
         .arg("x")
         .arg(format!("-o{}", extract.display()))
-        .arg(&image)
+        .arg(&scene.image)
         .output()
         .expect("running 7z");
     assert!(out.status.success(), "7z failed: {out:?}");
@@ -151,15 +125,12 @@ fn iso_info_and_compact_through_the_cli() {
     if !xorriso_tools() {
         return;
     }
-    let plugins = plugin_dir_with(&["xorriso", "file"]);
-    let cli = Cli::new(plugins.path());
-    let work = tempdir();
-    let image = work.path().join("b.iso");
-    let url = format!("xorriso://{}?volid=BACKUP_1", image.display());
-    let big = work.path().join("big");
-    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
-    let small = work.path().join("small");
-    std::fs::write(&small, b"stays").unwrap();
+    let scene = IsoScene::new(&["xorriso", "file"], "b.iso");
+    let cli = scene.cli();
+    let (work, image) = (&scene.work, &scene.image);
+    let url = scene.url("?volid=BACKUP_1");
+    let big = scene.local_file("big", vec![7u8; 3 << 20]);
+    let small = scene.local_file("small", b"stays");
     cli.run(["put", &url, big.to_str().unwrap(), small.to_str().unwrap()])
         .ok();
     cli.run(["rm", &url, "big"]).ok();
@@ -170,17 +141,17 @@ fn iso_info_and_compact_through_the_cli() {
     assert_eq!(info["sessions"], 2, "{info}");
     assert_eq!(info["volume_id"], "BACKUP_1");
     assert_eq!(info["pending_changes"], 0);
-    let before = std::fs::metadata(&image).unwrap().len();
+    let before = std::fs::metadata(image).unwrap().len();
     assert!(before > 3 << 20, "deleting hides, it frees nothing");
 
     let (out, report) = cli.run_json(["iso", "compact", &url]);
     out.ok();
     let report = &report["data"];
-    let after = std::fs::metadata(&image).unwrap().len();
+    let after = std::fs::metadata(image).unwrap().len();
     assert_eq!(report["bytes_before"], before);
     assert_eq!(report["bytes_after"], after);
     assert!(after < 1 << 20, "the hidden 3 MiB are gone: {after} bytes");
-    assert_eq!(isoinfo_read(&image, "/small"), b"stays");
+    assert_eq!(isoinfo_read(image, "/small"), b"stays");
 
     // Other backends have no ISO extension.
     let out = cli.run(["iso", "info", &format!("file://{}", work.path().display())]);

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use stowage_local_peer::{
@@ -15,6 +15,15 @@ use stowage_local_peer::{
 };
 
 const RAW_NAME: &[u8] = b"raw\xff.bin";
+
+/// Fresh [`Dirs`] whose collect directory [`populate`] filled, and the
+/// directory outside it that its symlinks point into.
+fn populated_dirs() -> (Dirs, PathBuf) {
+    let d = dirs();
+    let outside = d._root.path().join("outside");
+    populate(&d, &outside);
+    (d, outside)
+}
 
 /// The collect directory of the reference tests: regular files (spaces,
 /// unicode, a backslash, a non-UTF-8 name, mode 0, setuid), an indicator, a
@@ -168,9 +177,7 @@ fn check_contents(d: &Dirs, outside: &Path) {
 
 #[test]
 fn stages_regular_files_and_reports_the_rest() {
-    let d = dirs();
-    let outside = d._root.path().join("outside");
-    populate(&d, &outside);
+    let (d, outside) = populated_dirs();
     let report = stage(&d.collect, &d.target, None, None, DEFAULT_INDICATORS).unwrap();
     assert_eq!(report, expected_report(&d));
     check_contents(&d, &outside);
@@ -194,9 +201,7 @@ fn stages_regular_files_and_reports_the_rest() {
 
 #[test]
 fn report_is_deterministic_and_serialises() {
-    let d = dirs();
-    let outside = d._root.path().join("outside");
-    populate(&d, &outside);
+    let (d, _outside) = populated_dirs();
     let first = stage(&d.collect, &d.target, None, None, DEFAULT_INDICATORS).unwrap();
     // Staging again replaces everything and reports the same.
     let second = stage(&d.collect, &d.target, None, None, DEFAULT_INDICATORS).unwrap();
@@ -224,9 +229,7 @@ fn ownership_then_source_mode_as_root() {
     if !require_root("ownership_then_source_mode_as_root") {
         return;
     }
-    let d = dirs();
-    let outside = d._root.path().join("outside");
-    populate(&d, &outside);
+    let (d, outside) = populated_dirs();
     // Numeric ids need not exist in the databases.
     let owner = Ownership::new(Some(12345), Some(54321));
     let report = stage(&d.collect, &d.target, Some(owner), None, DEFAULT_INDICATORS).unwrap();

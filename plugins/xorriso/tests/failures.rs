@@ -3,19 +3,37 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
-use stowage_xorriso::{EnvSettings, ErrorKind, XorrisoBackend};
+use stowage_xorriso::{EnvSettings, Error, ErrorKind, XorrisoBackend};
 
 /// An image with one committed object "a" = b"first".
-fn image_with_a(dir: &Path, name: &str) -> std::path::PathBuf {
+fn image_with_a(dir: &Path, name: &str) -> PathBuf {
     let img = dir.join(name);
     let b = open(&url(&img));
     let src = write(dir, "seed", b"first");
     b.put(&src, "a").unwrap();
     b.close().unwrap();
     img
+}
+
+/// [`image_with_a`] `name` in `dir`, opened again with a put of `content`
+/// as `p` pending (staged, not committed).
+fn image_with_a_pending_put(dir: &Path, name: &str, content: &[u8]) -> (PathBuf, XorrisoBackend) {
+    let img = image_with_a(dir, name);
+    let b = open(&url(&img));
+    let src = write(dir, "s", content);
+    b.put(&src, "p").unwrap();
+    (img, b)
+}
+
+/// The error of opening `img` with `env`, which must fail with `kind`.
+#[track_caller]
+fn open_refused(img: &Path, env: EnvSettings, kind: ErrorKind) -> Error {
+    let e = XorrisoBackend::open_with(config(&url(img), env)).unwrap_err();
+    assert_eq!(e.kind(), kind, "{e}");
+    e
 }
 
 fn assert_last_good(img: &Path, dir: &Path) {
@@ -29,14 +47,10 @@ fn assert_last_good(img: &Path, dir: &Path) {
 
 #[test]
 fn second_backend_is_refused_with_in_use() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = image_with_a(d.path(), "lock.iso");
-    let b = open(&url(&img));
-    let src = write(d.path(), "s", b"pending");
-    b.put(&src, "p").unwrap();
+    };
+    let (img, b) = image_with_a_pending_put(d.path(), "lock.iso", b"pending");
     let t = std::time::Instant::now();
     let e = XorrisoBackend::open(&url(&img)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InUse, "{e}");
@@ -149,11 +163,9 @@ fn read_only_image_lists_and_gets_but_refuses_writes() {
 
 #[test]
 fn wrong_volume_id_is_refused_naming_both() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "vol.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("vol.iso");
+    };
     let b = open(&format!("{}?volid=BKP1", url(&img)));
     let src = write(d.path(), "seed", b"first");
     b.put(&src, "a").unwrap();
@@ -163,8 +175,7 @@ fn wrong_volume_id_is_refused_naming_both() {
         assert_volid: Some("OTHER*".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ValidationFailed, "{e}");
+    let e = open_refused(&img, env, ErrorKind::ValidationFailed);
     assert!(!e.retryable());
     let msg = e.to_string();
     eprintln!("volume id mismatch: {msg}");
@@ -178,17 +189,15 @@ fn wrong_volume_id_is_refused_naming_both() {
 
 #[test]
 fn bad_xorriso_path_and_args() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     let img = image_with_a(d.path(), "path.iso");
     let env = EnvSettings {
         xorriso_path: Some("/nonexistent/bin/xorriso".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(!e.retryable());
     assert!(e.to_string().contains("/nonexistent/bin/xorriso"), "{e}");
     // Not xorriso at all.
@@ -196,8 +205,7 @@ fn bad_xorriso_path_and_args() {
         xorriso_path: Some("/bin/true".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(e.to_string().contains("/bin/true"), "{e}");
     // A new image is not left behind by a failed open.
     let fresh = d.path().join("fresh.iso");
@@ -212,8 +220,7 @@ fn bad_xorriso_path_and_args() {
         args: Some("-no_such_option 1".into()),
         ..Default::default()
     };
-    let e = XorrisoBackend::open_with(config(&url(&img), env)).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = open_refused(&img, env, ErrorKind::InvalidInput);
     assert!(e.to_string().contains("XORRISO_ARGS"), "{e}");
     assert!(e.to_string().contains("-no_such_option"), "{e}");
     // Accepted extra arguments work.
@@ -230,10 +237,9 @@ fn bad_xorriso_path_and_args() {
 
 #[test]
 fn existing_non_iso_file_is_never_touched() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
+    };
     for (name, data) in [
         ("random.iso", bytes(100_000, 3)),
         ("tiny.iso", b"not an iso".to_vec()),
@@ -264,14 +270,10 @@ fn existing_non_iso_file_is_never_touched() {
 
 #[test]
 fn xorriso_dying_is_transient_and_retry_cleanup_respawns() {
-    if !have("xorriso") {
+    let Some(d) = workdir_with(&["xorriso"]) else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = image_with_a(d.path(), "die.iso");
-    let b = open(&url(&img));
-    let src = write(d.path(), "s", b"pending put");
-    b.put(&src, "p").unwrap();
+    };
+    let (img, b) = image_with_a_pending_put(d.path(), "die.iso", b"pending put");
     b.delete("a").unwrap();
     let pid = b.xorriso_pid().unwrap();
     // SAFETY-free: plain kill(1) of our own child.
@@ -298,11 +300,9 @@ fn xorriso_dying_is_transient_and_retry_cleanup_respawns() {
 
 #[test]
 fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "md5.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("md5.iso");
+    };
     let data = bytes(10_000, 77);
     let b = open(&url(&img));
     let src = write(d.path(), "s", &data);
@@ -335,12 +335,9 @@ fn corrupted_data_fails_md5_check_and_leaves_no_local_file() {
 
 #[test]
 fn tampered_staging_drops_only_that_put() {
-    if !have("xorriso") {
+    let Some((d, img, b)) = image_opened_in(&["xorriso"], "tamper.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("tamper.iso");
-    let b = open(&url(&img));
+    };
     let s1 = write(d.path(), "s1", b"good");
     b.put(&s1, "good").unwrap();
     let s2 = write(d.path(), "s2", b"will vanish");

@@ -8,11 +8,9 @@ use stowage_xorriso::{ErrorKind, XorrisoBackend};
 
 #[test]
 fn sizes_round_trip_across_reopen_and_isoinfo_agrees() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some((d, img)) = image_in(&["xorriso", "isoinfo"], "store.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("store.iso");
+    };
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
         ("one", vec![0x5a]),
@@ -93,11 +91,9 @@ const HOSTILE: &[&str] = &[
 
 #[test]
 fn hostile_names_round_trip_and_globs_stay_literal() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some((d, img)) = image_in(&["xorriso", "isoinfo"], "names.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("names.iso");
+    };
     let long = "n".repeat(255);
     let long_utf8 = "é".repeat(127); // 254 bytes
     let mut names: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
@@ -151,12 +147,9 @@ fn hostile_names_round_trip_and_globs_stay_literal() {
 
 #[test]
 fn pending_changes_are_visible_and_replace_and_delete_work() {
-    if !have("xorriso") {
+    let Some((d, img, b)) = image_opened_in(&["xorriso"], "p.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("p.iso");
-    let b = open(&url(&img));
+    };
     assert_eq!(b.list().unwrap(), vec![]); // a new image lists as empty
     let src = write(d.path(), "s", b"version one");
     b.put(&src, "x").unwrap();
@@ -227,12 +220,9 @@ fn pending_changes_are_visible_and_replace_and_delete_work() {
 
 #[test]
 fn move_in_consumes_the_source() {
-    if !have("xorriso") {
+    let Some((d, img, b)) = image_opened_in(&["xorriso"], "m.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("m.iso");
-    let b = open(&url(&img));
+    };
     let src = write(d.path(), "vol1", &bytes(10_000, 9));
     b.move_in(&src, "vol1").unwrap();
     assert!(!src.exists());
@@ -250,29 +240,22 @@ fn move_in_consumes_the_source() {
 
 #[test]
 fn only_direct_children_of_the_backup_dir_are_listed() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "dirs.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("dirs.iso");
+    };
     let f = write(d.path(), "f", b"12345");
     // Build an image with other content using xorriso directly.
-    let st = std::process::Command::new("xorriso")
-        .arg("-dev")
-        .arg(format!("stdio:{}", img.display()))
-        .args(["-map"])
-        .arg(&f)
-        .args(["/bk/mine", "-map"])
-        .arg(&f)
-        .args(["/bk/sub/deeper", "-map"])
-        .arg(&f)
-        .args(["/elsewhere", "-commit"])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    output_of_success(
+        std::process::Command::new("xorriso")
+            .arg("-dev")
+            .arg(format!("stdio:{}", img.display()))
+            .args(["-map"])
+            .arg(&f)
+            .args(["/bk/mine", "-map"])
+            .arg(&f)
+            .args(["/bk/sub/deeper", "-map"])
+            .arg(&f)
+            .args(["/elsewhere", "-commit"]),
     );
     let b = open(&format!("{}:/bk", url(&img)));
     assert_eq!(b.list().unwrap(), vec![("mine".to_string(), 5)]);
@@ -285,11 +268,9 @@ fn only_direct_children_of_the_backup_dir_are_listed() {
 
 #[test]
 fn threads_share_one_backend() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "t.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("t.iso");
+    };
     let b = std::sync::Arc::new(open(&format!("{}?batch=7", url(&img))));
     let mut hs = Vec::new();
     for t in 0..8u64 {
@@ -322,11 +303,9 @@ fn threads_share_one_backend() {
 
 #[test]
 fn drop_without_close_still_commits_and_close_then_ops_fail() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "drop.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("drop.iso");
+    };
     let src = write(d.path(), "s", b"kept");
     {
         let b = open(&url(&img));

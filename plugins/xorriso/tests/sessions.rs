@@ -7,12 +7,9 @@ use stowage_xorriso::{EnvSettings, ErrorKind, XorrisoBackend};
 
 #[test]
 fn hundred_puts_make_one_session() {
-    if !have("xorriso") {
+    let Some((d, img, b)) = image_opened_in(&["xorriso"], "batch.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("batch.iso");
-    let b = open(&url(&img));
+    };
     for i in 0..100 {
         let src = write(d.path(), "src", &bytes(4096, i));
         b.put(&src, &format!("f{i:03}")).unwrap();
@@ -36,11 +33,9 @@ fn hundred_puts_make_one_session() {
 
 #[test]
 fn batch_limit_and_commit_each() {
-    if !have("xorriso") {
+    let Some((d, img)) = image_in(&["xorriso"], "b10.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("b10.iso");
+    };
     let b = open(&format!("{}?batch=10&volid=BKP_10", url(&img)));
     for i in 0..25 {
         let src = write(d.path(), "src", &bytes(100, i));
@@ -76,11 +71,9 @@ fn batch_limit_and_commit_each() {
 
 #[test]
 fn volume_ids() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some((d, img)) = image_in(&["xorriso", "isoinfo"], "v.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("v.iso");
+    };
     let b = open(&format!("{}?volid=BKP1", url(&img)));
     let src = write(d.path(), "s", b"x");
     b.put(&src, "x").unwrap();
@@ -121,11 +114,9 @@ fn volume_ids() {
 
 #[test]
 fn compact_reclaims_deleted_and_replaced_data() {
-    if !have("xorriso") || !have("isoinfo") {
+    let Some((d, img)) = image_in(&["xorriso", "isoinfo"], "c.iso") else {
         return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let img = d.path().join("c.iso");
+    };
     let b = open(&format!("{}:/bk?volid=KEEPME", url(&img)));
     for i in 0..4 {
         let src = write(d.path(), "src", &bytes(300_000, i));

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use stowage_tests::require_tool;
+use stowage_tests::{plugin_dir_with, registry_of, require_tool, tempdir, Cli};
 
 /// uid/gid 65534: `nobody`/`nogroup` on Debian and most distributions.
 pub const NOBODY: u32 = 65534;
@@ -116,4 +116,53 @@ pub fn peer_dirs(work: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir(&collect).unwrap();
     std::fs::create_dir(&target).unwrap();
     (collect, target)
+}
+
+/// An ISO image (not created) in a fresh temporary directory, and a plugin
+/// directory holding the xorriso plugin: the scene of the xorriso tests.
+pub struct IsoScene {
+    /// The plugin directory (removed on drop).
+    pub plugins: tempfile::TempDir,
+    /// The temporary directory holding the image and the local files.
+    pub work: tempfile::TempDir,
+    /// `<work>/<image name>`.
+    pub image: PathBuf,
+}
+
+impl IsoScene {
+    /// The image `<work>/<image_name>`, seen by a host with exactly
+    /// `plugins` (which should include `xorriso`).
+    pub fn new(plugins: &[&str], image_name: &str) -> Self {
+        let work = tempdir();
+        let image = work.path().join(image_name);
+        Self {
+            plugins: plugin_dir_with(plugins),
+            work,
+            image,
+        }
+    }
+
+    /// `xorriso://<image><rest>`: `rest` is empty, a `:/directory` or a
+    /// `?query`.
+    pub fn url(&self, rest: &str) -> String {
+        format!("xorriso://{}{rest}", self.image.display())
+    }
+
+    /// The `stowage` command with this scene's plugins.
+    pub fn cli(&self) -> Cli {
+        Cli::new(self.plugins.path())
+    }
+
+    /// The host library's registry of this scene's plugins.
+    pub fn registry(&self) -> stowage::Registry {
+        registry_of(self.plugins.path())
+    }
+
+    /// Writes `content` to the local file `<work>/<name>`; returns its path.
+    pub fn local_file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.work.path().join(name);
+        std::fs::write(&path, content)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        path
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use stowage::{Registry, SearchPath};
 use stowage_space::{key_file_in, BackupStore, StoreOptions};
+#[allow(unused_imports)] // each test file uses its own part
 pub use stowage_tests::{file_url, stowage_bin};
 
 /// A directory holding only the file and local-peer plugins, made once
@@ -280,6 +281,18 @@ pub fn shared_tempdir() -> tempfile::TempDir {
         .expect("tempdir");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod 755");
     dir
+}
+
+/// The directories of an attack test that drives the CLI: a
+/// [`shared_tempdir`] and a private probe cache; `None` (after a loud skip)
+/// when the attacks cannot run here (see [`can_attack`]).
+pub fn attack_dirs() -> Option<(tempfile::TempDir, tempfile::TempDir)> {
+    if !can_attack() {
+        return None;
+    }
+    let top = shared_tempdir();
+    let cache = tempfile::tempdir().unwrap();
+    Some((top, cache))
 }
 
 /// Creates directory `path` owned by `nobody`, mode 0755.

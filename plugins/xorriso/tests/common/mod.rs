@@ -65,19 +65,22 @@ pub fn bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Runs `cmd` to completion; panics, with its stderr, unless it succeeded.
+pub fn output_of_success(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?} failed: {stderr}");
+    out
+}
+
 /// `isoinfo -R -x <path> -i <img>`: the bytes an independent reader sees.
 pub fn isoinfo_extract(img: &Path, iso_path: &str) -> Vec<u8> {
-    let o = Command::new("isoinfo")
-        .args(["-R", "-x", iso_path, "-i"])
-        .arg(img)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "isoinfo -x failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
+    output_of_success(
+        Command::new("isoinfo")
+            .args(["-R", "-x", iso_path, "-i"])
+            .arg(img),
+    )
+    .stdout
 }
 
 /// `isoinfo -R -l`: (directory, name, size) of the regular files (names without newlines).
@@ -183,4 +186,31 @@ impl Drop for Mount {
         }
         let _ = Command::new("umount").arg(self.dir.path()).status();
     }
+}
+
+/// A fresh temporary directory for one test's images and files, or `None`
+/// (after a loud skip, see [`have`]) unless every one of `tools` can be run.
+pub fn workdir_with(tools: &[&str]) -> Option<tempfile::TempDir> {
+    if !tools.iter().all(|tool| have(tool)) {
+        return None;
+    }
+    Some(tempfile::tempdir().unwrap())
+}
+
+/// [`workdir_with`] and the path of the image `name` in it (not created).
+pub fn image_in(tools: &[&str], name: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let dir = workdir_with(tools)?;
+    let img = dir.path().join(name);
+    Some((dir, img))
+}
+
+/// [`image_in`], opened at its root with the default settings (see
+/// [`open`]).
+pub fn image_opened_in(
+    tools: &[&str],
+    name: &str,
+) -> Option<(tempfile::TempDir, PathBuf, XorrisoBackend)> {
+    let (dir, img) = image_in(tools, name)?;
+    let backend = open(&url(&img));
+    Some((dir, img, backend))
 }
