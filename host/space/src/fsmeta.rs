@@ -1,27 +1,42 @@
 //! Reading and applying inode metadata: mode, owner, modification time.
 
 use std::ffi::OsStr;
-use std::fs::Metadata;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::os::unix::fs::MetadataExt;
 
 use rustix::fs::{
-    chownat, fchmod, fchown, futimens, utimensat, AtFlags, Gid, Mode, Timespec, Timestamps, Uid,
-    UTIME_OMIT,
+    chownat, fchmod, fchown, futimens, utimensat, AtFlags, Gid, Mode, Stat, Timespec, Timestamps,
+    Uid, UTIME_OMIT,
 };
 use rustix::io::Errno;
 
 use crate::manifest::Meta;
 
-/// The metadata recorded for `m`.
-pub fn capture(m: &Metadata) -> Meta {
+// `struct stat`'s time fields are unsigned on some architectures (the
+// kernel's `__kernel_ulong_t` on x86_64) and signed on others; these casts
+// read them as the signed values they are, wherever they are not already.
+#[allow(clippy::unnecessary_cast)]
+fn times(st: &Stat) -> ((i64, i64), (i64, i64)) {
+    (
+        (st.st_mtime as i64, st.st_mtime_nsec as i64),
+        (st.st_ctime as i64, st.st_ctime_nsec as i64),
+    )
+}
+
+/// The size `st` gives, in bytes.
+pub fn size_of(st: &Stat) -> u64 {
+    u64::try_from(st.st_size).unwrap_or(0)
+}
+
+/// The metadata recorded for `st` (from `fstat` or `fstatat`).
+pub fn capture(st: &Stat) -> Meta {
+    let ((mtime, mtime_nsec), _) = times(st);
     Meta {
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
-        mtime: m.mtime(),
-        mtime_nsec: u32::try_from(m.mtime_nsec()).unwrap_or(0),
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime,
+        mtime_nsec: u32::try_from(mtime_nsec).unwrap_or(0),
     }
 }
 
@@ -37,20 +52,17 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// The fingerprint of `m`.
-    pub fn of(m: &Metadata) -> Self {
+    /// The fingerprint of `st`.
+    #[allow(clippy::unnecessary_cast)] // u64 on some architectures only
+    pub fn of(st: &Stat) -> Self {
+        let (mtime, ctime) = times(st);
         Self {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: size_of(st),
+            mtime,
+            ctime,
         }
-    }
-
-    /// The size it describes.
-    pub fn size(&self) -> u64 {
-        self.size
     }
 }
 

@@ -2,14 +2,16 @@
 //! that still hold exactly the content the manifest records.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::SpaceResult;
+use crate::fsat::{open_existing, Walk};
 use crate::handle::Space;
+use crate::inner::StoreInner;
 use crate::read::Problem;
-use crate::upload::snapshot;
+use crate::upload::{snapshot, Snapshot};
 
 /// What [`Space::repair`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -18,6 +20,19 @@ pub struct RepairReport {
     pub repaired: Vec<Problem>,
     /// Problems left: no live file holds the recorded content any more.
     pub unrepaired: Vec<Problem>,
+}
+
+/// A snapshot of the live file at `path` (absolute, plain), reached as a
+/// backup reaches its sources: through directory descriptors from `/`,
+/// never through a symlink. `None` when it is gone or not a regular file.
+fn live_snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Snapshot>> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(None);
+    };
+    match open_existing(parent, Walk::Backup)? {
+        Some(dir) => snapshot(store, &dir, name),
+        None => Ok(None),
+    }
 }
 
 impl Space {
@@ -59,7 +74,7 @@ impl Space {
                 } else {
                     origin.0.join(&p.path)
                 };
-                match snapshot(&self.store, &live) {
+                match live_snapshot(&self.store, &live) {
                     Ok(Some(snap)) if snap.sha256 == sha256 && snap.size == size => {
                         let stored = self.store.blobs.ensure(
                             &self.store.backend,

@@ -29,7 +29,7 @@ use rustix::fs::{fsync, openat, renameat, symlinkat, unlinkat, AtFlags, FileType
 use serde::Serialize;
 
 use crate::error::{SpaceError, SpaceResult};
-use crate::fsat::{file_type, open_creating, open_existing, temp_name, unsafe_path, Dir};
+use crate::fsat::{file_type, open_creating, open_existing, temp_name, Dir, Walk};
 use crate::fsmeta::{apply_fd, apply_symlink_at};
 use crate::inner::StoreInner;
 use crate::manifest::{Data, Entry, Meta, Node};
@@ -127,7 +127,7 @@ impl Restore<'_> {
             .collect();
 
         // 1. Conflicts, through descriptors.
-        if let Some(live_parent) = open_existing(parent)? {
+        if let Some(live_parent) = open_existing(parent, Walk::Restore)? {
             self.check_conflicts(&live_parent, top_name)?;
         }
 
@@ -249,10 +249,7 @@ fn meta(node: &Node) -> SpaceResult<&Meta> {
 fn ensure_dir(dir: &Dir, name: &OsStr) -> SpaceResult<()> {
     match dir.stat(name)? {
         Some(st) if file_type(&st) == FileType::Directory => Ok(()),
-        Some(_) => Err(unsafe_path(
-            &dir.path().join(name),
-            "is not a directory (changed during the restore)",
-        )),
+        Some(_) => Err(dir.refuse(name, "is not a directory (changed during the restore)")),
         None => match rustix::fs::mkdirat(dir.fd(), name, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
             Err(e) => Err(SpaceError::local(dir.path().join(name), e.into())),

@@ -1,23 +1,29 @@
 //! Storing the content of the files a backup scanned: each source is
-//! opened once (never through a symlink) and what was hashed is what gets
-//! stored, so a file swapped or changed meanwhile cannot put other content
-//! under its hash. Small files are copied to memory while they are hashed.
-//! A bigger one is hashed and stored from that one descriptor while a read
-//! lease shows nobody could write it ([`ReadLease`]): when the lease was
-//! broken, the object just stored is deleted and the file read again. A
-//! file no lease can be taken on is copied to a private temporary file
-//! while it is hashed, and that copy is stored.
+//! opened once, relative to its directory's descriptor (never through a
+//! symlink, neither in its parents nor at its own name), its metadata is
+//! `fstat` of that descriptor, and what was hashed is what gets stored, so
+//! a file swapped or changed meanwhile cannot put other content under its
+//! hash. Small files are copied to memory while they are hashed. A bigger
+//! one is hashed and stored from that one descriptor while a read lease
+//! shows nobody could write it ([`ReadLease`]): when the lease was broken,
+//! the object just stored is deleted and the file read again. A file no
+//! lease can be taken on is copied to a private temporary file while it is
+//! hashed, and that copy is stored.
 
-use std::fs::{File, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use rustix::fs::{fstat, FileType};
+use rustix::io::Errno;
+
 use crate::error::{SpaceError, SpaceResult};
-use crate::fsmeta::{capture, Fingerprint};
+use crate::fsat::{file_type, Cursor, Dir};
+use crate::fsmeta::{capture, size_of, Fingerprint};
 use crate::hash::sha256_copy;
 use crate::inner::StoreInner;
 use crate::lease::ReadLease;
@@ -25,7 +31,7 @@ use crate::manifest::{Data, Meta};
 use crate::object::{Content, Unchanged};
 use crate::sync::locked;
 use crate::temp::{create_private, TempPath};
-use crate::walk::Scanned;
+use crate::walk::{Scanned, Source};
 
 /// How often a file that keeps changing is read again before the backup
 /// gives up on it.
@@ -83,40 +89,38 @@ impl Unchanged for Snapshot {
         match &self.copy {
             Copy::Memory(_) | Copy::File(_) => true,
             Copy::Leased { lease, hashed, .. } => {
-                lease.held()
-                    && lease
-                        .file()
-                        .metadata()
-                        .is_ok_and(|m| Fingerprint::of(&m) == *hashed)
+                lease.held() && fstat(lease.file()).is_ok_and(|st| Fingerprint::of(&st) == *hashed)
             }
         }
     }
 }
 
-/// Opens `path` once (not following a symlink, not blocking on a FIFO
-/// swapped in) and hashes it, copying it unless it is big and can be
+/// Opens `name` in `dir` once (not following a symlink, not blocking on a
+/// FIFO swapped in) and hashes it, copying it unless it is big and can be
 /// leased. `Ok(None)` when it is not a regular file any more or changed
 /// while it was read (its `fstat` differs before and after, or its lease
 /// was broken).
-pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Snapshot>> {
-    let local = |e| SpaceError::local(path, e);
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-    {
+pub(crate) fn snapshot(
+    store: &StoreInner,
+    dir: &Dir,
+    name: &OsStr,
+) -> SpaceResult<Option<Snapshot>> {
+    let path = dir.path().join(name);
+    let local = |e| SpaceError::local(&path, e);
+    let file = match dir.open_file(name) {
         Ok(f) => f,
         // Replaced by a symlink since the scan: not what was scanned.
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(local(e)),
+        Err(Errno::LOOP) => return Ok(None),
+        Err(e) => return Err(local(e.into())),
     };
-    let before = file.metadata().map_err(local)?;
-    if !before.is_file() {
+    let before = fstat(&file).map_err(|e| local(e.into()))?;
+    if file_type(&before) != FileType::RegularFile {
         return Ok(None);
     }
     let hashed = Fingerprint::of(&before);
     let meta = capture(&before);
-    let leased = if before.len() > IN_MEMORY {
+    let size = size_of(&before);
+    let leased = if size > IN_MEMORY {
         ReadLease::take(file)
     } else {
         Err(file)
@@ -137,9 +141,8 @@ pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Sn
             }
         }
         Err(mut file) => {
-            let (copy, sha256, size) =
-                copy_hashing(store, &mut file, before.len()).map_err(local)?;
-            let after = file.metadata().map_err(local)?;
+            let (copy, sha256, size) = copy_hashing(store, &mut file, size).map_err(local)?;
+            let after = fstat(&file).map_err(|e| local(e.into()))?;
             if Fingerprint::of(&after) != hashed {
                 return Ok(None);
             }
@@ -151,17 +154,18 @@ pub(crate) fn snapshot(store: &StoreInner, path: &Path) -> SpaceResult<Option<Sn
             }
         }
     };
-    if snap.size != before.len() || !snap.unchanged() {
+    if snap.size != size || !snap.unchanged() {
         return Ok(None);
     }
     Ok(Some(snap))
 }
 
-/// Stores one file's content from a [`snapshot`]: what was hashed is what
-/// is stored. A file that keeps changing is read again, up to 3 times.
-pub fn store_file(store: &StoreInner, path: &Path) -> SpaceResult<Stored> {
+/// Stores the content of file `name` in `dir` from a [`snapshot`]: what
+/// was hashed is what is stored. A file that keeps changing is read again,
+/// up to 3 times.
+pub fn store_file(store: &StoreInner, dir: &Dir, name: &OsStr) -> SpaceResult<Stored> {
     for _ in 0..ATTEMPTS {
-        let Some(snap) = snapshot(store, path)? else {
+        let Some(snap) = snapshot(store, dir, name)? else {
             continue;
         };
         match store.blobs.ensure(
@@ -179,8 +183,25 @@ pub fn store_file(store: &StoreInner, path: &Path) -> SpaceResult<Stored> {
         }
     }
     Err(SpaceError::SourceChanged {
-        path: path.to_path_buf(),
+        path: dir.path().join(name),
     })
+}
+
+/// Stores the content of the file at `source`, its directory found
+/// through `cursor`.
+fn store_source(
+    store: &StoreInner,
+    cursor: &mut Cursor<'_>,
+    source: &Source,
+) -> SpaceResult<Stored> {
+    match cursor.at(&source.dir)? {
+        Some(dir) => store_file(store, dir, &source.name),
+        // Its directory was removed since the scan, and with it the file.
+        None => Err(SpaceError::local(
+            cursor.path_of(&source.dir).join(&source.name),
+            Errno::NOENT.into(),
+        )),
+    }
 }
 
 /// Copies `file` (expected to hold `expected` bytes) to memory or a
@@ -209,22 +230,23 @@ fn copy_hashing(
     Ok((copy, sha256, total))
 }
 
-/// Stores the content of every file in `scanned`, on up to `workers`
-/// threads, and fills in sizes and checksums. Stops at the first error.
-/// `progress(done, total)` hears the bytes of files stored so far, from any
-/// of the worker threads.
+/// Stores the content of every file in `scanned` (found under `base`), on
+/// up to `workers` threads, and fills in sizes, checksums and metadata.
+/// Stops at the first error. `progress(done, total)` hears the bytes of
+/// files stored so far, from any of the worker threads.
 pub fn store_all(
     store: &StoreInner,
+    base: &Dir,
     scanned: &mut [Scanned],
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> SpaceResult<()> {
     let workers = store.workers;
-    let jobs: Vec<(usize, PathBuf, Fingerprint)> = scanned
+    let jobs: Vec<(usize, &Source)> = scanned
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| s.file.as_ref().map(|(p, f)| (i, p.clone(), *f)))
+        .filter_map(|(i, s)| s.file.as_ref().map(|f| (i, f)))
         .collect();
-    let total: u64 = jobs.iter().map(|(_, _, f)| f.size()).sum();
+    let total: u64 = jobs.iter().map(|(_, f)| f.size).sum();
     let done = std::sync::atomic::AtomicU64::new(0);
     progress(0, total);
     let next = AtomicUsize::new(0);
@@ -234,24 +256,29 @@ pub fn store_all(
     let workers = workers.clamp(1, jobs.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some((index, path, seen)) = jobs.get(next.fetch_add(1, Ordering::Relaxed))
-                else {
-                    return;
-                };
-                match store_file(store, path) {
-                    Ok(stored) => {
-                        let now = done.fetch_add(seen.size(), Ordering::Relaxed) + seen.size();
-                        progress(now, total);
-                        locked(&results).push((*index, stored));
-                    }
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        locked(&first_error).get_or_insert(e);
+            scope.spawn(|| {
+                // Each worker's own: jobs come in scan order, so a worker
+                // mostly finds the directory it needs already open.
+                let mut cursor = Cursor::new(base);
+                loop {
+                    if stop.load(Ordering::Relaxed) {
                         return;
+                    }
+                    let Some((index, source)) = jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                    else {
+                        return;
+                    };
+                    match store_source(store, &mut cursor, source) {
+                        Ok(stored) => {
+                            let now = done.fetch_add(source.size, Ordering::Relaxed) + source.size;
+                            progress(now, total);
+                            locked(&results).push((*index, stored));
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            locked(&first_error).get_or_insert(e);
+                            return;
+                        }
                     }
                 }
             });

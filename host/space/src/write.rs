@@ -6,10 +6,9 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 
 use crate::error::{SpaceError, SpaceResult};
-use crate::fsmeta::capture;
 use crate::handle::{absolute, Space};
 use crate::hash::sha256_hex;
-use crate::manifest::{Data, Entry, Meta, Node, RawPath};
+use crate::manifest::{Data, Entry, Node, RawPath};
 use crate::object::Content;
 use crate::sync::locked;
 use crate::time::now_unix;
@@ -33,27 +32,6 @@ pub struct BackupReport {
     pub bytes: u64,
     /// Special files inside the tree that were not backed up.
     pub skipped: Vec<Skipped>,
-}
-
-/// Owner and permissions of the directories above `origin`, top first,
-/// so that a restore can recreate them as they were. Empty when one of them
-/// cannot be read or is not a directory (a restore would refuse to go
-/// through a symlink anyway).
-fn parents_of(origin: &Path) -> Vec<Meta> {
-    let Some(parent) = origin.parent() else {
-        return Vec::new();
-    };
-    let mut dirs: Vec<&Path> = parent.ancestors().collect();
-    dirs.pop(); // "/"
-    dirs.reverse();
-    let mut out = Vec::with_capacity(dirs.len());
-    for dir in dirs {
-        match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() => out.push(capture(&m)),
-            _ => return Vec::new(),
-        }
-    }
-    out
 }
 
 impl Space {
@@ -105,19 +83,19 @@ impl Space {
             .ops
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut scanned, skipped) = scan(&origin)?;
-        if let Err(e) = store_all(&self.store, &mut scanned, progress) {
+        let mut scan = scan(&origin)?;
+        if let Err(e) = store_all(&self.store, &scan.base, &mut scan.nodes, progress) {
             self.garbage.store(true, Ordering::Relaxed);
             return Err(e);
         }
         let mut report = BackupReport {
             name: name.clone(),
             origin: origin.clone(),
-            skipped,
+            skipped: scan.skipped,
             ..BackupReport::default()
         };
-        let mut nodes: Vec<Node> = Vec::with_capacity(scanned.len());
-        for s in scanned {
+        let mut nodes: Vec<Node> = Vec::with_capacity(scan.nodes.len());
+        for s in scan.nodes {
             match &s.node.data {
                 Data::File { size, .. } => {
                     report.files += 1;
@@ -137,7 +115,7 @@ impl Space {
             )));
         };
         let entry = Entry {
-            parents: parents_of(&origin),
+            parents: scan.parents,
             origin: Some(RawPath(origin)),
             created: now_unix(),
             root,
