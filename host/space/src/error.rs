@@ -147,8 +147,10 @@ pub enum SpaceError {
     },
 
     /// A restore's destination path goes through a symbolic link (or a
-    /// non-directory) that a restore will not follow, or a lock directory
-    /// is unsafe: nothing was written there.
+    /// non-directory) that a restore will not follow, a backup's source
+    /// goes through a symbolic link (above it, or met where its scan had
+    /// listed a directory), or a lock directory is unsafe: nothing was
+    /// written or read through it.
     #[error("{}: {detail}", path.display())]
     UnsafePath {
         /// The offending path.

@@ -58,7 +58,10 @@
 //!   follow a symlink in a parent ([`SpaceError::UnsafePath`]); metadata is
 //!   applied through the new file's descriptor, which is synced before it
 //!   is renamed over the live file.
-//! - Backups read each file once and store the copy they hashed; objects a
+//! - Backups reach, list and open their sources through directory
+//!   descriptors and never follow a symlink: one above a source is refused
+//!   ([`SpaceError::UnsafePath`]), one inside a tree is recorded as a link.
+//!   They read each file once and store the copy they hashed; objects a
 //!   backup reuses are checked first; [`Space::repair`] heals damaged ones
 //!   from live files.
 

@@ -69,7 +69,8 @@ pub enum Command {
         url: String,
         /// Space name.
         space: String,
-        /// What to back up.
+        /// What to back up. Symlinks are never followed: one among a PATH's
+        /// parent directories is refused (exit 23); give the path it leads to.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Entry name (only with one PATH; default: the absolute path).
