@@ -74,6 +74,11 @@ impl Walk {
         }
     }
 
+    /// Why a symlink on the way is refused.
+    pub fn symlink(self) -> String {
+        format!("is a symbolic link, which {} does not follow", self.who())
+    }
+
     fn not_a_directory(self) -> &'static str {
         match self {
             Walk::Restore => "is not a directory",
@@ -233,13 +238,7 @@ impl Dir {
         match self.lookup(name)? {
             Child::Dir(dir) => Ok(Some(dir)),
             Child::Missing => Ok(None),
-            Child::Symlink => Err(self.refuse(
-                name,
-                &format!(
-                    "is a symbolic link, which {} does not follow",
-                    self.walk.who()
-                ),
-            )),
+            Child::Symlink => Err(self.refuse(name, &self.walk.symlink())),
             Child::NotDir => Err(self.refuse(name, self.walk.not_a_directory())),
         }
     }

@@ -172,11 +172,8 @@ fn open_parent(origin: &Path, parent: &Path) -> SpaceResult<(Dir, Vec<Meta>)> {
         dir = match dir.lookup(&name)? {
             Child::Dir(next) => next,
             Child::Symlink => {
-                return Err(dir.refuse(
-                    &name,
-                    "is a symbolic link, which a backup does not follow (back up the path it \
-                     leads to instead)",
-                ))
+                let why = Walk::Backup.symlink() + " (back up the path it leads to instead)";
+                return Err(dir.refuse(&name, &why));
             }
             // As the kernel says it when resolving the path.
             Child::Missing => return Err(SpaceError::local(origin, Errno::NOENT.into())),
