@@ -36,7 +36,7 @@ extern "C" fn init(host: HostObject) -> RResult<(), BackendError> {
         // the same process) keeps the forwarder, which reaches the same host
         // logger anyway.
         if log::set_boxed_logger(Box::new(Forward { host })).is_ok() {
-            log::set_max_level(level_filter(max));
+            log::set_max_level(crate::levels::max_level_from_abi(max));
         }
         Ok(())
     })
@@ -69,17 +69,6 @@ extern "C" fn extension<P: Plugin>(id: RStr<'_>) -> ROption<Extension> {
         .ok()
         .flatten()
         .into()
-}
-
-fn level_filter(max: u8) -> log::LevelFilter {
-    match max {
-        0 => log::LevelFilter::Off,
-        1 => log::LevelFilter::Error,
-        2 => log::LevelFilter::Warn,
-        3 => log::LevelFilter::Info,
-        4 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
 }
 
 /// Sends the plugin's `log` records to the host.

@@ -153,6 +153,7 @@ mod export;
 pub mod ext;
 pub mod extension;
 mod guard;
+pub mod levels;
 pub mod location;
 
 pub use abi::ABI_VERSION;

@@ -6,7 +6,7 @@
 //! plugin file is probed again.
 //!
 //! The witness is fixture-marker-ctor, whose library constructor appends
-//! `pid uid` to `$FIXTURE_CTOR_MARKER` whenever any process loads it.
+//! `pid uid` to `$STOWAGE_FIXTURE_CTOR_MARKER` whenever any process loads it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ fn scene(extra: &[&str]) -> Scene {
     fs::create_dir(&store_dir).unwrap();
     let cli = Cli::new(plugins.path())
         .global(extra)
-        .env("FIXTURE_CTOR_MARKER", &marker);
+        .env("STOWAGE_FIXTURE_CTOR_MARKER", &marker);
     Scene {
         store: file_url(&store_dir),
         _work: work,

@@ -25,7 +25,7 @@ const TRIES: usize = 300;
 const BUDGET: Duration = Duration::from_secs(60);
 
 /// The environment variable the marker fixture writes to.
-const MARKER_ENV: &str = "FIXTURE_CTOR_MARKER";
+const MARKER_ENV: &str = "STOWAGE_FIXTURE_CTOR_MARKER";
 
 /// The plugin file name both directories use.
 const PLUGIN: &str = "libfixture_memory.so";

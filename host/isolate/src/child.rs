@@ -5,7 +5,7 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -26,7 +26,7 @@ use crate::execute::execute;
 use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{
-    Answer, Down, Hello, Request, RequestId, Setup, Up, WireDescriptor, SOCKET_ENV,
+    Answer, Down, Hello, Op, Request, RequestId, Setup, Up, WireDescriptor, SOCKET_ENV,
 };
 use crate::streamed::{try_streamed, UMASK};
 
@@ -43,17 +43,6 @@ pub mod exit {
     pub const HANDSHAKE: i32 = 3;
     /// The host sent something this child cannot read.
     pub const PROTOCOL: i32 = 4;
-}
-
-fn level_filter(n: u8) -> log::LevelFilter {
-    match n {
-        0 => log::LevelFilter::Off,
-        1 => log::LevelFilter::Error,
-        2 => log::LevelFilter::Warn,
-        3 => log::LevelFilter::Info,
-        4 => log::LevelFilter::Debug,
-        _ => log::LevelFilter::Trace,
-    }
 }
 
 fn take_socket() -> Option<OwnedFd> {
@@ -110,6 +99,10 @@ struct State {
     /// The backend's `stowage.stream/1`, looked up once.
     stream: OnceLock<Option<Stream>>,
     backend: OnceLock<BackendHandle>,
+    /// The backend was closed: puts and gets no longer take the stream
+    /// extension (which knows nothing of the close) but go to the backend,
+    /// which refuses them as it would in process.
+    closed: AtomicBool,
 }
 
 struct Loaded {
@@ -135,6 +128,7 @@ fn serve(conn: &Arc<Conn>) -> i32 {
         streams: Streams::default(),
         stream: OnceLock::new(),
         backend: OnceLock::new(),
+        closed: AtomicBool::new(false),
     });
     let (jobs, queue) = mpsc::channel::<Job>();
     let queue = Arc::new(Mutex::new(queue));
@@ -156,7 +150,9 @@ fn serve(conn: &Arc<Conn>) -> i32 {
             // the workers exist, and let a worker load the plugin.
             Request::Setup(setup) if workers.is_empty() => {
                 conn.max_level.store(setup.max_log_level, Ordering::Relaxed);
-                log::set_max_level(level_filter(setup.max_log_level));
+                log::set_max_level(stowage_backend_api::levels::max_level_from_abi(
+                    setup.max_log_level,
+                ));
                 let plugin = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.plugin));
                 let staging = PathBuf::from(std::ffi::OsStr::from_bytes(&setup.staging));
                 match confine::apply(&setup.confinement, &plugin, &staging) {
@@ -264,10 +260,18 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
             let stream = state
                 .stream
                 .get_or_init(|| stream_of(backend).ok().flatten());
-            match try_streamed(stream.as_ref(), &op, &mut fds, loaded.confined, &report) {
-                Some(result) => result,
-                None => execute(backend, op, fds, &loaded.staging, loaded.confined),
+            let stream = stream
+                .as_ref()
+                .filter(|_| !state.closed.load(Ordering::Acquire));
+            if let Some(result) = try_streamed(stream, &op, &mut fds, loaded.confined, &report) {
+                return result;
             }
+            let closing = matches!(op, Op::Close);
+            let result = execute(backend, op, fds, &loaded.staging, loaded.confined);
+            if closing && result.is_ok() {
+                state.closed.store(true, Ordering::Release);
+            }
+            result
         }
         Request::Extension(call) => extension_call(backend()?, &state.streams, call),
         Request::HostAnswer { .. } | Request::Umask(_) => {

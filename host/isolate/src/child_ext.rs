@@ -6,7 +6,7 @@ use stowage_location_ext::Location;
 use stowage_xorriso_ext::abi as xorriso;
 
 use crate::child_stream::Streams;
-use crate::protocol::{Answer, ExtCall, WireIsoInfo};
+use crate::protocol::{Answer, ExtCall};
 
 /// Runs `call` on `backend`.
 pub(crate) fn extension_call(
@@ -40,14 +40,7 @@ pub(crate) fn extension_call(
         }
         ExtCall::XorrisoInfo => {
             let i = iso()?.info().into_result()?;
-            Ok(Answer::IsoInfo(WireIsoInfo {
-                medium: i.medium.into_string(),
-                sessions: i.sessions,
-                used_bytes: i.used_bytes,
-                free_bytes: i.free_bytes,
-                volume_id: i.volume_id.into_string(),
-                pending_changes: i.pending_changes,
-            }))
+            Ok(Answer::IsoInfo(i.into()))
         }
         ExtCall::XorrisoCompact => {
             let r = iso()?.compact().into_result()?;

@@ -390,13 +390,7 @@ impl stowage_backend_api::abi::RawHost for NoHost {
         target: abi_stable::std_types::RStr<'_>,
         message: abi_stable::std_types::RStr<'_>,
     ) {
-        let level = match level {
-            0 | 1 => log::Level::Error,
-            2 => log::Level::Warn,
-            3 => log::Level::Info,
-            4 => log::Level::Debug,
-            _ => log::Level::Trace,
-        };
+        let level = stowage_backend_api::levels::level_from_abi(level);
         log::log!(target: "stowage::plugin", level, "{}: {}", target.as_str(), message.as_str());
     }
 

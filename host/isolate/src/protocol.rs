@@ -397,23 +397,6 @@ impl ExtCall {
     }
 }
 
-/// `stowage.xorriso/1`'s `IsoInfo` on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WireIsoInfo {
-    /// Medium description.
-    pub medium: String,
-    /// Sessions.
-    pub sessions: u32,
-    /// Bytes used.
-    pub used_bytes: u64,
-    /// Bytes free.
-    pub free_bytes: u64,
-    /// Volume id.
-    pub volume_id: String,
-    /// Changes not yet committed.
-    pub pending_changes: u64,
-}
-
 /// A successful reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Answer {
@@ -441,7 +424,7 @@ pub enum Answer {
     /// Whether an extension is offered.
     Offers(bool),
     /// `stowage.xorriso/1` info.
-    IsoInfo(WireIsoInfo),
+    IsoInfo(stowage_xorriso_ext::MediumInfo),
     /// A yes or no.
     Flag(bool),
     /// `stowage.peer/1` stage.

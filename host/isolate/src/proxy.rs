@@ -139,14 +139,7 @@ struct RemoteXorriso {
 impl XorrisoV1 for RemoteXorriso {
     fn info(&self) -> RResult<xorriso::IsoInfo, BackendError> {
         match self.link.call_ext(ExtCall::XorrisoInfo) {
-            Ok(Answer::IsoInfo(i)) => RResult::ROk(xorriso::IsoInfo {
-                medium: i.medium.into(),
-                sessions: i.sessions,
-                used_bytes: i.used_bytes,
-                free_bytes: i.free_bytes,
-                volume_id: i.volume_id.into(),
-                pending_changes: i.pending_changes,
-            }),
+            Ok(Answer::IsoInfo(i)) => RResult::ROk(i.into()),
             Ok(other) => RResult::RErr(unexpected("info", &other)),
             Err(e) => RResult::RErr(e),
         }

@@ -12,16 +12,20 @@
 //! * [`LocalTemp`] and [`open_source`]: the local half of `get` and `put`;
 //!   [`temp_name`]: the remote temporary name of an upload.
 //! * [`Reporter`]: throttled progress reports.
+//! * [`delete_each`] and [`query_each`]: many per-object requests in flight
+//!   at once, for servers without a batch call.
 
 #![deny(missing_docs)]
 
 mod local;
+mod many;
 mod names;
 mod params;
 mod progress;
 mod runtime;
 
 pub use local::{open_source, LocalTemp};
+pub use many::{delete_each, query_each};
 pub use names::temp_name;
 pub use params::{parse_duration, parse_size, QueryParamsExt, DEFAULT_TIMEOUT};
 pub use progress::Reporter;

@@ -4,6 +4,7 @@
 mod config;
 mod credentials;
 mod errors;
+mod read;
 mod stale;
 mod store;
 mod stream;

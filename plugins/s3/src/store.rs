@@ -6,20 +6,17 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use crc_fast::{CrcAlgorithm, Digest};
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::TryStreamExt;
 use opendal::layers::TimeoutLayer;
 use opendal::{ErrorKind, Operator, Writer};
-use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
-use stowage_net_common::{block_on, open_source, LocalTemp, Reporter};
+use stowage_backend_api::{Backend, BackendError, Progress, Result};
+use stowage_net_common::{block_on, open_source, query_each, LocalTemp, Reporter};
 
 use crate::config::S3Config;
 use crate::credentials::{self, Credentials};
 use crate::errors::{s3_error, stream_error};
+use crate::read::{self, ObjectRead, CHECKSUM_KEY};
 use crate::stale::StaleUploads;
-
-/// The user metadata key holding the object's CRC-32C (hex), written by
-/// every put and checked by every get.
-pub(crate) const CHECKSUM_KEY: &str = "stowage-crc32c";
 
 /// Stats one call keeps in flight.
 const PARALLEL_REQUESTS: usize = 16;
@@ -140,59 +137,30 @@ impl S3Store {
     }
 
     async fn get_async(&self, name: &str, local: &Path) -> Result<()> {
-        let what = format_args!("get {name}");
-        let meta = self.op.stat(name).await.map_err(|e| s3_error(&e, what))?;
-        let expected_crc = meta
-            .user_metadata()
-            .and_then(|m| m.get(CHECKSUM_KEY).map(str::to_string));
-        let size = meta.content_length();
-        let mut reader = self
-            .op
-            .reader_with(name)
-            .chunk(self.cfg.chunk as usize)
-            .concurrent(self.cfg.concurrency);
-        // Read exactly the version we stat'ed: a replacement in between
-        // fails the read (transient) instead of mixing versions.
-        if let Some(etag) = meta.etag() {
-            reader = reader.if_match(etag);
-        }
-        let reader = reader.await.map_err(|e| s3_error(&e, what))?;
-        let mut stream = reader
-            .into_bytes_stream(0..size)
-            .await
-            .map_err(|e| s3_error(&e, what))?;
+        let ObjectRead {
+            mut stream,
+            mut check,
+        } = read::open(
+            &self.op,
+            name,
+            self.cfg.chunk as usize,
+            self.cfg.concurrency,
+        )
+        .await?;
         let temp = LocalTemp::create(local)?;
         let mut out = temp.file();
-        let mut digest = Digest::new(CrcAlgorithm::Crc32Iscsi);
-        let mut progress = Reporter::start(self.progress.as_ref(), size);
-        let mut done = 0u64;
+        let mut progress = Reporter::start(self.progress.as_ref(), check.size());
         while let Some(chunk) = stream
             .try_next()
             .await
-            .map_err(|e| stream_error(&e, what))?
+            .map_err(|e| stream_error(&e, check.what()))?
         {
             out.write_all(&chunk)
                 .map_err(|e| BackendError::from_io(&e, format!("writing {}", local.display())))?;
-            digest.update(&chunk);
-            done += chunk.len() as u64;
-            progress.at(done);
+            check.saw(&chunk);
+            progress.at(check.done());
         }
-        if done != size {
-            return Err(BackendError::transient(format!(
-                "get {name}: received {done} of {size} bytes"
-            )));
-        }
-        if let Some(expected) = expected_crc {
-            let got = format!("{:08x}", digest.finalize());
-            if !expected.eq_ignore_ascii_case(&got) {
-                return Err(BackendError::new(
-                    ErrorCode::VALIDATION_FAILED,
-                    format!(
-                        "get {name}: the content's CRC-32C is {got}, the stored object's {expected}"
-                    ),
-                ));
-            }
-        }
+        check.finish()?;
         temp.commit()
     }
 
@@ -297,14 +265,9 @@ impl Backend for S3Store {
     }
 
     fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
-        block_on(async {
-            let results: Vec<Result<Option<u64>>> = stream::iter(names)
-                .map(|name| self.query_async(name))
-                .buffered(PARALLEL_REQUESTS)
-                .collect()
-                .await;
-            results.into_iter().collect()
-        })?
+        block_on(query_each(names, PARALLEL_REQUESTS, |name| {
+            self.query_async(name)
+        }))?
     }
 
     fn retry_cleanup(&self) -> Result<()> {

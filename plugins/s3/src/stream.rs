@@ -14,7 +14,6 @@
 //! `?chunk=` × `?concurrency=` ahead, and verifies the stored CRC-32C at
 //! the end when the object has one, as `get` does.
 
-use crc_fast::{CrcAlgorithm, Digest};
 use futures::TryStreamExt;
 use opendal::{Buffer, FuturesBytesStream, Operator, Writer};
 use stowage_backend_api::{BackendError, ErrorCode, Extension, Result};
@@ -24,7 +23,7 @@ use stowage_stream_ext::{StreamRead, StreamService, StreamWrite};
 
 use crate::config::S3Config;
 use crate::errors::{s3_error, stream_error};
-use crate::store::CHECKSUM_KEY;
+use crate::read::{self, EndCheck, ObjectRead};
 
 /// The extension `id` for the store reached through `op` with `cfg`.
 pub fn extension(id: &str, op: &Operator, cfg: &S3Config) -> Option<Extension> {
@@ -68,39 +67,12 @@ impl StreamService for S3Stream {
     }
 
     fn open_reader(&self, name: &str) -> Result<S3Reader> {
-        block_on(self.open_reader_async(name))?
-    }
-}
-
-impl S3Stream {
-    async fn open_reader_async(&self, name: &str) -> Result<S3Reader> {
-        let what = format!("get {name}");
-        let meta = self.op.stat(name).await.map_err(|e| s3_error(&e, &what))?;
-        let expected_crc = meta
-            .user_metadata()
-            .and_then(|m| m.get(CHECKSUM_KEY).map(str::to_string));
-        let size = meta.content_length();
-        let mut reader = self
-            .op
-            .reader_with(name)
-            .chunk(self.chunk)
-            .concurrent(self.concurrency);
-        if let Some(etag) = meta.etag() {
-            reader = reader.if_match(etag);
-        }
-        let reader = reader.await.map_err(|e| s3_error(&e, &what))?;
-        let stream = reader
-            .into_bytes_stream(0..size)
-            .await
-            .map_err(|e| s3_error(&e, &what))?;
+        let ObjectRead { stream, check } =
+            block_on(read::open(&self.op, name, self.chunk, self.concurrency))??;
         Ok(S3Reader {
             stream,
             pending: bytes::Bytes::new(),
-            size,
-            done: 0,
-            digest: Digest::new(CrcAlgorithm::Crc32Iscsi),
-            expected_crc,
-            what,
+            check,
         })
     }
 }
@@ -187,46 +159,18 @@ fn abort(what: &str, writer: &mut Writer) {
     }
 }
 
-/// One object being read.
+/// One object being read. Invariant: every chunk taken from `stream` has
+/// been shown to `check`.
 pub struct S3Reader {
     stream: FuturesBytesStream,
     /// Received and not yet handed out.
     pending: bytes::Bytes,
-    size: u64,
-    done: u64,
-    digest: Digest,
-    expected_crc: Option<String>,
-    what: String,
-}
-
-impl S3Reader {
-    /// The end of the object: every byte arrived, and the checksum holds.
-    fn finish(&mut self) -> Result<()> {
-        if self.done != self.size {
-            return Err(BackendError::transient(format!(
-                "{}: received {} of {} bytes",
-                self.what, self.done, self.size
-            )));
-        }
-        if let Some(expected) = self.expected_crc.take() {
-            let got = format!("{:08x}", self.digest.finalize());
-            if !expected.eq_ignore_ascii_case(&got) {
-                return Err(BackendError::new(
-                    ErrorCode::VALIDATION_FAILED,
-                    format!(
-                        "{}: the content's CRC-32C is {got}, the stored object's {expected}",
-                        self.what
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
+    check: EndCheck,
 }
 
 impl StreamRead for S3Reader {
     fn size(&self) -> Option<u64> {
-        Some(self.size)
+        Some(self.check.size())
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
@@ -234,16 +178,15 @@ impl StreamRead for S3Reader {
             return Ok(0);
         }
         while self.pending.is_empty() {
-            let next =
-                block_on(self.stream.try_next())?.map_err(|e| stream_error(&e, &self.what))?;
+            let next = block_on(self.stream.try_next())?
+                .map_err(|e| stream_error(&e, self.check.what()))?;
             match next {
                 Some(chunk) => {
-                    self.digest.update(&chunk);
-                    self.done += chunk.len() as u64;
+                    self.check.saw(&chunk);
                     self.pending = chunk;
                 }
                 None => {
-                    self.finish()?;
+                    self.check.finish()?;
                     return Ok(0);
                 }
             }

@@ -4,12 +4,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::stream::{self, StreamExt};
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
-use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
+use stowage_backend_api::{Backend, BackendError, Progress, Result};
 use stowage_fs_common::{is_temp_name, STALE_TEMPORARY_AGE, TEMP_PREFIX};
-use stowage_net_common::{block_on, open_source, temp_name, Reporter};
+use stowage_net_common::{block_on, delete_each, open_source, query_each, temp_name, Reporter};
 
 use crate::config::SftpConfig;
 use crate::connection::Connection;
@@ -309,18 +308,10 @@ impl Backend for SftpStore {
     fn delete_list(&self, names: &[&str]) -> Result<()> {
         block_on(async {
             let conn = self.connection().await?;
-            let conn = &conn;
-            let results: Vec<Result<()>> = stream::iter(names)
-                .map(|name| async move {
-                    match self.delete_async(conn, name).await {
-                        Err(e) if e.code() == ErrorCode::NOT_FOUND => Ok(()),
-                        other => other,
-                    }
-                })
-                .buffer_unordered(PARALLEL_REQUESTS)
-                .collect()
-                .await;
-            results.into_iter().collect()
+            delete_each(names, PARALLEL_REQUESTS, |name| {
+                self.delete_async(&conn, name)
+            })
+            .await
         })?
     }
 
@@ -334,13 +325,10 @@ impl Backend for SftpStore {
     fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
         block_on(async {
             let conn = self.connection().await?;
-            let conn = &conn;
-            let results: Vec<Result<Option<u64>>> = stream::iter(names)
-                .map(|name| self.query_async(conn, name))
-                .buffered(PARALLEL_REQUESTS)
-                .collect()
-                .await;
-            results.into_iter().collect()
+            query_each(names, PARALLEL_REQUESTS, |name| {
+                self.query_async(&conn, name)
+            })
+            .await
         })?
     }
 

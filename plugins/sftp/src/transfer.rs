@@ -34,6 +34,22 @@ impl TransferError {
     }
 }
 
+/// A remote file open on the session: `handle` names it to the server,
+/// `path` to the user.
+#[derive(Clone, Copy)]
+struct OpenFile<'a> {
+    conn: &'a Connection,
+    handle: &'a str,
+    path: &'a str,
+}
+
+impl OpenFile<'_> {
+    /// What a failed request on this file becomes.
+    fn failed(&self, doing: &str) -> impl FnOnce(SftpError) -> TransferError {
+        TransferError::sftp(format!("{doing} {}", self.path))
+    }
+}
+
 fn requests(len: u32) -> usize {
     (IN_FLIGHT_BYTES / u64::from(len.max(1))).max(1) as usize
 }
@@ -57,7 +73,12 @@ pub async fn upload(
         .await
         .map_err(TransferError::sftp(format!("creating {path}")))?
         .handle;
-    let written = write_all(conn, &handle, local, size, path, progress).await;
+    let remote = OpenFile {
+        conn,
+        handle: &handle,
+        path,
+    };
+    let written = write_all(remote, local, size, progress).await;
     let closed = conn.sftp.close(handle.as_str()).await;
     written?;
     closed.map_err(TransferError::sftp(format!("closing {path}")))?;
@@ -111,11 +132,9 @@ where
 }
 
 async fn write_all(
-    conn: &Connection,
-    handle: &str,
+    remote: OpenFile<'_>,
     local: &File,
     size: u64,
-    path: &str,
     progress: &mut Reporter<'_>,
 ) -> Result<(), TransferError> {
     let start = |offset: u64, len: u64| {
@@ -127,14 +146,16 @@ async fn write_all(
             ))
         })?;
         Ok(async move {
-            conn.sftp
-                .write(handle, offset, buf)
+            remote
+                .conn
+                .sftp
+                .write(remote.handle, offset, buf)
                 .await
                 .map(|_| len)
-                .map_err(TransferError::sftp(format!("writing {path}")))
+                .map_err(remote.failed("writing"))
         })
     };
-    pipeline(size, conn.write_len, start, Ok, progress).await
+    pipeline(size, remote.conn.write_len, start, Ok, progress).await
 }
 
 /// Reads the whole remote file `path` into a new [`LocalTemp`] beside
@@ -167,7 +188,12 @@ pub async fn download(
         let size = attrs.size.unwrap_or(0);
         let temp = LocalTemp::create(local).map_err(TransferError::Other)?;
         let mut reporter = Reporter::start(progress, size);
-        read_all(conn, &handle, temp.file(), size, path, &mut reporter).await?;
+        let remote = OpenFile {
+            conn,
+            handle: &handle,
+            path,
+        };
+        read_all(remote, temp.file(), size, &mut reporter).await?;
         Ok(temp)
     }
     .await;
@@ -176,18 +202,17 @@ pub async fn download(
 }
 
 async fn read_all(
-    conn: &Connection,
-    handle: &str,
+    remote: OpenFile<'_>,
     local: &File,
     size: u64,
-    path: &str,
     progress: &mut Reporter<'_>,
 ) -> Result<(), TransferError> {
+    let OpenFile { conn, handle, path } = remote;
     let start = |offset: u64, len: u64| {
         Ok(async move {
             read_range(conn, handle, offset, len)
                 .await
-                .map_err(TransferError::sftp(format!("reading {path}")))
+                .map_err(remote.failed("reading"))
         })
     };
     let finish = |(at, data): (u64, Vec<u8>)| {

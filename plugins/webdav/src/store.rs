@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use futures::stream::{self, StreamExt};
 use reqwest::StatusCode;
-use stowage_backend_api::{Backend, BackendError, ErrorCode, Progress, Result};
+use stowage_backend_api::{Backend, BackendError, Progress, Result};
 use stowage_fs_common::{is_temp_name, TEMP_PREFIX};
-use stowage_net_common::{block_on, open_source, temp_name, Reporter};
+use stowage_net_common::{block_on, delete_each, open_source, query_each, temp_name, Reporter};
 
 use crate::config::DavConfig;
 use crate::dav::Dav;
@@ -115,19 +114,9 @@ impl Backend for DavStore {
     }
 
     fn delete_list(&self, names: &[&str]) -> Result<()> {
-        block_on(async {
-            let results: Vec<Result<()>> = stream::iter(names)
-                .map(|name| async move {
-                    match self.dav.delete(&self.object_url(name)?).await {
-                        Err(e) if e.code() == ErrorCode::NOT_FOUND => Ok(()),
-                        other => other,
-                    }
-                })
-                .buffer_unordered(PARALLEL_REQUESTS)
-                .collect()
-                .await;
-            results.into_iter().collect()
-        })?
+        block_on(delete_each(names, PARALLEL_REQUESTS, |name| async move {
+            self.dav.delete(&self.object_url(name)?).await
+        }))?
     }
 
     fn query(&self, name: &str) -> Result<Option<u64>> {
@@ -136,14 +125,9 @@ impl Backend for DavStore {
     }
 
     fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
-        block_on(async {
-            let results: Vec<Result<Option<u64>>> = stream::iter(names)
-                .map(|name| async move { self.dav.size(&self.object_url(name)?).await })
-                .buffered(PARALLEL_REQUESTS)
-                .collect()
-                .await;
-            results.into_iter().collect()
-        })?
+        block_on(query_each(names, PARALLEL_REQUESTS, |name| async move {
+            self.dav.size(&self.object_url(name)?).await
+        }))?
     }
 
     fn retry_cleanup(&self) -> Result<()> {

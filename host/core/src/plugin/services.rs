@@ -47,19 +47,9 @@ impl HostServices {
     }
 }
 
-fn level(n: u8) -> log::Level {
-    match n {
-        0 | 1 => log::Level::Error,
-        2 => log::Level::Warn,
-        3 => log::Level::Info,
-        4 => log::Level::Debug,
-        _ => log::Level::Trace,
-    }
-}
-
 impl RawHost for HostServices {
     fn log(&self, lvl: u8, target: RStr<'_>, message: RStr<'_>) {
-        let lvl = level(lvl);
+        let lvl = stowage_backend_api::levels::level_from_abi(lvl);
         if lvl <= log::max_level() {
             log::logger().log(
                 &log::Record::builder()

@@ -2,8 +2,9 @@
 
 use crate::abi::IsoInfo;
 
-/// The state of the medium.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The state of the medium. Serializable, so that it can cross a process
+/// boundary as it is (an isolated plugin's answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MediumInfo {
     /// The medium: an image path or a device.
     pub medium: String,

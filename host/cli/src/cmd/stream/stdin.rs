@@ -107,6 +107,27 @@ fn fill(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, Error> {
     Ok(filled)
 }
 
+/// Hands standard input to `sink` in chunks of [`CHUNK`] bytes (the last
+/// may be shorter), moving `bar`; returns the bytes read. Stops at the
+/// first error of either side.
+fn pump_stdin(
+    bar: &SharedBar,
+    mut sink: impl FnMut(&[u8]) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; CHUNK];
+    let mut done: u64 = 0;
+    loop {
+        let n = fill(&mut stdin, &mut buf)?;
+        if n == 0 {
+            return Ok(done);
+        }
+        sink(&buf[..n])?;
+        done += n as u64;
+        bar.set(done, done);
+    }
+}
+
 /// Standard input into a stream writer, committed at the end.
 fn through_stream(
     backend: &Backend,
@@ -130,23 +151,14 @@ fn through_stream(
         }
     });
     let take = || shared.lock().unwrap_or_else(PoisonError::into_inner).take();
-    let mut stdin = io::stdin().lock();
-    let mut buf = vec![0u8; CHUNK];
-    let mut done: u64 = 0;
-    loop {
-        // On any error the writer is dropped, which aborts it.
-        let n = fill(&mut stdin, &mut buf)?;
-        if n == 0 {
-            break;
-        }
+    // On any error the writer is dropped, which aborts it.
+    pump_stdin(bar, |chunk| {
         let mut slot = shared.lock().unwrap_or_else(PoisonError::into_inner);
         let writer = slot.as_mut().ok_or_else(interrupted)?;
         writer
-            .send(&buf[..n])
-            .map_err(|e| failed("put", name, backend, e))?;
-        done += n as u64;
-        bar.set(done, done);
-    }
+            .send(chunk)
+            .map_err(|e| failed("put", name, backend, e))
+    })?;
     let writer = take().ok_or_else(interrupted)?;
     writer.commit().map_err(|e| failed("put", name, backend, e))
 }
@@ -181,18 +193,7 @@ fn spool_stdin(path: &Path, progress: bool) -> Result<u64, Error> {
         .open(path)
         .map_err(local)?;
     let bar = SharedBar::new(progress, "spooling standard input");
-    let mut stdin = io::stdin().lock();
-    let mut buf = vec![0u8; CHUNK];
-    let mut done: u64 = 0;
-    loop {
-        let n = fill(&mut stdin, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        file.write_all(&buf[..n]).map_err(local)?;
-        done += n as u64;
-        bar.set(done, done);
-    }
+    let done = pump_stdin(&bar, |chunk| file.write_all(chunk).map_err(local))?;
     bar.finish();
     Ok(done)
 }
