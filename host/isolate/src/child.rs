@@ -17,7 +17,7 @@ use stowage_backend_api::abi::{HostObject, RawHost_TO};
 use stowage_backend_api::{BackendError, BackendHandle};
 use stowage_stream_ext::Stream;
 
-use crate::child_conn::{protocol_violation, serving, Conn};
+use crate::child_conn::{exit, protocol_violation, serving, Conn};
 use crate::child_ext::extension_call;
 use crate::child_host::{ChildHost, ForwardingLogger};
 use crate::child_stream::{stream_of, Streams};
@@ -32,18 +32,6 @@ use crate::streamed::{try_streamed, UMASK};
 
 /// How many requests the child serves at once; more wait in line.
 pub const WORKERS: usize = 8;
-
-/// Exit statuses of the child that say why it stopped on its own.
-pub mod exit {
-    /// The host closed the socket: normal end.
-    pub const DONE: i32 = 0;
-    /// Started without a socket (not by a stowage host).
-    pub const NO_SOCKET: i32 = 2;
-    /// The handshake failed (other build, not a host).
-    pub const HANDSHAKE: i32 = 3;
-    /// The host sent something this child cannot read.
-    pub const PROTOCOL: i32 = 4;
-}
 
 fn take_socket() -> Option<OwnedFd> {
     let raw: i32 = std::env::var(SOCKET_ENV).ok()?.parse().ok()?;

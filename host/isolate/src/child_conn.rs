@@ -18,6 +18,18 @@ thread_local! {
     static SERVING: Cell<RequestId> = const { Cell::new(NO_REQUEST) };
 }
 
+/// Exit statuses of the child that say why it stopped on its own.
+pub mod exit {
+    /// The host closed the socket: normal end.
+    pub const DONE: i32 = 0;
+    /// Started without a socket (not by a stowage host).
+    pub const NO_SOCKET: i32 = 2;
+    /// The handshake failed (other build, not a host).
+    pub const HANDSHAKE: i32 = 3;
+    /// The host sent something this child cannot read.
+    pub const PROTOCOL: i32 = 4;
+}
+
 /// Runs `f` as the server of request `id` on this thread.
 pub(crate) fn serving<T>(id: RequestId, f: impl FnOnce() -> T) -> T {
     struct Restore(RequestId);
@@ -137,5 +149,5 @@ impl Conn {
 /// Ends the child after the host sent what no stowage host sends.
 pub(crate) fn protocol_violation(what: &str) -> ! {
     eprintln!("stowage plugin child: protocol violation from the host: {what}");
-    std::process::exit(crate::child::exit::PROTOCOL)
+    std::process::exit(exit::PROTOCOL)
 }

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod backend;
 mod config;
 mod connection;
 mod errors;

@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
-use stowage_backend_api::{Backend, BackendError, Progress, Result};
+use stowage_backend_api::{BackendError, Progress, Result};
 use stowage_fs_common::{is_temp_name, STALE_TEMPORARY_AGE, TEMP_PREFIX};
-use stowage_net_common::{block_on, delete_each, open_source, query_each, temp_name, Reporter};
+use stowage_net_common::{open_source, temp_name, Reporter};
 
 use crate::config::SftpConfig;
 use crate::connection::Connection;
@@ -16,7 +16,7 @@ use crate::errors::{breaks_connection, sftp_error};
 use crate::transfer::{download, upload, TransferError};
 
 /// How many small requests (stat, remove) one call keeps in flight.
-const PARALLEL_REQUESTS: usize = 32;
+pub(crate) const PARALLEL_REQUESTS: usize = 32;
 
 /// A directory on an SFTP server.
 ///
@@ -64,7 +64,7 @@ impl SftpStore {
         &self.cfg
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
+    pub(crate) fn slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Connection>>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -150,7 +150,7 @@ impl SftpStore {
         Ok(())
     }
 
-    async fn put_async(&self, local: &Path, name: &str) -> Result<()> {
+    pub(crate) async fn put_async(&self, local: &Path, name: &str) -> Result<()> {
         let target = self.object_path(name)?;
         let (file, size) = open_source(local)?;
         let conn = self.connection().await?;
@@ -202,7 +202,7 @@ impl SftpStore {
             .map_err(|e| self.failed(conn, &e, what))
     }
 
-    async fn get_async(&self, name: &str, local: &Path) -> Result<()> {
+    pub(crate) async fn get_async(&self, name: &str, local: &Path) -> Result<()> {
         let source = self.object_path(name)?;
         let conn = self.connection().await?;
         let temp = download(&conn, &source, local, self.progress.as_ref())
@@ -232,7 +232,7 @@ impl SftpStore {
         result
     }
 
-    async fn list_async(&self) -> Result<Vec<(String, u64)>> {
+    pub(crate) async fn list_async(&self) -> Result<Vec<(String, u64)>> {
         let conn = self.connection().await?;
         Ok(self
             .entries(&conn)
@@ -243,7 +243,11 @@ impl SftpStore {
             .collect())
     }
 
-    async fn query_async(&self, conn: &Arc<Connection>, name: &str) -> Result<Option<u64>> {
+    pub(crate) async fn query_async(
+        &self,
+        conn: &Arc<Connection>,
+        name: &str,
+    ) -> Result<Option<u64>> {
         let path = self.object_path(name)?;
         match conn.sftp.lstat(path.as_str()).await {
             Ok(a) if a.attrs.is_regular() => Ok(Some(a.attrs.size.unwrap_or(0))),
@@ -253,7 +257,7 @@ impl SftpStore {
         }
     }
 
-    async fn delete_async(&self, conn: &Arc<Connection>, name: &str) -> Result<()> {
+    pub(crate) async fn delete_async(&self, conn: &Arc<Connection>, name: &str) -> Result<()> {
         let path = self.object_path(name)?;
         conn.sftp
             .remove(path.as_str())
@@ -263,7 +267,7 @@ impl SftpStore {
     }
 
     /// Removes temporary files of puts that died long ago. Best effort.
-    async fn sweep_stale_temporaries(&self, conn: &Arc<Connection>) {
+    pub(crate) async fn sweep_stale_temporaries(&self, conn: &Arc<Connection>) {
         let Ok(entries) = self.entries(conn).await else {
             return;
         };
@@ -282,79 +286,5 @@ impl SftpStore {
                 }
             }
         }
-    }
-}
-
-impl Backend for SftpStore {
-    fn put(&self, local: &Path, name: &str) -> Result<()> {
-        block_on(self.put_async(local, name))?
-    }
-
-    fn get(&self, name: &str, local: &Path) -> Result<()> {
-        block_on(self.get_async(name, local))?
-    }
-
-    fn list(&self) -> Result<Vec<(String, u64)>> {
-        block_on(self.list_async())?
-    }
-
-    fn delete(&self, name: &str) -> Result<()> {
-        block_on(async {
-            let conn = self.connection().await?;
-            self.delete_async(&conn, name).await
-        })?
-    }
-
-    fn delete_list(&self, names: &[&str]) -> Result<()> {
-        block_on(async {
-            let conn = self.connection().await?;
-            delete_each(names, PARALLEL_REQUESTS, |name| {
-                self.delete_async(&conn, name)
-            })
-            .await
-        })?
-    }
-
-    fn query(&self, name: &str) -> Result<Option<u64>> {
-        block_on(async {
-            let conn = self.connection().await?;
-            self.query_async(&conn, name).await
-        })?
-    }
-
-    fn query_list(&self, names: &[&str]) -> Result<Vec<Option<u64>>> {
-        block_on(async {
-            let conn = self.connection().await?;
-            query_each(names, PARALLEL_REQUESTS, |name| {
-                self.query_async(&conn, name)
-            })
-            .await
-        })?
-    }
-
-    fn retry_cleanup(&self) -> Result<()> {
-        // Drop the session; the next attempt connects afresh. Reconnecting
-        // here would fail while the server is still away.
-        let old = self.slot().take();
-        if let Some(conn) = old {
-            block_on(conn.close())?;
-        }
-        Ok(())
-    }
-
-    fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
-        crate::stream::extension(id, self)
-    }
-
-    fn close(&self) -> Result<()> {
-        let Some(conn) = self.slot().take() else {
-            return Ok(());
-        };
-        block_on(async {
-            if !conn.is_closed() {
-                self.sweep_stale_temporaries(&conn).await;
-            }
-            conn.close().await;
-        })
     }
 }
