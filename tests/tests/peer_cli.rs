@@ -1,10 +1,18 @@
 //! The local-peer plugin's peer operations through the `stowage peer`
 //! commands (the `stowage.peer/1` extension across the ABI).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::fs::{File, FileTimes};
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use stowage_tests::{cli_with, tempdir, Cli, Output, EXIT_INVALID, EXIT_NOT_FOUND};
+use serde_json::Value;
+use stowage_tests::{
+    cli_with, tempdir, Cli, Output, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_VALIDATION,
+};
 
 fn setup() -> (tempfile::TempDir, Cli) {
     cli_with(&["local-peer", "file"])
@@ -257,4 +265,166 @@ fn user_ids(name: &str) -> (u32, u32) {
             .unwrap()
     };
     (id("-u"), id("-g"))
+}
+
+/// The size of the file rewritten under `stowage peer stage`.
+const LIVE_SIZE: usize = 4 << 20;
+
+/// The mtime the writer gives version `k`: far in the past, one second per
+/// version, so a copy's stamp names the version it must hold.
+fn stamp(k: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_000_000 + k)
+}
+
+/// Rewrites `path` in place until `stop`, as a process other than the
+/// stowage being tested: version `k` sets every byte to `k % 251`, then
+/// stamps the file with [`stamp`]`(k)`. Returns the number of versions.
+fn rewrite_until(path: &Path, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+    let file = File::options().write(true).open(path).unwrap();
+    thread::spawn(move || {
+        let mut version = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            version += 1;
+            let buf = vec![(version % 251) as u8; LIVE_SIZE];
+            file.write_all_at(&buf, 0).unwrap();
+            file.set_times(FileTimes::new().set_modified(stamp(version)))
+                .unwrap();
+        }
+        version
+    })
+}
+
+/// The names of a `--json` stage's `list` (`staged`, `skipped`) with
+/// their `field` (`bytes`, `reason`).
+fn entries(data: &Value, list: &str, field: &str) -> Vec<(String, Value)> {
+    data[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {data}"))
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), e[field].clone()))
+        .collect()
+}
+
+/// `--skip-changed` with a file rewritten in a loop while `stowage peer
+/// stage` runs: each stage either stages it whole (the version its mtime
+/// names) and exits 0, or leaves it out of the target (no copy, no
+/// temporary), names it as skipped in the text and the JSON and exits 56
+/// with an "items failed" error; the other file is staged every time.
+#[test]
+fn skip_changed_names_a_file_that_keeps_changing_and_stages_the_rest() {
+    let (_p, cli) = setup();
+    let peer = peer_with_target();
+    let (collect, target, url) = (&peer.collect, &peer.target, &peer.url);
+    let live = collect.join("live.db");
+    std::fs::write(&live, vec![0u8; LIVE_SIZE]).unwrap();
+    std::fs::write(collect.join("quiet.txt"), b"steady").unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = rewrite_until(&live, Arc::clone(&stop));
+    let target_arg = target.to_str().unwrap();
+    let args = ["peer", "stage", url, target_arg, "--skip-changed"];
+    let started = Instant::now();
+    let (mut rounds, mut whole, mut skipped_json, mut skipped_text) = (0, 0, 0, 0);
+    // At least 6 rounds and a skip seen in both formats: at most 60
+    // rounds, 90 seconds.
+    while rounds < 60 && started.elapsed() < Duration::from_secs(90) {
+        if rounds >= 6 && skipped_json > 0 && skipped_text > 0 {
+            break;
+        }
+        rounds += 1;
+        for name in ["live.db", "quiet.txt"] {
+            let _ = std::fs::remove_file(target.join(name));
+        }
+        let json = rounds % 2 == 1;
+        let (out, skipped) = if json {
+            let (out, doc) = cli.run_json(args);
+            let data = &doc["data"];
+            let staged = entries(data, "staged", "bytes");
+            assert!(staged.iter().any(|(n, _)| n == "quiet.txt"), "{doc}");
+            assert_eq!(data["failed"], serde_json::json!([]), "{doc}");
+            let skipped = entries(data, "skipped", "reason")
+                .contains(&("live.db".into(), "changed while being staged".into()));
+            if skipped {
+                assert!(!staged.iter().any(|(n, _)| n == "live.db"), "{doc}");
+                assert_eq!(doc["code"], EXIT_VALIDATION, "{doc}");
+                assert_eq!(doc["error"]["kind"], "items failed", "{doc}");
+                let message = doc["error"]["message"].as_str().unwrap();
+                assert!(message.contains("\"live.db\""), "{doc}");
+                assert!(message.starts_with("1 of 2 files not staged"), "{doc}");
+                skipped_json += 1;
+            } else {
+                assert!(staged.iter().any(|(n, _)| n == "live.db"), "{doc}");
+                assert_eq!(doc["code"], 0, "{doc}");
+            }
+            (out, skipped)
+        } else {
+            let out = cli.run(args);
+            assert!(out.out.contains("staged  quiet.txt  (6 bytes)"), "{out}");
+            let skipped = out
+                .out
+                .contains("skipped live.db  (changed while being staged)");
+            if skipped {
+                assert!(!out.out.contains("staged  live.db"), "{out}");
+                assert!(out.err.contains("\"live.db\""), "{out}");
+                skipped_text += 1;
+            } else {
+                assert!(out.out.contains("staged  live.db"), "{out}");
+            }
+            (out, skipped)
+        };
+        out.expect_code(if skipped { EXIT_VALIDATION } else { 0 });
+        assert_eq!(std::fs::read(target.join("quiet.txt")).unwrap(), b"steady");
+        let temporaries: Vec<String> = std::fs::read_dir(target)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".stowage-partial"))
+            .collect();
+        assert!(temporaries.is_empty(), "left behind: {temporaries:?}");
+        let copy_path = target.join("live.db");
+        if skipped {
+            assert!(
+                !copy_path.exists(),
+                "round {rounds}: skipped but staged\n{out}"
+            );
+            continue;
+        }
+        let copy = std::fs::read(&copy_path).unwrap();
+        assert_eq!(copy.len(), LIVE_SIZE);
+        let modified = std::fs::metadata(&copy_path).unwrap().modified().unwrap();
+        let Ok(age) = modified.duration_since(stamp(0)) else {
+            continue;
+        };
+        if age.as_secs() > 1_000_000 {
+            continue; // stamped by a write in flight, not by a version
+        }
+        whole += 1;
+        let byte = (age.as_secs() % 251) as u8;
+        let torn = copy.iter().position(|&b| b != byte);
+        assert_eq!(
+            torn,
+            None,
+            "the copy stamped as version {} is torn",
+            age.as_secs()
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let versions = writer.join().unwrap();
+    assert!(versions > 10, "the writer barely ran ({versions} versions)");
+    eprintln!(
+        "peer stage --skip-changed: {rounds} runs, {whole} copies checked whole, \
+         skipped as changed {skipped_json} (json) + {skipped_text} (text)"
+    );
+    assert!(
+        skipped_json > 0,
+        "no --json stage in {rounds} saw the file change twice"
+    );
+    assert!(
+        skipped_text > 0,
+        "no text stage in {rounds} saw the file change twice"
+    );
+    // Quiet again: staged, exit 0.
+    cli.run(args).ok();
+    assert_eq!(
+        std::fs::read(target.join("live.db")).unwrap().len(),
+        LIVE_SIZE
+    );
 }

@@ -1,5 +1,5 @@
 //! The peer's configuration and its URL form
-//! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.
+//! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE&allow_hardlinks=yes&changed=skip]`.
 
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
@@ -105,6 +105,13 @@ pub struct PeerConfig {
     /// `?allow_hardlinks=yes`: stage files with more than one hard link too
     /// (refused by default).
     pub allow_hardlinks: bool,
+    /// `?changed=skip`: a file that keeps changing while it is staged is
+    /// left out and reported as skipped (reason `changed`) instead of
+    /// failing the stage (`changed=fail`, the default). Separate from
+    /// [`ignore_failure`](Self::ignore_failure), which is Cedar's log level
+    /// for a peer that is not ready and depends on the run (full run,
+    /// start of week) that a stage does not know.
+    pub skip_changed: bool,
 }
 
 impl PeerConfig {
@@ -127,16 +134,18 @@ impl PeerConfig {
             collect_dir,
             ignore_failure,
             allow_hardlinks: false,
+            skip_changed: false,
         })
     }
 
-    /// Parses `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE&allow_hardlinks=yes]`.
+    /// Parses `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE&allow_hardlinks=yes&changed=skip]`.
     ///
     /// The scheme is matched case-insensitively. The name is everything up
     /// to the first `/` after `//` (percent-decoded, case kept); the rest,
     /// percent-decoded to raw bytes, is the collect directory. The query
-    /// parameters are `ignore_failure` (`none`, `all`, `daily`, `weekly`)
-    /// and `allow_hardlinks` (`yes`, `no`); unknown or repeated keys and
+    /// parameters are `ignore_failure` (`none`, `all`, `daily`, `weekly`),
+    /// `allow_hardlinks` (`yes`, `no`) and `changed` (`fail`, `skip`);
+    /// unknown or repeated keys and
     /// fragments are refused. A malformed `%`
     /// escape is refused rather than taken literally.
     pub fn from_url(url: &str) -> Result<Self, PeerError> {
@@ -168,9 +177,21 @@ impl PeerConfig {
             .take_choice("allow_hardlinks", &["yes", "no"])
             .map_err(|e| bad(e.message()))?
             .is_some_and(|v| v == "yes");
+        let skip_changed = match params
+            .take_unique("changed")
+            .map_err(|e| bad(e.message()))?
+            .as_deref()
+        {
+            None | Some("fail") => false,
+            Some("skip") => true,
+            Some(other) => {
+                return Err(PeerError::invalid("changed", other, "must be fail or skip"))
+            }
+        };
         params.finish().map_err(|e| bad(e.message()))?;
         let mut config = PeerConfig::new(name, collect_dir, ignore_failure)?;
         config.allow_hardlinks = allow_hardlinks;
+        config.skip_changed = skip_changed;
         Ok(config)
     }
 
@@ -188,6 +209,9 @@ impl PeerConfig {
         }
         if self.allow_hardlinks {
             params.push("allow_hardlinks=yes".to_string());
+        }
+        if self.skip_changed {
+            params.push("changed=skip".to_string());
         }
         if !params.is_empty() {
             url.push('?');
@@ -320,6 +344,8 @@ mod tests {
             "local-peer://my%20peer/srv/back%20up/donn%C3%A9es?ignore_failure=weekly",
             "local-peer://p/srv/%FF%25x",
             "local-peer://p/c?ignore_failure=all&allow_hardlinks=yes",
+            "local-peer://p/c?allow_hardlinks=yes&changed=skip",
+            "local-peer://p/c?changed=skip",
         ] {
             let c = ok(url);
             assert_eq!(c.to_url(), url);
@@ -371,6 +397,22 @@ mod tests {
         );
         err("local-peer://p/c?ignore_failure");
         err("local-peer://p/c?ignore_failure=all&ignore_failure=none");
+        err("local-peer://p/c?changed=ignore");
+        err("local-peer://p/c?changed=skip&changed=skip");
+    }
+
+    #[test]
+    fn changed_files_fail_unless_skip_is_asked_for() {
+        assert!(!ok("local-peer://p/c").skip_changed);
+        assert!(!ok("local-peer://p/c?changed=fail").skip_changed);
+        assert!(ok("local-peer://p/c?changed=skip").skip_changed);
+        // ignore_failure is about peers that are not ready, not about files.
+        assert!(!ok("local-peer://p/c?ignore_failure=all").skip_changed);
+        // The default is not written back.
+        assert_eq!(
+            ok("local-peer://p/c?changed=fail").to_url(),
+            "local-peer://p/c"
+        );
     }
 
     #[test]

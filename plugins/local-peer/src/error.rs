@@ -141,8 +141,8 @@ pub enum PeerError {
     /// every entry was skipped. As in Cedar, this is an error. The report
     /// lists what was skipped.
     #[error(
-        "nothing to stage: no regular file to copy in collect directory {:?} ({} entries skipped)",
-        .report.collect_dir, .report.skipped.len()
+        "nothing to stage: no regular file to copy in collect directory {:?} ({} entries skipped{})",
+        .report.collect_dir, .report.skipped.len(), .report.changed_note()
     )]
     NothingToStage {
         /// What was staged, skipped and failed.

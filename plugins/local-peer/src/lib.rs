@@ -3,7 +3,7 @@
 
 //! stowage plugin for Cedar Backup's `LocalPeer`: a peer whose collect
 //! directory is on the local filesystem, addressed as
-//! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE]`.
+//! `local-peer://NAME/abs/collect/dir[?ignore_failure=MODE&allow_hardlinks=yes&changed=skip]`.
 //!
 //! The peer operations are plain library functions: [`stage()`],
 //! [`check_collect_indicator()`] and [`write_stage_indicator()`] (also as
@@ -37,4 +37,4 @@ pub use indicator::{
 pub use ownership::{parse_mode, Ownership, MAX_MODE};
 pub use plugin::{LocalPeerPlugin, PeerBackend};
 pub use report::{EntryName, FailedEntry, SkipReason, SkippedEntry, StageReport, StagedFile};
-pub use stage::{stage, stage_with};
+pub use stage::{stage, stage_with, stage_with_options, StageOptions};

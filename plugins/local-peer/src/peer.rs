@@ -11,25 +11,28 @@ use crate::indicator::{
 };
 use crate::ownership::Ownership;
 use crate::report::StageReport;
-use crate::stage::stage_with;
+use crate::stage::{stage_with_options, StageOptions};
 
 impl PeerConfig {
     /// [`stage()`] from this peer's collect directory, skipping the default
     /// indicators (`cback.collect`, `cback.stage`), with hard-linked files
-    /// allowed when the configuration says so.
+    /// allowed and changing files skipped when the configuration says so.
     pub fn stage(
         &self,
         target_dir: &Path,
         ownership: Option<Ownership>,
         mode: Option<u32>,
     ) -> Result<StageReport, PeerError> {
-        stage_with(
+        stage_with_options(
             &self.collect_dir,
             target_dir,
             ownership,
             mode,
             DEFAULT_INDICATORS,
-            self.allow_hardlinks,
+            StageOptions {
+                allow_hardlinks: self.allow_hardlinks,
+                skip_changed: self.skip_changed,
+            },
         )
     }
 

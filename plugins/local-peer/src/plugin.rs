@@ -27,7 +27,7 @@ impl Plugin for LocalPeerPlugin {
         )
         .scheme(
             SCHEME,
-            "local-peer://NAME/abs/collect/dir [?ignore_failure=none|all|daily|weekly&allow_hardlinks=yes|no]",
+            "local-peer://NAME/abs/collect/dir [?ignore_failure=none|all|daily|weekly&allow_hardlinks=yes|no&changed=fail|skip]",
         )
     }
 

@@ -116,6 +116,12 @@ pub enum SkipReason {
     /// A stowage temporary file (`.stowage-partial-*`): a write in progress
     /// or the leftover of an interrupted one, never data.
     Temporary,
+    /// A regular file that changed while it was copied, twice in a row,
+    /// left out because the peer skips such files (`changed=skip`). Unlike
+    /// the other reasons this is data that is missing from the stage: no
+    /// copy of it (torn or not) and no temporary file is left in the target
+    /// directory, and a file of that name already there is untouched.
+    Changed,
 }
 
 impl fmt::Display for SkipReason {
@@ -126,6 +132,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Indicator => "indicator file",
             SkipReason::NotRegular => "not a regular file",
             SkipReason::Temporary => "temporary file",
+            SkipReason::Changed => stowage_peer_ext::REASON_CHANGED,
         })
     }
 }
@@ -208,6 +215,24 @@ impl StageReport {
         self.bytes += bytes;
         self.staged.push(StagedFile { name, bytes });
     }
+
+    /// `", N of them changed while being staged"`, or nothing.
+    pub(crate) fn changed_note(&self) -> String {
+        match self.skipped_changed().count() {
+            0 => String::new(),
+            n => format!(", {n} of them {}", stowage_peer_ext::REASON_CHANGED),
+        }
+    }
+
+    /// The files left out because they kept changing while they were
+    /// staged ([`SkipReason::Changed`], with `changed=skip`): a stage that
+    /// returned `Ok` is complete except for these.
+    pub fn skipped_changed(&self) -> impl Iterator<Item = &EntryName> {
+        self.skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::Changed)
+            .map(|s| &s.name)
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +257,14 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&raw).unwrap(),
             r#"{"name":"x�","name_bytes":[120,255],"reason":"not_regular"}"#
+        );
+        let changed = SkippedEntry {
+            name: EntryName::from("live.db"),
+            reason: SkipReason::Changed,
+        };
+        assert_eq!(
+            serde_json::to_string(&changed).unwrap(),
+            r#"{"name":"live.db","reason":"changed"}"#
         );
     }
 }

@@ -18,8 +18,9 @@
 //!   visible, and a symlink at the target name is replaced, not written
 //!   through;
 //! - a file that cannot be staged is reported and the others are still
-//!   staged; ownership the caller may not set is refused before anything is
-//!   copied;
+//!   staged (a file that keeps changing is reported as skipped instead of
+//!   failed with `changed=skip`); ownership the caller may not set is
+//!   refused before anything is copied;
 //! - names are joined as raw OS bytes (Cedar rewrote `\` to `/`).
 
 use std::ffi::{OsStr, OsString};
@@ -82,6 +83,48 @@ pub fn stage_with(
     indicators: &[&str],
     allow_hardlinks: bool,
 ) -> Result<StageReport, PeerError> {
+    let options = StageOptions {
+        allow_hardlinks,
+        ..StageOptions::default()
+    };
+    stage_with_options(
+        collect_dir,
+        target_dir,
+        ownership,
+        mode,
+        indicators,
+        options,
+    )
+}
+
+/// What a stage may do beyond [`stage()`]'s defaults (both off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageOptions {
+    /// Copy files with more than one hard link too (`allow_hardlinks=yes`,
+    /// `--allow-hardlinks`).
+    pub allow_hardlinks: bool,
+    /// A file that changed while it was copied, and again while it was
+    /// copied once more, is skipped ([`SkipReason::Changed`]) instead of
+    /// failing the stage (`changed=skip`, `--skip-changed`). Either way
+    /// nothing of it reaches the target directory.
+    pub skip_changed: bool,
+}
+
+/// [`stage()`] with [`StageOptions`].
+///
+/// With `skip_changed`, a file that kept changing is reported in
+/// `skipped` (reason [`SkipReason::Changed`]) rather than `failed`, so the
+/// stage is `Ok` when the other files were staged; see
+/// [`StageReport::skipped_changed`] for what it left out. Nothing staged at
+/// all is still [`PeerError::NothingToStage`].
+pub fn stage_with_options(
+    collect_dir: &Path,
+    target_dir: &Path,
+    ownership: Option<Ownership>,
+    mode: Option<u32>,
+    indicators: &[&str],
+    options: StageOptions,
+) -> Result<StageReport, PeerError> {
     if !target_dir.is_absolute() {
         return Err(PeerError::NotAbsolute {
             what: "target directory",
@@ -120,7 +163,7 @@ pub fn stage_with(
     let rules = CopyRules {
         ownership,
         mode,
-        allow_hardlinks,
+        allow_hardlinks: options.allow_hardlinks,
     };
     let dirs = StageDirs {
         collect: &collect,
@@ -153,6 +196,15 @@ pub fn stage_with(
         }
         match copy_entry(&dirs, name.as_os_str(), rules) {
             Ok(bytes) => report.push_staged(name, bytes),
+            // Nothing of it is left in the target: the temporary copy was
+            // removed when `copy_entry` gave up.
+            Err(e @ PeerError::Changed { .. }) if options.skip_changed => {
+                log::warn!("{e}; skipped (changed=skip)");
+                report.skipped.push(SkippedEntry {
+                    name,
+                    reason: SkipReason::Changed,
+                });
+            }
             Err(e) => {
                 log::warn!("{e}");
                 report.failed.push(FailedEntry {

@@ -13,7 +13,10 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use stowage_local_peer::{stage, write_stage_indicator, ErrorKind, PeerError, DEFAULT_INDICATORS};
+use stowage_local_peer::{
+    stage, stage_with_options, write_stage_indicator, ErrorKind, PeerError, SkipReason,
+    StageOptions, DEFAULT_INDICATORS,
+};
 
 const SIZE: usize = 4 << 20;
 
@@ -93,6 +96,126 @@ fn a_file_changing_while_staged_is_never_staged_torn() {
     eprintln!("changing file: {staged} stages checked whole, {refused} refused as changed");
     // Once the file is quiet it stages normally.
     stage(&d.collect, &d.target, None, None, DEFAULT_INDICATORS).unwrap();
+}
+
+/// Asserts that the copy at `copy_path` holds exactly the version its
+/// modification time names; returns `false` (nothing checked) when its
+/// stamp is that of a write in flight (the source itself was between
+/// versions then, so there is nothing to compare with).
+fn check_holds_the_version_it_is_stamped_with(copy_path: &Path) -> bool {
+    let modified = fs::metadata(copy_path).unwrap().modified().unwrap();
+    let copy = fs::read(copy_path).unwrap();
+    assert_eq!(copy.len(), SIZE);
+    let Ok(age) = modified.duration_since(stamp(0)) else {
+        return false;
+    };
+    if age.as_secs() > 1_000_000 {
+        return false;
+    }
+    let byte = (age.as_secs() % 251) as u8;
+    let torn = copy.iter().position(|&b| b != byte);
+    assert_eq!(
+        torn,
+        None,
+        "the copy stamped as version {} holds other data from byte {torn:?}",
+        age.as_secs()
+    );
+    true
+}
+
+/// The stowage temporary files in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    names(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(".stowage-partial"))
+        .collect()
+}
+
+/// With `changed=skip` (`StageOptions::skip_changed`), a file rewritten in
+/// a loop while stages run is either staged whole (the version its mtime
+/// names) or left out and named as skipped (reason `changed`): never a
+/// torn copy, never a temporary file left behind, and the other file of
+/// the collect directory is staged every time, so the stage succeeds.
+#[test]
+fn a_file_changing_while_staged_is_skipped_under_skip_changed() {
+    let d = dirs();
+    let path = d.collect.join("live.db");
+    fs::write(&path, vec![0u8; SIZE]).unwrap();
+    write_file(&d.collect.join("quiet.txt"), b"steady", 0o644);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = rewrite_until(&path, Arc::clone(&stop));
+    let options = StageOptions {
+        skip_changed: true,
+        ..StageOptions::default()
+    };
+    let started = Instant::now();
+    let (mut rounds, mut staged, mut skipped) = (0, 0, 0);
+    // At least 20 rounds and one skip, within 300 rounds and 30 seconds.
+    while rounds < 300 && started.elapsed() < Duration::from_secs(30) {
+        if rounds >= 20 && skipped > 0 {
+            break;
+        }
+        rounds += 1;
+        for name in ["live.db", "quiet.txt"] {
+            let _ = fs::remove_file(d.target.join(name));
+        }
+        let report = stage_with_options(
+            &d.collect,
+            &d.target,
+            None,
+            None,
+            DEFAULT_INDICATORS,
+            options,
+        )
+        .unwrap_or_else(|e| panic!("round {rounds}: {e}"));
+        assert!(report.failed.is_empty(), "{report:?}");
+        assert_eq!(report.copied, report.staged.len());
+        assert!(report.staged.iter().any(|s| s.name == "quiet.txt"));
+        assert_eq!(fs::read(d.target.join("quiet.txt")).unwrap(), b"steady");
+        assert_eq!(temporaries(&d.target), Vec::<String>::new());
+        let changed: Vec<_> = report.skipped_changed().collect();
+        if changed.iter().any(|n| **n == "live.db") {
+            skipped += 1;
+            assert!(!report.staged.iter().any(|s| s.name == "live.db"));
+            assert!(report
+                .skipped
+                .iter()
+                .any(|s| s.name == "live.db" && s.reason == SkipReason::Changed));
+            assert!(
+                !d.target.join("live.db").exists(),
+                "round {rounds}: live.db was skipped but is in the target"
+            );
+        } else {
+            assert!(
+                report.staged.iter().any(|s| s.name == "live.db"),
+                "{report:?}"
+            );
+            if check_holds_the_version_it_is_stamped_with(&d.target.join("live.db")) {
+                staged += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let versions = writer.join().unwrap();
+    assert!(versions > 10, "the writer barely ran ({versions} versions)");
+    eprintln!(
+        "skip changed: {rounds} stages, {staged} copies checked whole, {skipped} skipped as changed"
+    );
+    assert!(
+        skipped > 0,
+        "no stage in {rounds} saw the file change twice"
+    );
+    // Once the file is quiet it stages normally.
+    stage_with_options(
+        &d.collect,
+        &d.target,
+        None,
+        None,
+        DEFAULT_INDICATORS,
+        options,
+    )
+    .unwrap();
+    assert!(d.target.join("live.db").exists());
 }
 
 /// Watches `dir` until `stop`, returning every (name, mode) seen whose

@@ -8,7 +8,7 @@
 //!
 //! 1. `FICLONE` (reflink): instant and space-free on btrfs, XFS, bcachefs…; the clone is
 //!    copy-on-write, so later in-place changes to the source do not reach it.
-//! 2. Otherwise a full copy (`std::fs::copy`, which uses `copy_file_range`).
+//! 2. Otherwise a full copy (`copy_file_range` in the kernel where it can, else read/write).
 //!
 //! Hard links are never used for put: they share the inode, so a caller rewriting the file in
 //! place would change what gets committed. Only `move_in` renames the source in (the caller
@@ -23,22 +23,34 @@
 //! a symlink) that `fstat` shows owned by us and closed to group and others. Anything else
 //! (left by another user to catch our copies, or to swap their content before the commit)
 //! is refused with an error naming it. It is held open, and staged files are created and
-//! checked relative to that descriptor. Each staged copy's content is fingerprinted when it
-//! is made (SipHash under a key drawn for this backend, which nobody else knows) and checked
-//! again just before the commit: a copy changed in between is dropped and reported, never
-//! committed.
+//! checked relative to that descriptor, so no other user can create, open, link or replace
+//! anything in it.
+//!
+//! Each staged copy's identity ([`Identity`]: device, inode, size, mtime and ctime in
+//! nanoseconds) is taken with `fstat` on its descriptor right after it is written, and taken
+//! again with `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)` just before the commit: a copy
+//! written, truncated, chmodded, replaced or removed in between is dropped and reported,
+//! never committed. The ctime cannot be set back (every write, `chmod`, `chown` or
+//! `utimensat` moves it; only setting the system clock back could), so a rewrite that restores size and mtime (`touch -d`) is caught
+//! too. Nothing is read: this replaced a keyed hash taken while copying and a re-read of
+//! every staged file before the commit. Only processes running as us or as root can reach
+//! the copies at all (the directory is private), and on kernels before Linux 6.13 a change
+//! within the clock tick of the `fstat` after staging, keeping the size, can keep the
+//! timestamps (later kernels give a file whose times were just read a fresh, finer stamp at
+//! its next change).
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::hash::{BuildHasher, Hasher, RandomState};
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{fstat, openat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
+use rustix::fs::{
+    fstat, openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD,
+};
 
 use crate::error::{Error, Result};
 
@@ -52,8 +64,61 @@ pub struct Staged {
     pub path: PathBuf,
     /// Its size when it was made.
     pub size: u64,
-    /// Its content's fingerprint when it was made (see [`Staging::verify`]).
-    pub fingerprint: u64,
+    /// What `fstat` said right after it was written (see [`Staging::verify`]).
+    pub identity: Identity,
+}
+
+/// The parts of a file's `stat` that any change to it moves: a write or truncation (size,
+/// mtime, ctime), a `chmod`, `chown`, link or `utimensat` (ctime, which nobody can set
+/// back), a replacement (device and inode). Reads do not (atime is left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    /// Seconds and nanoseconds.
+    mtime: (i64, i64),
+    /// Seconds and nanoseconds.
+    ctime: (i64, i64),
+}
+
+impl Identity {
+    fn of(st: &Stat) -> Self {
+        Identity {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
+        }
+    }
+
+    /// How `now` differs from `self`, in words, or `None`.
+    fn difference(&self, now: &Identity) -> Option<String> {
+        if (now.dev, now.ino) != (self.dev, self.ino) {
+            return Some("it was replaced by another file".into());
+        }
+        if now.size != self.size {
+            return Some(format!(
+                "it has {} bytes instead of {}",
+                now.size, self.size
+            ));
+        }
+        let moved: Vec<&str> = [
+            (now.mtime != self.mtime, "modification time"),
+            (now.ctime != self.ctime, "change time"),
+        ]
+        .iter()
+        .filter(|(differs, _)| *differs)
+        .map(|(_, what)| *what)
+        .collect();
+        (!moved.is_empty()).then(|| {
+            format!(
+                "it was modified after it was staged (its {} moved)",
+                moved.join(" and ")
+            )
+        })
+    }
 }
 
 /// How `stage_move` got the file in, so a failed move can be undone.
@@ -73,8 +138,6 @@ pub struct Staging {
     fd: OwnedFd,
     _temp: Option<tempfile::TempDir>,
     counter: AtomicU64,
-    /// The fingerprint key, drawn at random for this backend.
-    key: RandomState,
 }
 
 impl Staging {
@@ -91,7 +154,6 @@ impl Staging {
                         fd,
                         _temp: None,
                         counter: AtomicU64::new(0),
-                        key: RandomState::new(),
                     })
                 }
                 Err(PrepareError::NotPrivate(reason)) => {
@@ -119,53 +181,23 @@ impl Staging {
             fd,
             _temp: Some(t),
             counter: AtomicU64::new(0),
-            key: RandomState::new(),
         })
     }
 
-    /// The fingerprint of everything `file` holds from its start.
-    fn fingerprint(&self, mut file: &File) -> io::Result<u64> {
-        use std::io::Seek;
-        file.seek(io::SeekFrom::Start(0))?;
-        let mut hasher = self.key.build_hasher();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) => return Ok(hasher.finish()),
-                Ok(n) => hasher.write(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Whether the staged copy still holds exactly what was staged: opened relative to the
-    /// staging directory's descriptor (no symlink followed), its size and fingerprint as
-    /// when it was made. `Err` says what differs.
+    /// Whether the staged copy is still exactly the file that was staged: looked up relative
+    /// to the staging directory's descriptor (no symlink followed), a regular file whose
+    /// [`Identity`] is the one taken when it was made. Nothing is read. `Err` says what
+    /// differs.
     pub fn verify(&self, staged: &Staged) -> std::result::Result<(), String> {
         let name = staged.path.file_name().unwrap_or(OsStr::new(""));
-        let fd = openat(
-            &self.fd,
-            name,
-            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| format!("{:?}: {e}", staged.path))?;
-        let file = File::from(fd);
-        let size = file
-            .metadata()
-            .map_err(|e| format!("{:?}: {e}", staged.path))?
-            .len();
-        if size != staged.size {
-            return Err(format!(
-                "{:?} has {size} bytes instead of {}",
-                staged.path, staged.size
-            ));
+        let st = statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| format!("{:?}: {}", staged.path, io::Error::from(e)))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(format!("{:?}: it is no longer a regular file", staged.path));
         }
-        match self.fingerprint(&file) {
-            Ok(f) if f == staged.fingerprint => Ok(()),
-            Ok(_) => Err(format!("{:?}: its content changed", staged.path)),
-            Err(e) => Err(format!("{:?}: {e}", staged.path)),
+        match staged.identity.difference(&Identity::of(&st)) {
+            None => Ok(()),
+            Some(why) => Err(format!("{:?}: {why}", staged.path)),
         }
     }
 
@@ -203,26 +235,19 @@ impl Staging {
             ));
         }
         let (dst, out) = self.create_next()?;
-        let mut hasher = self.key.build_hasher();
-        let result = clone_or_copy(&input, &out, src, &dst, Some(&mut hasher));
-        let staged = result.and_then(|copied| {
-            let size = out
-                .metadata()
-                .map(|m| m.len())
-                .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))?;
-            let fingerprint = match copied {
-                Some(f) => f,
-                None => self
-                    .fingerprint(&out)
-                    .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?,
-            };
-            Ok((size, fingerprint))
+        // The identity is taken after the last write, on the descriptor written through.
+        // (On NFS and CIFS, `fstat` flushes pending writes first, so the times it reports are
+        // the server's final ones.)
+        let identity = clone_or_copy(&input, &out, src, &dst).and_then(|()| {
+            fstat(&out)
+                .map(|st| Identity::of(&st))
+                .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e.into()))
         });
-        match staged {
-            Ok((size, fingerprint)) => Ok(Staged {
+        match identity {
+            Ok(identity) => Ok(Staged {
                 path: dst,
-                size,
-                fingerprint,
+                size: identity.size,
+                identity,
             }),
             Err(e) => {
                 let _ = std::fs::remove_file(&dst);
@@ -245,26 +270,30 @@ impl Staging {
         let dst = self.dir.join(format!("put-{n:08}"));
         match std::fs::rename(src, &dst) {
             Ok(()) => {
-                let file = File::from(
-                    openat(
-                        &self.fd,
-                        dst.file_name().unwrap_or(OsStr::new("")),
-                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )
-                    .map_err(|e| Error::io(format!("cannot open {dst:?}"), e.into()))?,
-                );
-                let size = file
-                    .metadata()
-                    .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e))?
-                    .len();
-                let fingerprint = self
-                    .fingerprint(&file)
-                    .map_err(|e| Error::io(format!("cannot read back {dst:?}"), e))?;
+                // What was renamed in, not followed: a symlink (whose target `metadata` saw)
+                // goes back where it came from.
+                let name = dst.file_name().unwrap_or(OsStr::new(""));
+                let st = statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                    .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e.into()));
+                let st = match st {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => st,
+                    other => {
+                        if let Err(e) = std::fs::rename(&dst, src) {
+                            log::error!("cannot put {src:?} back from {dst:?}: {e}");
+                        }
+                        return Err(other.err().unwrap_or_else(|| {
+                            Error::io(
+                                format!("move: {src:?} is not a regular file"),
+                                io::Error::from_raw_os_error(libc::EISDIR),
+                            )
+                        }));
+                    }
+                };
+                let identity = Identity::of(&st);
                 let staged = Staged {
                     path: dst,
-                    size,
-                    fingerprint,
+                    size: identity.size,
+                    identity,
                 };
                 Ok((staged, MoveKind::Renamed))
             }
@@ -288,7 +317,7 @@ impl Staging {
             .mode(0o644)
             .open(dst)
             .map_err(|e| Error::io(format!("get: cannot create {dst:?}"), e))?;
-        clone_or_copy(&input, &out, &staged.path, dst, None)?;
+        clone_or_copy(&input, &out, &staged.path, dst)?;
         out.sync_all()
             .map_err(|e| Error::io(format!("get: cannot sync {dst:?}"), e))?;
         out.metadata()
@@ -410,38 +439,19 @@ fn prepare_dir(dir: &Path) -> std::result::Result<OwnedFd, PrepareError> {
     Ok(fd)
 }
 
-/// Reflinks `input` into `out`, or copies it. A copy is fingerprinted with `hasher` as it
-/// goes (`Some`); a reflink is not (`None`: the caller reads the clone back).
-fn clone_or_copy(
-    input: &File,
-    out: &File,
-    src: &Path,
-    dst: &Path,
-    mut hasher: Option<&mut dyn Hasher>,
-) -> Result<Option<u64>> {
-    use std::io::Write;
+/// Reflinks `input` into `out`, or copies it (`std::io::copy` between two files uses
+/// `copy_file_range`, so the data stays in the kernel where the filesystem allows).
+fn clone_or_copy(input: &File, out: &File, src: &Path, dst: &Path) -> Result<()> {
     // SAFETY: FICLONE takes the source descriptor as its argument; both descriptors are open.
     let r = unsafe { libc::ioctl(out.as_raw_fd(), FICLONE as _, input.as_raw_fd()) };
     if r == 0 {
         log::trace!("reflinked {src:?} to {dst:?}");
-        return Ok(None);
+        return Ok(());
     }
-    let copy_error = |e| Error::io(format!("cannot copy {src:?} to {dst:?}"), e);
     let (mut reader, mut writer) = (input, out);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(copy_error(e)),
-        };
-        writer.write_all(&buf[..n]).map_err(copy_error)?;
-        if let Some(h) = hasher.as_deref_mut() {
-            h.write(&buf[..n]);
-        }
-    }
-    Ok(hasher.map(|h| h.finish()))
+    io::copy(&mut reader, &mut writer)
+        .map(drop)
+        .map_err(|e| Error::io(format!("cannot copy {src:?} to {dst:?}"), e))
 }
 
 #[cfg(test)]
@@ -477,5 +487,103 @@ mod tests {
         assert_eq!(e.kind(), crate::ErrorKind::NotFound);
         st.remove();
         assert!(!sd.exists());
+    }
+
+    /// Lets the kernel's coarse clock tick past the staging, so a change cannot get the same
+    /// timestamps as the staged copy on kernels without fine-grained timestamps for queried
+    /// files (before Linux 6.13); see the README's Staging section.
+    fn next_tick() {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+
+    /// Every way of changing a staged copy behind our back is caught without reading it, a
+    /// same-size rewrite with its mtime set back included; reads are not changes.
+    #[test]
+    fn verify_catches_every_change_but_no_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let st = Staging::new(Some(d.path().join(".i.iso.stowage-staging"))).unwrap();
+        let src = d.path().join("src");
+        std::fs::write(&src, b"original content").unwrap();
+        let check = |tamper: &dyn Fn(&Path), expected: &str| {
+            let s = st.stage_copy(&src).unwrap();
+            st.verify(&s).unwrap();
+            next_tick();
+            tamper(&s.path);
+            let why = st.verify(&s).err().unwrap_or_default();
+            assert!(why.contains(expected), "expected {expected:?}, got {why:?}");
+            st.discard(&s);
+        };
+        // Reads: xorriso's -map, a get of the pending put, anyone's read.
+        let s = st.stage_copy(&src).unwrap();
+        next_tick();
+        assert_eq!(std::fs::read(&s.path).unwrap(), b"original content");
+        st.copy_out(&s, &d.path().join("out")).unwrap();
+        st.verify(&s).unwrap();
+        // A same-size rewrite whose mtime is set back (what `touch -d` does).
+        check(
+            &|p| {
+                let mtime = std::fs::metadata(p).unwrap().modified().unwrap();
+                std::fs::write(p, b"swapped content!").unwrap();
+                File::options()
+                    .write(true)
+                    .open(p)
+                    .unwrap()
+                    .set_modified(mtime)
+                    .unwrap();
+                assert_eq!(std::fs::metadata(p).unwrap().modified().unwrap(), mtime);
+            },
+            "its change time moved",
+        );
+        check(
+            &|p| std::fs::write(p, b"swapped content!").unwrap(),
+            "its modification time and change time moved",
+        );
+        check(
+            &|p| {
+                let perms = std::fs::Permissions::from_mode(0o644);
+                std::fs::set_permissions(p, perms).unwrap();
+            },
+            "its change time moved",
+        );
+        check(
+            &|p| std::fs::write(p, b"longer than the original").unwrap(),
+            "has 24 bytes instead of 16",
+        );
+        check(
+            &|p| {
+                let other = p.with_file_name("other");
+                std::fs::write(&other, b"original content").unwrap();
+                std::fs::rename(&other, p).unwrap();
+            },
+            "replaced by another file",
+        );
+        check(&|p| std::fs::remove_file(p).unwrap(), "No such file");
+        check(
+            &|p| {
+                std::fs::remove_file(p).unwrap();
+                std::os::unix::fs::symlink("/etc/hostname", p).unwrap();
+            },
+            "no longer a regular file",
+        );
+    }
+
+    /// `move_in` of a symlink to a file renames the symlink in, sees it is one, and puts it
+    /// back.
+    #[test]
+    fn moving_a_symlink_in_puts_it_back() {
+        let d = tempfile::tempdir().unwrap();
+        let st = Staging::new(Some(d.path().join(".i.iso.stowage-staging"))).unwrap();
+        let target = d.path().join("target");
+        std::fs::write(&target, b"data").unwrap();
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = st.stage_move(&link).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(std::fs::read_dir(st.dir()).unwrap().count(), 0);
+        let (m, kind) = st.stage_move(&target).unwrap();
+        assert_eq!((kind, m.size), (MoveKind::Renamed, 4));
+        st.verify(&m).unwrap();
     }
 }

@@ -180,7 +180,8 @@ Examples:
 pub const PEER_STAGE: &str = "\
 Examples:
   stowage peer stage local-peer://host1/var/backup/collect /srv/stage/host1
-  stowage peer stage local-peer://host1/var/backup/collect /srv/stage/host1 --owner backup:backup --mode 0640";
+  stowage peer stage local-peer://host1/var/backup/collect /srv/stage/host1 --owner backup:backup --mode 0640
+  stowage peer stage local-peer://host1/var/backup/collect /srv/stage/host1 --skip-changed --json";
 
 /// `stowage peer collected --help`.
 pub const PEER_COLLECTED: &str = "\

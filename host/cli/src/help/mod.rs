@@ -21,7 +21,7 @@ Exit status:
   51  permission denied
   52  not found
   53  no space left
-  56  validation failed (stored size differs, or a space object fails its checksum)";
+  56  validation failed (stored size differs, a space object fails its checksum, a peer file kept changing)";
 
 /// How URLs are written, for the manual pages.
 pub const URLS: &str = "\

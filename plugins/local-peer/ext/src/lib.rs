@@ -27,7 +27,7 @@ mod service;
 
 pub use abi::ID;
 pub use client::Peer;
-pub use outcome::{FailedEntry, SkippedEntry, StageOutcome, StagedFile};
+pub use outcome::{FailedEntry, SkippedEntry, StageOutcome, StagedFile, REASON_CHANGED};
 pub use owner::{parse_mode, InvalidSpec, Ownership, MAX_MODE};
 pub use service::{serve, PeerService};
 

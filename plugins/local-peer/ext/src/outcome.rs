@@ -18,13 +18,31 @@ pub struct StagedFile {
     pub bytes: u64,
 }
 
+/// The `reason` of a [`SkippedEntry`] for a regular file that changed while
+/// it was being staged (twice in a row) and was left out because the peer
+/// is configured to skip such files (`changed=skip`): it is not in the
+/// target directory, and the stage is incomplete by that file. Carried in
+/// the existing free-text `reason` of `stowage.peer/1`'s skipped list, so
+/// the extension's layout did not change.
+pub const REASON_CHANGED: &str = "changed while being staged";
+
 /// One entry of the collect directory that was not copied on purpose.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedEntry {
     /// The entry name.
     pub name: OsString,
-    /// Why: `symlink`, `directory`, `indicator`, `not-regular`, `temporary`.
+    /// Why, as the plugin words it (`symbolic link`, `directory`,
+    /// `indicator file`, `not a regular file`, `temporary file`, or
+    /// [`REASON_CHANGED`]).
     pub reason: String,
+}
+
+impl SkippedEntry {
+    /// Whether this entry is a file left out because it kept changing
+    /// (see [`REASON_CHANGED`]), unlike the others, which are not data.
+    pub fn is_changed(&self) -> bool {
+        self.reason == REASON_CHANGED
+    }
 }
 
 /// One file that should have been copied and was not.

@@ -37,6 +37,11 @@ pub enum Args {
         /// default: a hard link can pass off any file as the peer's).
         #[arg(long)]
         allow_hardlinks: bool,
+        /// Skip a file that keeps changing while it is staged (changed
+        /// twice in a row) instead of failing the stage: it is listed as
+        /// skipped, and the command exits 56 after staging the rest.
+        #[arg(long)]
+        skip_changed: bool,
     },
 
     /// Exit 0 when the peer's collect indicator exists, 1 when not.
@@ -87,13 +92,17 @@ pub fn run(ctx: &Context, args: &Args) -> u8 {
             owner,
             mode,
             allow_hardlinks,
+            skip_changed,
         } => ops::stage(
             ctx,
             url,
             target,
             owner.as_deref(),
             mode.as_deref(),
-            *allow_hardlinks,
+            ops::StageFlags {
+                allow_hardlinks: *allow_hardlinks,
+                skip_changed: *skip_changed,
+            },
             &mut report,
         ),
         Args::Collected { url, indicator } => {

@@ -8,11 +8,13 @@ use std::path::Path;
 
 use serde_json::json;
 use stowage::Error;
+use stowage::ErrorCode;
 use stowage_backend_api::BackendError;
-use stowage_peer_ext::{parse_mode, Ownership, Peer};
+use stowage_peer_ext::{parse_mode, Ownership, Peer, StageOutcome};
 
 use crate::context::Context;
-use crate::output::{display_name, exit_status};
+use crate::document;
+use crate::output::{display_name, error_object, exit_status, report_error};
 use crate::report::Report;
 
 /// What a peer command works with: ownership, mode, the backend and its
@@ -33,12 +35,26 @@ fn from_backend(op: &'static str, url: &str, e: BackendError) -> Error {
     }
 }
 
-/// `url` with the plugin parameter `allow_hardlinks=yes` added: the
-/// extension's `stage` has no such argument (its ABI is frozen), the
+/// The `stowage peer stage` flags that are plugin parameters: the
+/// extension's `stage` has no such arguments (its ABI is frozen), the
 /// backend's configuration has.
-fn with_hardlinks_allowed(url: &str) -> String {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageFlags {
+    /// `--allow-hardlinks`: `allow_hardlinks=yes`.
+    pub allow_hardlinks: bool,
+    /// `--skip-changed`: `changed=skip`.
+    pub skip_changed: bool,
+}
+
+/// `url` with the plugin parameter `param` (`key=value`) added, unless the
+/// URL already has exactly that parameter.
+fn with_param(url: &str, param: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|p| p == param) {
+        return url.to_string();
+    }
     let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}allow_hardlinks=yes")
+    format!("{url}{separator}{param}")
 }
 
 /// Opens `url` and fetches its peer extension.
@@ -86,14 +102,16 @@ pub fn stage(
     target: &Path,
     owner: Option<&str>,
     mode: Option<&str>,
-    allow_hardlinks: bool,
+    flags: StageFlags,
     report: &mut Report,
 ) {
-    let url = if allow_hardlinks {
-        with_hardlinks_allowed(url)
-    } else {
-        url.to_string()
-    };
+    let mut url = url.to_string();
+    if flags.allow_hardlinks {
+        url = with_param(&url, "allow_hardlinks=yes");
+    }
+    if flags.skip_changed {
+        url = with_param(&url, "changed=skip");
+    }
     let (owner, mode, backend, ext) = match open_with(ctx, &url, owner, mode) {
         Ok(x) => x,
         Err(e) => return report.failed(&e),
@@ -137,7 +155,35 @@ pub fn stage(
     ));
     if let Some(e) = staged.error.clone() {
         report.failed(&from_backend("stage", &backend.url(), e));
+    } else {
+        skipped_changed(&staged, report);
     }
+}
+
+/// A stage that succeeded except for files left out because they kept
+/// changing (`--skip-changed`) is a partial result, reported as the CLI
+/// reports failed items: the status of their error (a changed file is
+/// "validation failed", 56), and an `"items failed"` error naming them.
+fn skipped_changed(staged: &StageOutcome, report: &mut Report) {
+    let changed: Vec<String> = staged
+        .skipped
+        .iter()
+        .filter(|s| s.is_changed())
+        .map(|s| format!("{:?}", s.name.to_string_lossy()))
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    let status = exit_status(ErrorCode::VALIDATION_FAILED);
+    let total = staged.staged.len() + changed.len();
+    let message = format!(
+        "{} of {total} files not staged, skipped because they kept changing while being staged: {}",
+        changed.len(),
+        changed.join(", ")
+    );
+    report_error(&message);
+    report.set_status(status);
+    document::set_error(error_object(status, "items failed", &message));
 }
 
 /// Whether the collect indicator is there; returns `false` when it is
@@ -192,10 +238,30 @@ pub fn mark_staged(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage::ErrorCode;
 
     #[test]
     fn unknown_error_codes_exit_50() {
         assert_eq!(exit_status(ErrorCode(4242)), 50);
+    }
+
+    #[test]
+    fn plugin_parameters_are_added_once() {
+        assert_eq!(
+            with_param("local-peer://p/c", "changed=skip"),
+            "local-peer://p/c?changed=skip"
+        );
+        assert_eq!(
+            with_param("local-peer://p/c?allow_hardlinks=yes", "changed=skip"),
+            "local-peer://p/c?allow_hardlinks=yes&changed=skip"
+        );
+        assert_eq!(
+            with_param("local-peer://p/c?changed=skip", "changed=skip"),
+            "local-peer://p/c?changed=skip"
+        );
+        // A contradicting parameter is left for the plugin to refuse.
+        assert_eq!(
+            with_param("local-peer://p/c?changed=fail", "changed=skip"),
+            "local-peer://p/c?changed=fail&changed=skip"
+        );
     }
 }
