@@ -23,7 +23,10 @@ chmod 755 "$plugins"
 export XDG_CACHE_HOME="$plugins/cache"
 work=$(mktemp -d -p "${BENCH_DIR:-/var/tmp}" stowage-xorriso-bench.XXXXXX)
 trap 'rm -rf "$work" "$plugins"' EXIT
-stowage() { "$bin" -q --plugin-dir "$plugins" "$@" >/dev/null; }
+# Plugins from --plugin-dir run isolated by default; an installed plugin
+# runs in process. Measure the installed case unless BENCH_ISOLATE says
+# otherwise.
+stowage() { "$bin" -q --plugin-dir "$plugins" --isolate="${BENCH_ISOLATE:-never}" "$@" >/dev/null; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.4f\n", b - a}'; }
