@@ -62,6 +62,17 @@ impl Cli {
         }
     }
 
+    /// Replaces the small default retry delays (milliseconds): for tests
+    /// whose retries must outlast a server's restart.
+    pub fn retry_delays(mut self, first_ms: u64, max_ms: u64) -> Self {
+        for (flag, value) in [("--retry-delay", first_ms), ("--retry-max-delay", max_ms)] {
+            if let Some(at) = self.globals.iter().position(|a| a == flag) {
+                self.globals[at + 1] = value.to_string().into();
+            }
+        }
+        self
+    }
+
     /// Adds global flags (placed before the command), e.g.
     /// `.global(["--retries", "5"])`.
     pub fn global<I, S>(mut self, args: I) -> Self

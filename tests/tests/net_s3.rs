@@ -242,7 +242,11 @@ fn a_multipart_put_survives_garage_killed_and_restarted() {
     };
     let plugins = net_plugin_dir("s3");
     let work = tempdir();
-    let cli = cli(plugins.path()).global(["--retries", "10"]);
+    // The retries must outlast the node's restart: a refused connection
+    // fails at once, so the pauses between them are what waits.
+    let cli = cli(plugins.path())
+        .global(["--retries", "10"])
+        .retry_delays(500, 5_000);
     let url = format!("{}&chunk=5MiB&concurrency=2", garage.url("crash"));
     let data = work.path().join("big");
     files::write_data(&data, 300 << 20, 11);
