@@ -3,13 +3,14 @@
 mod plugins_support;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use plugins_support::{
     as_nobody, chmod, isoinfo_lists, isoinfo_read, require_root, xorriso_tools, IsoScene,
 };
+use stowage::{Backend, Registry};
 use stowage_tests::files::write_data;
 use stowage_tests::EXIT_PERMISSION;
 
@@ -224,14 +225,8 @@ fn a_staged_copy_changed_before_the_commit_is_not_committed() {
         return;
     }
     let scene = IsoScene::new(&["xorriso"], "img.iso");
-    let doc = scene.local_file("doc", b"the real content");
     let registry = scene.registry();
-    let backend = registry.open(&scene.url("?commit=batch")).unwrap();
-    backend.put(&doc, "doc").unwrap();
-    // Past the clock tick of the staging: kernels before 6.13 could
-    // otherwise give a change in the same tick the same timestamps.
-    std::thread::sleep(Duration::from_millis(30));
-    let staging = scene.work.path().join(".img.iso.stowage-staging");
+    let (backend, staging) = one_put_staged(&scene, &registry);
     for entry in fs::read_dir(&staging).unwrap() {
         fs::write(entry.unwrap().path(), b"swapped content!").unwrap();
     }
@@ -256,14 +251,8 @@ fn a_staged_copy_rewritten_with_its_old_mtime_or_chmodded_is_not_committed() {
     }
     for tamper in ["rewrite, then touch -r to the old mtime", "chmod"] {
         let scene = IsoScene::new(&["xorriso"], "img.iso");
-        let doc = scene.local_file("doc", b"the real content");
         let registry = scene.registry();
-        let backend = registry.open(&scene.url("?commit=batch")).unwrap();
-        backend.put(&doc, "doc").unwrap();
-        // Past the clock tick of the staging: kernels before 6.13 could
-        // otherwise give a change in the same tick the same timestamps.
-        std::thread::sleep(Duration::from_millis(30));
-        let staging = scene.work.path().join(".img.iso.stowage-staging");
+        let (backend, staging) = one_put_staged(&scene, &registry);
         for entry in fs::read_dir(&staging).unwrap() {
             let path = entry.unwrap().path();
             let before = fs::metadata(&path).unwrap();
@@ -294,4 +283,17 @@ fn a_staged_copy_rewritten_with_its_old_mtime_or_chmodded_is_not_committed() {
         drop(backend);
         assert!(!isoinfo_lists(&scene.image, "/doc"), "{tamper}");
     }
+}
+
+/// Opens the scene's image with `?commit=batch` through `registry` and
+/// puts `doc`: the copy waits in the staging directory (returned with the
+/// open backend) until the close. Sleeps past the clock tick of the
+/// staging first: kernels before 6.13 could give a change in the same tick
+/// the same timestamps.
+fn one_put_staged(scene: &IsoScene, registry: &Registry) -> (Backend, PathBuf) {
+    let doc = scene.local_file("doc", b"the real content");
+    let backend = registry.open(&scene.url("?commit=batch")).unwrap();
+    backend.put(&doc, "doc").unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    (backend, scene.work.path().join(".img.iso.stowage-staging"))
 }

@@ -132,6 +132,16 @@ fn a_file_changing_while_staged_is_skipped_under_skip_changed() {
         skip_changed: true,
         ..StageOptions::default()
     };
+    let stage_skipping = || {
+        stage_with_options(
+            &d.collect,
+            &d.target,
+            None,
+            None,
+            DEFAULT_INDICATORS,
+            options,
+        )
+    };
     let started = Instant::now();
     let (mut rounds, mut staged, mut skipped) = (0, 0, 0);
     // At least 20 rounds and one skip, within 300 rounds and 30 seconds.
@@ -143,15 +153,7 @@ fn a_file_changing_while_staged_is_skipped_under_skip_changed() {
         for name in ["live.db", "quiet.txt"] {
             let _ = fs::remove_file(d.target.join(name));
         }
-        let report = stage_with_options(
-            &d.collect,
-            &d.target,
-            None,
-            None,
-            DEFAULT_INDICATORS,
-            options,
-        )
-        .unwrap_or_else(|e| panic!("round {rounds}: {e}"));
+        let report = stage_skipping().unwrap_or_else(|e| panic!("round {rounds}: {e}"));
         assert!(report.failed.is_empty(), "{report:?}");
         assert_eq!(report.copied, report.staged.len());
         assert!(report.staged.iter().any(|s| s.name == "quiet.txt"));
@@ -190,15 +192,7 @@ fn a_file_changing_while_staged_is_skipped_under_skip_changed() {
         "no stage in {rounds} saw the file change twice"
     );
     // Once the file is quiet it stages normally.
-    stage_with_options(
-        &d.collect,
-        &d.target,
-        None,
-        None,
-        DEFAULT_INDICATORS,
-        options,
-    )
-    .unwrap();
+    stage_skipping().unwrap();
     assert!(d.target.join("live.db").exists());
 }
 
