@@ -16,11 +16,8 @@ use crate::manifest::Meta;
 // kernel's `__kernel_ulong_t` on x86_64) and signed on others; these casts
 // read them as the signed values they are, wherever they are not already.
 #[allow(clippy::unnecessary_cast)]
-fn times(st: &Stat) -> ((i64, i64), (i64, i64)) {
-    (
-        (st.st_mtime as i64, st.st_mtime_nsec as i64),
-        (st.st_ctime as i64, st.st_ctime_nsec as i64),
-    )
+fn mtime(st: &Stat) -> (i64, i64) {
+    (st.st_mtime as i64, st.st_mtime_nsec as i64)
 }
 
 /// The size `st` gives, in bytes.
@@ -30,39 +27,13 @@ pub fn size_of(st: &Stat) -> u64 {
 
 /// The metadata recorded for `st` (from `fstat` or `fstatat`).
 pub fn capture(st: &Stat) -> Meta {
-    let ((mtime, mtime_nsec), _) = times(st);
+    let (mtime, mtime_nsec) = self::mtime(st);
     Meta {
         mode: st.st_mode & 0o7777,
         uid: st.st_uid,
         gid: st.st_gid,
         mtime,
         mtime_nsec: u32::try_from(mtime_nsec).unwrap_or(0),
-    }
-}
-
-/// What identifies one version of a file: if any of it differs, the file
-/// was replaced or written to (`ctime` moves on every write).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fingerprint {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Fingerprint {
-    /// The fingerprint of `st`.
-    #[allow(clippy::unnecessary_cast)] // u64 on some architectures only
-    pub fn of(st: &Stat) -> Self {
-        let (mtime, ctime) = times(st);
-        Self {
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
-            size: size_of(st),
-            mtime,
-            ctime,
-        }
     }
 }
 

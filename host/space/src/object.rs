@@ -208,7 +208,37 @@ impl BlobCache {
             if reuse {
                 return Ok(());
             }
-            self.upload(backend, temp_dir, sha256, size, content)
+            // Missing or damaged: store it (again).
+            let temp;
+            let local = match content {
+                Content::File(path) | Content::Leased { path, .. } => path,
+                Content::Bytes(bytes) => {
+                    temp = write_temp(temp_dir, bytes)?;
+                    temp.path()
+                }
+            };
+            let name = blob_name(sha256);
+            let stored = with_private_umask(|| backend.put(local, &name));
+            if let Content::Leased { path, unchanged } = content {
+                if !unchanged.unchanged() {
+                    // What was stored may not be what was hashed: it must not
+                    // stay under this name. The object was missing or damaged
+                    // before (else it was reused, not stored).
+                    self.forget(sha256);
+                    match backend.delete(&name) {
+                        Ok(()) => {}
+                        Err(e) if e.code() == stowage_backend_api::ErrorCode::NOT_FOUND => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    return Err(SpaceError::SourceChanged {
+                        path: path.to_path_buf(),
+                    });
+                }
+            }
+            stored?;
+            locked(&self.known).insert(sha256.to_string(), size);
+            locked(&self.good).insert(sha256.to_string());
+            Ok(())
         })
     }
 
@@ -267,46 +297,6 @@ impl BlobCache {
                 false
             }
         }
-    }
-
-    fn upload(
-        &self,
-        backend: &Backend,
-        temp_dir: &Path,
-        sha256: &str,
-        size: u64,
-        content: Content<'_>,
-    ) -> SpaceResult<()> {
-        let temp;
-        let local = match content {
-            Content::File(path) | Content::Leased { path, .. } => path,
-            Content::Bytes(bytes) => {
-                temp = write_temp(temp_dir, bytes)?;
-                temp.path()
-            }
-        };
-        let name = blob_name(sha256);
-        let stored = with_private_umask(|| backend.put(local, &name));
-        if let Content::Leased { path, unchanged } = content {
-            if !unchanged.unchanged() {
-                // What was stored may not be what was hashed: it must not
-                // stay under this name. The object was missing or damaged
-                // before (else it was reused, not stored).
-                self.forget(sha256);
-                match backend.delete(&name) {
-                    Ok(()) => {}
-                    Err(e) if e.code() == stowage_backend_api::ErrorCode::NOT_FOUND => {}
-                    Err(e) => return Err(e.into()),
-                }
-                return Err(SpaceError::SourceChanged {
-                    path: path.to_path_buf(),
-                });
-            }
-        }
-        stored?;
-        locked(&self.known).insert(sha256.to_string(), size);
-        locked(&self.good).insert(sha256.to_string());
-        Ok(())
     }
 }
 

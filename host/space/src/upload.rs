@@ -23,7 +23,7 @@ use rustix::io::Errno;
 
 use crate::error::{SpaceError, SpaceResult};
 use crate::fsat::{file_type, Cursor, Dir};
-use crate::fsmeta::{capture, size_of, Fingerprint};
+use crate::fsmeta::{capture, size_of};
 use crate::hash::sha256_copy;
 use crate::inner::StoreInner;
 use crate::lease::ReadLease;
@@ -32,6 +32,7 @@ use crate::object::{Content, Unchanged};
 use crate::sync::locked;
 use crate::temp::{create_private, TempPath};
 use crate::walk::{Scanned, Source};
+use stowage_fs_common::FileIdentity;
 
 /// How often a file that keeps changing is read again before the backup
 /// gives up on it.
@@ -55,7 +56,7 @@ pub(crate) enum Copy {
         /// `/proc/self/fd/N` of the leased descriptor: the same inode,
         /// whatever happens to the path it was opened by.
         path: PathBuf,
-        hashed: Fingerprint,
+        hashed: FileIdentity,
     },
 }
 
@@ -89,7 +90,7 @@ impl Unchanged for Snapshot {
         match &self.copy {
             Copy::Memory(_) | Copy::File(_) => true,
             Copy::Leased { lease, hashed, .. } => {
-                lease.held() && fstat(lease.file()).is_ok_and(|st| Fingerprint::of(&st) == *hashed)
+                lease.held() && fstat(lease.file()).is_ok_and(|st| FileIdentity::of(&st) == *hashed)
             }
         }
     }
@@ -117,7 +118,7 @@ pub(crate) fn snapshot(
     if file_type(&before) != FileType::RegularFile {
         return Ok(None);
     }
-    let hashed = Fingerprint::of(&before);
+    let hashed = FileIdentity::of(&before);
     let meta = capture(&before);
     let size = size_of(&before);
     let leased = if size > IN_MEMORY {
@@ -143,7 +144,7 @@ pub(crate) fn snapshot(
         Err(mut file) => {
             let (copy, sha256, size) = copy_hashing(store, &mut file, size).map_err(local)?;
             let after = fstat(&file).map_err(|e| local(e.into()))?;
-            if Fingerprint::of(&after) != hashed {
+            if FileIdentity::of(&after) != hashed {
                 return Ok(None);
             }
             Snapshot {

@@ -17,6 +17,7 @@
 mod atomic;
 mod dirs;
 mod durability;
+mod identity;
 mod kind;
 mod store;
 mod stream;
@@ -25,6 +26,7 @@ mod temp;
 pub use atomic::{copy_atomically, copy_file_data, temp_path_beside, CopyError};
 pub use dirs::open_dir_resolved;
 pub use durability::{fsync_dir, fsync_path, syncfs_path, Durability};
+pub use identity::{Change, FileIdentity};
 pub use kind::{backend_error, ErrorKind};
 pub use store::{LocalStore, STALE_TEMPORARY_AGE};
 pub use stream::{StoreReader, StoreWriter};

@@ -26,7 +26,7 @@
 //! checked relative to that descriptor, so no other user can create, open, link or replace
 //! anything in it.
 //!
-//! Each staged copy's identity ([`Identity`]: device, inode, size, mtime and ctime in
+//! Each staged copy's identity ([`FileIdentity`]: device, inode, size, mtime and ctime in
 //! nanoseconds) is taken with `fstat` on its descriptor right after it is written, and taken
 //! again with `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)` just before the commit: a copy
 //! written, truncated, chmodded, replaced or removed in between is dropped and reported,
@@ -48,11 +48,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{
-    fstat, openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, Stat, CWD,
-};
+use rustix::fs::{fstat, openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
 
 use crate::error::{Error, Result};
+use stowage_fs_common::{Change, FileIdentity};
 
 /// `FICLONE` = `_IOW(0x94, 9, int)`.
 const FICLONE: u64 = 0x4004_9409;
@@ -65,60 +64,7 @@ pub struct Staged {
     /// Its size when it was made.
     pub size: u64,
     /// What `fstat` said right after it was written (see [`Staging::verify`]).
-    pub identity: Identity,
-}
-
-/// The parts of a file's `stat` that any change to it moves: a write or truncation (size,
-/// mtime, ctime), a `chmod`, `chown`, link or `utimensat` (ctime, which nobody can set
-/// back), a replacement (device and inode). Reads do not (atime is left out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    /// Seconds and nanoseconds.
-    mtime: (i64, i64),
-    /// Seconds and nanoseconds.
-    ctime: (i64, i64),
-}
-
-impl Identity {
-    fn of(st: &Stat) -> Self {
-        Identity {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            size: st.st_size as u64,
-            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
-            ctime: (st.st_ctime, st.st_ctime_nsec as i64),
-        }
-    }
-
-    /// How `now` differs from `self`, in words, or `None`.
-    fn difference(&self, now: &Identity) -> Option<String> {
-        if (now.dev, now.ino) != (self.dev, self.ino) {
-            return Some("it was replaced by another file".into());
-        }
-        if now.size != self.size {
-            return Some(format!(
-                "it has {} bytes instead of {}",
-                now.size, self.size
-            ));
-        }
-        let moved: Vec<&str> = [
-            (now.mtime != self.mtime, "modification time"),
-            (now.ctime != self.ctime, "change time"),
-        ]
-        .iter()
-        .filter(|(differs, _)| *differs)
-        .map(|(_, what)| *what)
-        .collect();
-        (!moved.is_empty()).then(|| {
-            format!(
-                "it was modified after it was staged (its {} moved)",
-                moved.join(" and ")
-            )
-        })
-    }
+    pub identity: FileIdentity,
 }
 
 /// How `stage_move` got the file in, so a failed move can be undone.
@@ -186,7 +132,7 @@ impl Staging {
 
     /// Whether the staged copy is still exactly the file that was staged: looked up relative
     /// to the staging directory's descriptor (no symlink followed), a regular file whose
-    /// [`Identity`] is the one taken when it was made. Nothing is read. `Err` says what
+    /// [`FileIdentity`] is the one taken when it was made. Nothing is read. `Err` says what
     /// differs.
     pub fn verify(&self, staged: &Staged) -> std::result::Result<(), String> {
         let name = staged.path.file_name().unwrap_or(OsStr::new(""));
@@ -195,9 +141,13 @@ impl Staging {
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(format!("{:?}: it is no longer a regular file", staged.path));
         }
-        match staged.identity.difference(&Identity::of(&st)) {
+        match staged.identity.change_to(&FileIdentity::of(&st)) {
             None => Ok(()),
-            Some(why) => Err(format!("{:?}: {why}", staged.path)),
+            Some(change @ Change::Touched { .. }) => Err(format!(
+                "{:?}: it was modified after it was staged ({change})",
+                staged.path
+            )),
+            Some(change) => Err(format!("{:?}: {change}", staged.path)),
         }
     }
 
@@ -240,13 +190,13 @@ impl Staging {
         // the server's final ones.)
         let identity = clone_or_copy(&input, &out, src, &dst).and_then(|()| {
             fstat(&out)
-                .map(|st| Identity::of(&st))
+                .map(|st| FileIdentity::of(&st))
                 .map_err(|e| Error::io(format!("cannot stat {dst:?}"), e.into()))
         });
         match identity {
             Ok(identity) => Ok(Staged {
                 path: dst,
-                size: identity.size,
+                size: identity.size(),
                 identity,
             }),
             Err(e) => {
@@ -289,10 +239,10 @@ impl Staging {
                         }));
                     }
                 };
-                let identity = Identity::of(&st);
+                let identity = FileIdentity::of(&st);
                 let staged = Staged {
                     path: dst,
-                    size: identity.size,
+                    size: identity.size(),
                     identity,
                 };
                 Ok((staged, MoveKind::Renamed))
