@@ -9,80 +9,23 @@
 //! any two builds can read each other's: a host and a child that do not
 //! speak the same protocol version and build refuse each other with a
 //! message naming both, before any postcard frame is exchanged.
+//!
+//! Files: `hello.rs` (the handshake), `ext.rs` (the extension calls that
+//! cross), `wire.rs` (descriptors and errors as they travel); the frames,
+//! requests, replies and operations are here.
+
+mod ext;
+mod hello;
+mod wire;
+
+pub use ext::{ExtCall, WireOwner, WireStageReport};
+pub use hello::{Hello, BUILD, PROTOCOL_VERSION};
+pub use wire::{WireDescriptor, WireError};
 
 use serde::{Deserialize, Serialize};
-use stowage_backend_api::{BackendError, ErrorCode};
 
 /// The environment variable that names the child's socket descriptor.
 pub const SOCKET_ENV: &str = "STOWAGE_ISOLATE_FD";
-
-/// The protocol version. Any change to the messages below bumps it.
-pub const PROTOCOL_VERSION: u32 = 2;
-
-/// What a peer says about its build in the handshake.
-pub const BUILD: &str = concat!("stowage ", env!("CARGO_PKG_VERSION"));
-
-const MAGIC: &[u8; 8] = b"STOWISO\0";
-
-/// The handshake: magic, protocol version, build.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hello {
-    /// [`PROTOCOL_VERSION`] of the sender.
-    pub version: u32,
-    /// [`BUILD`] of the sender.
-    pub build: String,
-}
-
-impl Hello {
-    /// This build's hello.
-    pub fn ours() -> Self {
-        Self {
-            version: PROTOCOL_VERSION,
-            build: BUILD.to_string(),
-        }
-    }
-
-    /// Magic, version (u32 LE), build length (u16 LE), build bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        let build = self.build.as_bytes();
-        let len = build.len().min(usize::from(u16::MAX));
-        let mut out = Vec::with_capacity(14 + len);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&self.version.to_le_bytes());
-        out.extend_from_slice(&(len as u16).to_le_bytes());
-        out.extend_from_slice(&build[..len]);
-        out
-    }
-
-    /// The inverse of [`Hello::encode`]; `Err` says what was wrong.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        if bytes.len() < 14 || &bytes[..8] != MAGIC {
-            return Err("not a stowage isolation handshake".into());
-        }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        let len = usize::from(u16::from_le_bytes([bytes[12], bytes[13]]));
-        let build = bytes
-            .get(14..14 + len)
-            .ok_or("truncated handshake")?
-            .to_vec();
-        Ok(Self {
-            version,
-            build: String::from_utf8_lossy(&build).into_owned(),
-        })
-    }
-
-    /// `Ok` when `self` (the peer's) matches ours exactly.
-    pub fn check(&self, peer: &str) -> Result<(), String> {
-        let ours = Self::ours();
-        if self != &ours {
-            return Err(format!(
-                "the {peer} speaks isolation protocol {} ({}), this process speaks {} ({}); both must come from the same build",
-                self.version, self.build, ours.version, ours.build
-            ));
-        }
-        Ok(())
-    }
-}
 
 /// What the host tells a new child before anything else.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -267,136 +210,6 @@ impl Up {
     }
 }
 
-/// A backend extension call (the extensions that make sense across
-/// processes).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum ExtCall {
-    /// Whether the backend offers extension `id`.
-    Offers {
-        /// The versioned id.
-        id: String,
-    },
-    /// `stowage.xorriso/1` `info`.
-    XorrisoInfo,
-    /// `stowage.xorriso/1` `compact`.
-    XorrisoCompact,
-    /// `stowage.peer/1` `stage` (sent to a child started for this call,
-    /// confined with the target directory writable).
-    PeerStage {
-        /// The target directory.
-        target_dir: Vec<u8>,
-        /// Owner to give the staged files.
-        owner: WireOwner,
-        /// Mode to give them.
-        mode: Option<u32>,
-    },
-    /// `stowage.peer/1` `check_collect_indicator`.
-    PeerCheckIndicator {
-        /// Indicator file name.
-        name: String,
-    },
-    /// `stowage.peer/1` `write_stage_indicator`.
-    PeerWriteIndicator {
-        /// Indicator file name.
-        name: String,
-        /// Owner.
-        owner: WireOwner,
-        /// Mode.
-        mode: Option<u32>,
-    },
-    /// `stowage.stream/1` `open_writer`; answered with [`Answer::Stream`].
-    StreamOpenWriter {
-        /// Object name.
-        name: String,
-    },
-    /// A writer's `write`.
-    StreamWrite {
-        /// The writer, as [`Answer::Stream`] named it.
-        stream: u64,
-        /// The bytes.
-        #[serde(with = "serde_bytes")]
-        chunk: Vec<u8>,
-    },
-    /// A writer's `commit`; answered with [`Answer::Committed`].
-    StreamCommit {
-        /// The writer.
-        stream: u64,
-    },
-    /// A writer's `abort` (also sent when the host drops a writer it
-    /// neither committed nor aborted).
-    StreamAbort {
-        /// The writer.
-        stream: u64,
-    },
-    /// `stowage.stream/1` `open_reader`; answered with [`Answer::Stream`].
-    StreamOpenReader {
-        /// Object name.
-        name: String,
-    },
-    /// A reader's `read`; answered with [`Answer::Chunk`].
-    StreamRead {
-        /// The reader.
-        stream: u64,
-        /// At most this many bytes.
-        max: u64,
-    },
-    /// The host dropped a reader.
-    StreamCloseReader {
-        /// The reader.
-        stream: u64,
-    },
-    /// `stowage.location/1` `exists`; answered with [`Answer::Flag`].
-    LocationExists,
-}
-
-/// `stowage.peer/1`'s `Ownership` on the wire.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct WireOwner {
-    /// User id.
-    pub uid: Option<u32>,
-    /// Group id.
-    pub gid: Option<u32>,
-}
-
-/// `stowage.peer/1`'s `StageReport` on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WireStageReport {
-    /// Files copied.
-    pub copied: u64,
-    /// Bytes copied.
-    pub bytes: u64,
-    /// (name, bytes) of each staged file.
-    pub staged: Vec<(Vec<u8>, u64)>,
-    /// (name, reason) of each skipped entry.
-    pub skipped: Vec<(Vec<u8>, String)>,
-    /// (name, error) of each failed entry.
-    pub failed: Vec<(Vec<u8>, WireError)>,
-    /// An error that stopped the stage.
-    pub error: Option<WireError>,
-}
-
-impl ExtCall {
-    /// The call's name, for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ExtCall::Offers { .. } => "extension",
-            ExtCall::XorrisoInfo => "iso info",
-            ExtCall::XorrisoCompact => "iso compact",
-            ExtCall::PeerStage { .. } => "peer stage",
-            ExtCall::PeerCheckIndicator { .. } => "peer collected",
-            ExtCall::PeerWriteIndicator { .. } => "peer mark-staged",
-            ExtCall::StreamOpenWriter { .. } => "stream open_writer",
-            ExtCall::StreamWrite { .. } => "stream write",
-            ExtCall::StreamCommit { .. } => "stream commit",
-            ExtCall::StreamAbort { .. } => "stream abort",
-            ExtCall::StreamOpenReader { .. } => "stream open_reader",
-            ExtCall::StreamRead { .. } => "stream read",
-            ExtCall::StreamCloseReader { .. } => "stream close",
-            ExtCall::LocationExists => "location exists",
-        }
-    }
-}
-
 /// A successful reply.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Answer {
@@ -564,129 +377,4 @@ pub enum HostAnswer {
     Inner(Answer),
     /// Nothing to say (drop).
     Done,
-}
-
-/// A plugin's descriptor on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WireDescriptor {
-    /// Plugin name.
-    pub name: String,
-    /// Plugin version.
-    pub version: String,
-    /// One line.
-    pub description: String,
-    /// (name, description) of each scheme.
-    pub schemes: Vec<(String, String)>,
-    /// (name, description) of each prefix.
-    pub prefixes: Vec<(String, String)>,
-}
-
-impl From<WireDescriptor> for stowage_backend_api::Descriptor {
-    fn from(w: WireDescriptor) -> Self {
-        let mut d = Self::new(&w.name, &w.version, &w.description);
-        for (n, desc) in &w.schemes {
-            d = d.scheme(n, desc);
-        }
-        for (n, desc) in &w.prefixes {
-            d = d.prefix(n, desc);
-        }
-        d
-    }
-}
-
-/// A [`BackendError`] on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct WireError {
-    /// The code number.
-    pub code: u32,
-    /// Whether a retry may help.
-    pub retryable: bool,
-    /// The message.
-    pub message: String,
-    /// The OS error number behind the error, 0 when there is none.
-    pub os_error: i32,
-}
-
-impl From<&BackendError> for WireError {
-    fn from(e: &BackendError) -> Self {
-        Self {
-            code: e.code().0,
-            retryable: e.is_retryable(),
-            message: e.message().to_string(),
-            os_error: e.os_error(),
-        }
-    }
-}
-
-impl From<BackendError> for WireError {
-    fn from(e: BackendError) -> Self {
-        Self::from(&e)
-    }
-}
-
-impl From<WireError> for BackendError {
-    /// An error with an OS error number can only have been made by
-    /// [`BackendError::from_io`] (nothing else sets the number, and
-    /// `context` and `with_retryable` keep it): its message is a context,
-    /// `": "` and the OS error's text, and its code follows from the number.
-    /// It is made again the same way, so the number crosses too; anything
-    /// that does not fit that shape crosses without it.
-    fn from(w: WireError) -> Self {
-        if w.os_error != 0 {
-            let io = std::io::Error::from_raw_os_error(w.os_error);
-            if let Some(context) = w.message.strip_suffix(&format!(": {io}")) {
-                let e = BackendError::from_io(&io, context);
-                if e.code().0 == w.code {
-                    return e.with_retryable(w.retryable);
-                }
-            }
-        }
-        BackendError::new(ErrorCode(w.code), w.message).with_retryable(w.retryable)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errors_cross_whole_with_their_os_error() {
-        for errno in [
-            libc::EACCES,
-            libc::ENOENT,
-            libc::ENOSPC,
-            libc::EIO,
-            libc::ECONNRESET,
-        ] {
-            let io = std::io::Error::from_raw_os_error(errno);
-            let original = BackendError::from_io(&io, "writing /x/y")
-                .context("plugin")
-                .with_retryable(errno == libc::EIO);
-            let crossed = BackendError::from(WireError::from(&original));
-            assert_eq!(crossed, original);
-            assert_eq!(crossed.os_error(), errno);
-        }
-        let plain = BackendError::not_found("no such object: a: b");
-        assert_eq!(BackendError::from(WireError::from(&plain)), plain);
-    }
-
-    #[test]
-    fn hello_round_trips_and_mismatches_are_named() {
-        let ours = Hello::ours();
-        assert_eq!(Hello::decode(&ours.encode()).unwrap(), ours);
-        assert!(ours.check("child").is_ok());
-        let other = Hello {
-            version: PROTOCOL_VERSION + 1,
-            build: "stowage 9.9.9".into(),
-        };
-        let err = Hello::decode(&other.encode())
-            .unwrap()
-            .check("child")
-            .unwrap_err();
-        assert!(
-            err.contains("stowage 9.9.9") && err.contains(BUILD),
-            "{err}"
-        );
-        assert!(Hello::decode(b"garbage garbage").is_err());
-    }
 }
