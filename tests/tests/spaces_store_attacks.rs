@@ -96,6 +96,50 @@ fn a_damaged_object_is_stored_again_not_reused() {
     c.close().unwrap();
 }
 
+/// Item 7 on a backend without a stream reader (the `wrap+` fixture
+/// offers no extensions): the check of a reused object falls back to a
+/// `get`, and finds the damage just the same, in a backup and in
+/// `verify`.
+#[test]
+fn a_damaged_object_is_found_through_get_as_well() {
+    let plugins = stowage_tests::plugin_dir_with(&["file", "wrap"]);
+    let registry = stowage_tests::registry_of(plugins.path());
+    let scene = file_store();
+    let url = format!("wrap+{}", scene.url);
+    let small = scene.local_file("small", bytes(4, 5000));
+    let open = || BackupStore::open_with(&registry, &url, &options(&url)).unwrap();
+
+    let store = open();
+    let a = store.space("a", true).unwrap();
+    a.backup_path(&small, None).unwrap();
+    let Data::File { sha256, .. } = &a.entries()[0].1.root.data else {
+        panic!("not a file")
+    };
+    // The prefix stores `obj-…` as `w.obj-…` in the directory.
+    let object = scene.store.join(format!("w.obj-{sha256}"));
+    a.close().unwrap();
+    drop(store);
+    scramble(&object);
+
+    let store = open();
+    let b = store.space("b", true).unwrap();
+    b.backup_path(&small, None).unwrap();
+    assert!(
+        b.verify().unwrap().is_empty(),
+        "the damaged object was reused"
+    );
+    b.close().unwrap();
+    drop(store);
+
+    scramble(&object);
+    let store = open();
+    let a = store.open_space("a").unwrap();
+    let problems = a.verify().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].problem, "checksum mismatch");
+    a.close().unwrap();
+}
+
 /// Item 6: a generation written by a newer stowage is neither used nor
 /// deleted: writing the space is refused (exit 50) naming the version.
 #[test]

@@ -67,6 +67,7 @@
 
 #![deny(missing_docs)]
 
+mod check;
 mod error;
 mod fsat;
 mod fsmeta;

@@ -7,6 +7,7 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use crate::check::ObjectChecker;
 use crate::error::{SpaceError, SpaceResult};
 use crate::hash::{is_sha256_hex, sha256_file, EMPTY_SHA256};
 use crate::sync::locked;
@@ -152,9 +153,10 @@ pub trait Unchanged {
 /// handle). Objects are removed only by garbage collection, which runs only
 /// when no other handle uses the store, so `good` stays true while the
 /// store is open.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BlobCache {
     verify_existing: bool,
+    checker: ObjectChecker,
     /// Sizes from the store's listing (not checked).
     known: Mutex<HashMap<String, u64>>,
     good: Mutex<HashSet<String>>,
@@ -162,13 +164,28 @@ pub struct BlobCache {
 }
 
 impl BlobCache {
-    /// A cache that checks reused objects' content whatever their size
-    /// when `verify_existing` is set.
-    pub fn new(verify_existing: bool) -> Self {
+    /// A cache that checks reused objects' content with `checker`,
+    /// whatever their size when `verify_existing` is set.
+    pub fn new(verify_existing: bool, checker: ObjectChecker) -> Self {
         Self {
             verify_existing,
-            ..Self::default()
+            checker,
+            known: Mutex::default(),
+            good: Mutex::default(),
+            uploading: Mutex::default(),
         }
+    }
+
+    /// Whether the stored object for `sha256` holds exactly `size` bytes
+    /// with that checksum (see [`ObjectChecker::check`]).
+    pub fn check(
+        &self,
+        backend: &Backend,
+        temp_dir: &Path,
+        sha256: &str,
+        size: u64,
+    ) -> Result<(), Fault> {
+        self.checker.check(backend, temp_dir, sha256, size)
     }
 
     /// Records the content objects of a fresh listing.
@@ -282,8 +299,7 @@ impl BlobCache {
             locked(&self.good).insert(sha256.to_string());
             return true;
         }
-        let temp = TempPath::in_dir(temp_dir, "check");
-        match fetch_verified(backend, sha256, size, temp.path()) {
+        match self.check(backend, temp_dir, sha256, size) {
             Ok(()) => {
                 locked(&self.good).insert(sha256.to_string());
                 true

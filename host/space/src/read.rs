@@ -195,10 +195,11 @@ impl Space {
                 match listing.get(&object) {
                     None => Some(Fault::Missing),
                     Some(&found) if found != size => Some(Fault::Size(found)),
-                    Some(_) => {
-                        let temp = TempPath::in_dir(self.store.temp_dir(), "verify");
-                        fetch_verified(&self.store.backend, &sha, size, temp.path()).err()
-                    }
+                    Some(_) => self
+                        .store
+                        .blobs
+                        .check(&self.store.backend, self.store.temp_dir(), &sha, size)
+                        .err(),
                 }
             };
             let Some(fault) = fault else { continue };

@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::check::ObjectChecker;
 use crate::error::{SpaceError, SpaceResult};
 use crate::gc::{collect, GcReport};
 use crate::handle::{Mode, Space};
@@ -118,6 +119,7 @@ impl BackupStore {
             },
             |n| n.max(1),
         );
+        let checker = ObjectChecker::of(&backend);
         Ok(Self {
             inner: Arc::new(StoreInner {
                 backend,
@@ -125,7 +127,7 @@ impl BackupStore {
                 staging,
                 key,
                 trust_unauthenticated: options.trust_unauthenticated,
-                blobs: BlobCache::new(options.verify_existing),
+                blobs: BlobCache::new(options.verify_existing, checker),
                 store_lock,
                 ops: RwLock::new(()),
                 pinned: Mutex::new(HashSet::new()),
