@@ -101,7 +101,7 @@ fn streamed(stream: &Stream, sha256: &str, size: u64) -> Streamed {
     let announced = reader.size();
     // One byte past the expected size is enough to see a longer object;
     // a reader that never ends is not read forever.
-    match sha256_copy(reader.take(size.saturating_add(1)), |_| Ok(())) {
+    match sha256_copy(reader.take(size.saturating_add(1)), size, |_| Ok(())) {
         Ok((_, len)) if len < size => Streamed::Checked(Err(Fault::Size(len))),
         Ok((_, len)) if len > size => {
             Streamed::Checked(Err(Fault::Size(announced.unwrap_or(len).max(len))))

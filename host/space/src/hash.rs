@@ -31,14 +31,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// The most read at once by [`sha256_copy`].
+const CHUNK: u64 = 256 * 1024;
+
 /// SHA-256 and length of what `reader` yields, handing every chunk read
 /// to `sink` as well (to copy what is hashed, in the same pass).
+/// `expected`: about how many bytes will come; the buffer is sized for it
+/// (a backup hashes many small files, and zeroing a full chunk for each
+/// would cost more than hashing it).
 pub fn sha256_copy(
     mut reader: impl Read,
+    expected: u64,
     mut sink: impl FnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    // One byte more than expected, so the end is seen in the first read.
+    let len = expected.saturating_add(1).clamp(8 * 1024, CHUNK) as usize;
+    let mut buf = vec![0u8; len];
     let mut total = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
@@ -60,5 +69,5 @@ pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
-    sha256_copy(file, |_| Ok(()))
+    sha256_copy(file, CHUNK, |_| Ok(()))
 }

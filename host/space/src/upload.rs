@@ -128,7 +128,7 @@ pub(crate) fn snapshot(
     };
     let snap = match leased {
         Ok(lease) => {
-            let (sha256, size) = sha256_copy(lease.file(), |_| Ok(())).map_err(local)?;
+            let (sha256, size) = sha256_copy(lease.file(), size, |_| Ok(())).map_err(local)?;
             let path = PathBuf::from(format!("/proc/self/fd/{}", lease.file().as_raw_fd()));
             Snapshot {
                 copy: Copy::Leased {
@@ -216,8 +216,10 @@ fn copy_hashing(
     let mut memory = Vec::new();
     if expected > IN_MEMORY {
         out = Some(create_private(store.temp_dir(), "source")?);
+    } else {
+        memory.reserve_exact(expected as usize);
     }
-    let (sha256, total) = sha256_copy(file, |chunk| match &mut out {
+    let (sha256, total) = sha256_copy(file, expected, |chunk| match &mut out {
         Some((_, f)) => f.write_all(chunk),
         None => {
             memory.extend_from_slice(chunk);
