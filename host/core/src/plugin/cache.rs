@@ -7,7 +7,7 @@
 //! any of these, and cannot be set back by a user), or a new host, is
 //! probed again. The cache
 //! is an optimisation only: a corrupt or unwritable one is ignored with a
-//! warning.
+//! warning, one in another stowage version's format is replaced quietly.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -60,6 +60,15 @@ struct Stored {
     entries: BTreeMap<PathBuf, Entry>,
 }
 
+/// Why a cache file's entries cannot be used.
+#[derive(Debug)]
+enum Unusable {
+    /// Written by a stowage version with another format.
+    OtherFormat(u32),
+    /// Not a cache file at all.
+    Corrupt(serde_json::Error),
+}
+
 /// The cache file and its entries.
 #[derive(Debug)]
 pub struct ProbeCache {
@@ -82,10 +91,18 @@ impl ProbeCache {
     /// ignored with a warning.
     pub fn open(file: PathBuf) -> Self {
         let stored = match std::fs::read(&file) {
-            Ok(bytes) => match serde_json::from_slice::<Stored>(&bytes) {
-                Ok(s) if s.format == FORMAT => s,
-                Ok(_) => Stored::default(),
-                Err(e) => {
+            Ok(bytes) => match Self::parse(&bytes) {
+                Ok(stored) => stored,
+                // Not corrupt, only useless here: replaced quietly (two
+                // versions sharing one cache take turns rewriting it).
+                Err(Unusable::OtherFormat(format)) => {
+                    log::debug!(
+                        "the plugin probe cache {} has format {format}, this stowage writes {FORMAT}: probing again",
+                        file.display()
+                    );
+                    Stored::default()
+                }
+                Err(Unusable::Corrupt(e)) => {
                     log::warn!(
                         "ignoring the corrupt plugin probe cache {}: {e}",
                         file.display()
@@ -104,6 +121,21 @@ impl ProbeCache {
             stored,
             changed: false,
         }
+    }
+
+    /// The entries in `bytes`, or why they cannot be used.
+    fn parse(bytes: &[u8]) -> Result<Stored, Unusable> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: u32,
+        }
+        let format = serde_json::from_slice::<Format>(bytes)
+            .map_err(Unusable::Corrupt)?
+            .format;
+        if format != FORMAT {
+            return Err(Unusable::OtherFormat(format));
+        }
+        serde_json::from_slice(bytes).map_err(Unusable::Corrupt)
     }
 
     /// The cached verdict for `path` if its key still matches.
@@ -198,5 +230,25 @@ mod tests {
         cache.put(&file, key, Verdict::Rejected { reason: "x".into() });
         cache.save();
         assert!(ProbeCache::open(file).stored.entries.len() == 1);
+    }
+
+    #[test]
+    fn another_format_is_not_called_corrupt() {
+        // Format 1's entries had no ctime: they do not parse as today's.
+        let old = br#"{"format": 1, "entries": {"/p/libx.so": {"key": {"size": 1}}}}"#;
+        assert!(matches!(
+            ProbeCache::parse(old),
+            Err(Unusable::OtherFormat(1))
+        ));
+        assert!(matches!(
+            ProbeCache::parse(b"{\"entries\": {}}"),
+            Err(Unusable::Corrupt(_))
+        ));
+        let current = serde_json::to_vec(&Stored {
+            format: FORMAT,
+            entries: BTreeMap::new(),
+        })
+        .unwrap();
+        assert!(ProbeCache::parse(&current).is_ok());
     }
 }
