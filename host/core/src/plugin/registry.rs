@@ -16,7 +16,7 @@ use super::loader::load;
 use super::probe::Prober;
 use super::search_path::{Found, SearchPath, SearchedDir};
 use super::services::{HostServices, OpenInner};
-use super::trust::PluginFile;
+use super::trust::{DirWalks, PluginFile};
 use super::verdict::Verdict;
 use crate::backend::Backend;
 use crate::error::{Error, Result, UnknownHandler};
@@ -178,12 +178,14 @@ impl Registry {
         let inner = Arc::new_cyclic(|weak| {
             let host = HostServices::object(weak.clone() as Weak<dyn OpenInner>);
             let mut plugins: Vec<LoadedPlugin> = Vec::new();
+            let mut walks = DirWalks::default();
             for file in files {
                 // Opened once, checked on its descriptor, and probed and
                 // loaded through that descriptor only.
-                let opened = PluginFile::open(file, !options.allow_insecure).and_then(|opened| {
-                    vet(&opened, options, cache.as_mut()).map(|verdict| (opened, verdict))
-                });
+                let opened = PluginFile::open_walked(file, !options.allow_insecure, &mut walks)
+                    .and_then(|opened| {
+                        vet(&opened, options, cache.as_mut()).map(|verdict| (opened, verdict))
+                    });
                 let (opened, verdict) = match opened {
                     Ok(opened) => opened,
                     Err(reason) => {

@@ -10,6 +10,7 @@
 //! `dlopen` in the host) uses that descriptor, through `/proc/self/fd/N`:
 //! what was checked is what runs, whatever happens to the paths meanwhile.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -51,23 +52,33 @@ impl PluginFile {
     /// as the file it points to and every directory above both. Without
     /// `check` the file is opened the same way and nothing is judged.
     pub(crate) fn open(path: &Path, check: bool) -> Result<Self, String> {
+        Self::open_walked(path, check, &mut DirWalks::default())
+    }
+
+    /// [`PluginFile::open`], reusing the directories `walks` already
+    /// opened and checked (a plugin directory is walked from `/` once for
+    /// all its files, not once per file).
+    pub(crate) fn open_walked(
+        path: &Path,
+        check: bool,
+        walks: &mut DirWalks,
+    ) -> Result<Self, String> {
         let path = std::path::absolute(path).map_err(|e| format!("bad path: {e}"))?;
-        let resolve =
-            |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("cannot resolve: {e}"));
-        let holder = match path.parent() {
-            Some(dir) => resolve(dir)?,
-            None => resolve(Path::new("/"))?,
+        let holder = walks.resolve(path.parent().unwrap_or(Path::new("/")))?;
+        let real = match path.file_name() {
+            // Not a link: the file is where its resolved directory says.
+            Some(name) if !is_symlink(&path)? => holder.join(name),
+            _ => resolve(&path)?,
         };
-        let real = resolve(&path)?;
         let (Some(real_dir), Some(name)) = (real.parent(), real.file_name()) else {
             return Err(format!("{} is not a file", real.display()));
         };
-        let dir = open_dir(real_dir, check)?;
         if holder != real_dir {
-            open_dir(&holder, check)?;
+            walks.open(&holder, check)?;
         }
+        let dir = walks.open(real_dir, check)?;
         let fd = openat(
-            &dir,
+            dir,
             name,
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
             Mode::empty(),
@@ -138,6 +149,52 @@ impl PluginFile {
     pub(crate) fn keep_open(self) {
         std::mem::forget(self.file);
     }
+}
+
+/// Directories opened by [`open_dir`] during one registry load, by
+/// resolved path, and resolved paths by the path they resolve.
+///
+/// Invariant: every descriptor was opened by [`open_dir`] with the `check`
+/// recorded beside it, so it passed the trust rules when it was opened.
+/// Reusing it is as safe as walking again: a directory that passed is
+/// owned by root or us and writable by nobody else, so nobody else can
+/// make it fail (or swap what is in it) later in the same load.
+#[derive(Default)]
+pub(crate) struct DirWalks {
+    opened: HashMap<(PathBuf, bool), OwnedFd>,
+    resolved: HashMap<PathBuf, PathBuf>,
+}
+
+impl DirWalks {
+    fn resolve(&mut self, dir: &Path) -> Result<PathBuf, String> {
+        if let Some(real) = self.resolved.get(dir) {
+            return Ok(real.clone());
+        }
+        let real = resolve(dir)?;
+        self.resolved.insert(dir.to_path_buf(), real.clone());
+        Ok(real)
+    }
+
+    fn open(&mut self, dir: &Path, check: bool) -> Result<&OwnedFd, String> {
+        let key = (dir.to_path_buf(), check);
+        if !self.opened.contains_key(&key) {
+            let fd = open_dir(dir, check)?;
+            self.opened.insert(key.clone(), fd);
+        }
+        self.opened
+            .get(&key)
+            .ok_or_else(|| format!("{} was not opened", dir.display()))
+    }
+}
+
+fn resolve(p: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(p).map_err(|e| format!("cannot resolve: {e}"))
+}
+
+fn is_symlink(p: &Path) -> Result<bool, String> {
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_symlink())
+        .map_err(|e| format!("cannot open {}: {e}", p.display()))
 }
 
 /// Opens the absolute directory `dir` by walking it from `/` without
@@ -287,6 +344,47 @@ mod tests {
         );
         chmod(&mid, 0o1777);
         assert_eq!(check_trusted(&file), Ok(()));
+    }
+
+    #[test]
+    fn one_walk_serves_a_directory_and_links_out_of_it_are_still_checked() {
+        let top = tempfile::tempdir().unwrap();
+        chmod(top.path(), 0o755);
+        let dir = top.path().join("plugins");
+        let elsewhere = top.path().join("elsewhere");
+        for d in [&dir, &elsewhere] {
+            std::fs::create_dir(d).unwrap();
+            chmod(d, 0o755);
+        }
+        let a = trusted_plugin_in(&dir);
+        let b = dir.join("libq.so");
+        std::fs::write(&b, b"q").unwrap();
+        let target = elsewhere.join("libr.so");
+        std::fs::write(&target, b"r").unwrap();
+        let link = dir.join("libr.so");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        let mut walks = DirWalks::default();
+        for f in [&a, &b, &link] {
+            assert!(PluginFile::open_walked(f, true, &mut walks).is_ok(), "{f:?}");
+        }
+        // The plugin directory was walked once for its three files (the
+        // link's target directory once more).
+        assert_eq!(walks.opened.len(), 2);
+
+        // A link into a directory others can write is refused, even with
+        // the link's own directory already walked. (A directory is judged
+        // when it is opened: only its owner, root or us, could change it
+        // later, so one load keeps each directory's verdict.)
+        chmod(&elsewhere, 0o777);
+        let mut walks = DirWalks::default();
+        assert!(PluginFile::open_walked(&a, true, &mut walks).is_ok());
+        let err = PluginFile::open_walked(&link, true, &mut walks).unwrap_err();
+        assert!(err.contains("writable by everyone"), "{err}");
+        // The file itself is judged on every open, walked or not.
+        chmod(&b, 0o666);
+        let err = PluginFile::open_walked(&b, true, &mut walks).unwrap_err();
+        assert!(err.contains("writable by everyone"), "{err}");
     }
 
     #[test]
