@@ -13,7 +13,10 @@
 #   WebDAV: the same two shapes vs `rclone copy`.
 # Ratios are throughput ratios (their time / our time: > 1 means stowage
 # is faster); peak RSS (/usr/bin/time -v) is shown for every stowage run.
-# Not a timed test: numbers depend on the machine. Environment: BENCH_DIR
+# Each figure is the median of BENCH_RUNS runs (default 3; rclone is given
+# --ignore-times so that a repeated copy transfers again rather than
+# skipping what it finds in place). Not a timed test: numbers depend on
+# the machine. Environment: BENCH_RUNS, BENCH_DIR
 # (scratch parent, default /var/tmp), BENCH_BIG (S3 big object, default
 # 1024 MiB; 4096 gives the 4 GiB memory figure), STOWAGE_GARAGE.
 set -euo pipefail
@@ -25,6 +28,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 WANT=${*:-s3 sftp webdav}
 BIG_MIB=${BENCH_BIG:-1024}
+RUNS=${BENCH_RUNS:-3}
 
 echo "building release binaries..." >&2
 (cd "$ROOT" && cargo build --release --quiet -p stowage-cli -p stowage-s3 -p stowage-sftp -p stowage-webdav)
@@ -72,23 +76,28 @@ head -c $((512 << 20)) "$DATA/big" >"$DATA/mid" 2>/dev/null || head -c $((512 <<
 for i in $(seq -w 1 500); do head -c 262144 /dev/urandom >"$DATA/small/f$i"; done
 SMALL=("$DATA"/small/*)
 
-# measure LABEL CMD...: times CMD; for stowage runs also the peak RSS.
-# Sets LAST (seconds).
+# measure LABEL CMD...: times CMD RUNS times (each after an untimed sync)
+# and keeps the median; for stowage runs also the highest peak RSS. Sets
+# LAST (seconds, the median).
 measure() {
     local label=$1
     shift
-    sync
-    local t0 t1 rss=""
-    t0=$(now_ns)
-    if [[ $1 == "$BIN" ]]; then
-        /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null
-        rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f MiB", $2 / 1024 }' "$WORK/time.txt")
-    else
-        "$@" >/dev/null 2>"$WORK/err.txt" || { cat "$WORK/err.txt" >&2; return 1; }
-    fi
-    t1=$(now_ns)
-    LAST=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    printf '  %-44s %8.3f s  %s\n' "$label" "$LAST" "$rss"
+    local t0 t1 rss="" kib=0 times=()
+    for _ in $(seq 1 "$RUNS"); do
+        sync
+        t0=$(now_ns)
+        if [[ $1 == "$BIN" ]]; then
+            /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null
+            kib=$(awk -F': ' -v k="$kib" '/Maximum resident set size/ { print ($2 > k ? $2 : k) }' "$WORK/time.txt")
+            rss=$(awk -v k="$kib" 'BEGIN { printf "%.1f MiB", k / 1024 }')
+        else
+            "$@" >/dev/null 2>"$WORK/err.txt" || { cat "$WORK/err.txt" >&2; return 1; }
+        fi
+        t1=$(now_ns)
+        times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')")
+    done
+    LAST=$(median "${times[@]}")
+    printf '  %-44s %8.3f s  %-9s (runs: %s)\n' "$label" "$LAST" "$rss" "${times[*]}"
 }
 ratio() { awk -v ours="$1" -v theirs="$2" 'BEGIN { printf "%.2f", theirs / ours }'; }
 report() { printf '  => %-42s %s x (target %s)\n' "$1" "$(ratio "$2" "$3")" "$4"; }
@@ -169,16 +178,16 @@ EOC
     stowage_one "$url" "$DATA/big" "$WORK/out/big"
     versus "aws s3 cp" 1.5 "${aws[@]}" cp "$DATA/big" s3://bench/aws/big \
         --then "${aws[@]}" cp s3://bench/aws/big "$WORK/out/aws-big"
-    versus "rclone copy" 1.0 rclone copy "$DATA/big" g:bench/rclone \
-        --then rclone copy g:bench/rclone/big "$WORK/out/rclone"
+    versus "rclone copy" 1.0 rclone copy --ignore-times "$DATA/big" g:bench/rclone \
+        --then rclone copy --ignore-times g:bench/rclone/big "$WORK/out/rclone"
 
     echo "S3 (Garage), 500 x 256 KiB:"
     stowage_small "$url" "$WORK/out/s3small"
     versus "aws s3 cp --recursive" 1.5 "${aws[@]}" cp --recursive "$DATA/small" s3://bench/aws/small \
         --then "${aws[@]}" cp --recursive s3://bench/aws/small "$WORK/out/aws-small"
     local ap=$THEIRS_PUT ag=$THEIRS_GET
-    versus "rclone copy --transfers 4" 1.0 rclone copy --transfers 4 "$DATA/small" g:bench/rclone/small \
-        --then rclone copy --transfers 4 g:bench/rclone/small "$WORK/out/rclone-small"
+    versus "rclone copy --transfers 4" 1.0 rclone copy --ignore-times --transfers 4 "$DATA/small" g:bench/rclone/small \
+        --then rclone copy --ignore-times --transfers 4 g:bench/rclone/small "$WORK/out/rclone-small"
     local rp=$THEIRS_PUT rg=$THEIRS_GET
     # --jobs puts several objects in flight on the one handle.
     local ip1 ip4 ig4
@@ -226,8 +235,8 @@ bench_sftp() {
 
     echo "SFTP (OpenSSH), 500 x 256 KiB:"
     stowage_small "$url" "$WORK/out/sftpsmall"
-    versus "rclone copy" 1.0 rclone copy "$DATA/small" "s:$remote/rclone" \
-        --then rclone copy "s:$remote/rclone" "$WORK/out/rclone-sftp"
+    versus "rclone copy" 1.0 rclone copy --ignore-times "$DATA/small" "s:$remote/rclone" \
+        --then rclone copy --ignore-times "s:$remote/rclone" "$WORK/out/rclone-sftp"
 }
 
 # ---- WebDAV on nginx -----------------------------------------------------------
@@ -274,13 +283,13 @@ EOC
 
     echo "WebDAV (nginx), 1 x 512 MiB:"
     stowage_one "$url" "$DATA/mid" "$WORK/out/dav-mid"
-    versus "rclone copy" 1.0 rclone copy "$DATA/mid" w:rclone \
-        --then rclone copy w:rclone/mid "$WORK/out/rclone-dav"
+    versus "rclone copy" 1.0 rclone copy --ignore-times "$DATA/mid" w:rclone \
+        --then rclone copy --ignore-times w:rclone/mid "$WORK/out/rclone-dav"
 
     echo "WebDAV (nginx), 500 x 256 KiB:"
     stowage_small "$url" "$WORK/out/davsmall"
-    versus "rclone copy" 1.0 rclone copy "$DATA/small" w:rclone/small \
-        --then rclone copy w:rclone/small "$WORK/out/rclone-dav-small"
+    versus "rclone copy" 1.0 rclone copy --ignore-times "$DATA/small" w:rclone/small \
+        --then rclone copy --ignore-times w:rclone/small "$WORK/out/rclone-dav-small"
 }
 
 for what in $WANT; do "bench_$what"; done
