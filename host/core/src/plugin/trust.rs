@@ -366,7 +366,10 @@ mod tests {
 
         let mut walks = DirWalks::default();
         for f in [&a, &b, &link] {
-            assert!(PluginFile::open_walked(f, true, &mut walks).is_ok(), "{f:?}");
+            assert!(
+                PluginFile::open_walked(f, true, &mut walks).is_ok(),
+                "{f:?}"
+            );
         }
         // The plugin directory was walked once for its three files (the
         // link's target directory once more).
