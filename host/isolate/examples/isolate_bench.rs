@@ -1,6 +1,7 @@
-//! Measures what isolation costs (each figure the best of several rounds): per-operation overhead (`query` of an
-//! existing object), child start-up, and puts of many small files and of
-//! one large file, isolated and in process, in one run.
+//! Measures what isolation costs (each figure the best of several rounds,
+//! the modes taking their rounds in turn): per-operation overhead (`query`
+//! of an existing object), child start-up, and puts of many small files and
+//! of one large file, isolated and in process, in one run.
 //!
 //! `isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB [URL]]`; driven
 //! by tests/bench/isolate.sh. `URL` is the store's URL with `{}` for its
@@ -50,6 +51,26 @@ fn best_of(rounds: u32, mut measure: impl FnMut() -> f64) -> f64 {
     (0..rounds).map(|_| measure()).fold(f64::INFINITY, f64::min)
 }
 
+/// The best of `rounds` measurements of each of `modes` modes, taken in
+/// turn: round `r` starts with mode `r % modes`.
+fn interleaved(rounds: usize, modes: usize, mut measure: impl FnMut(usize) -> f64) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; modes];
+    for r in 0..rounds {
+        for k in 0..modes {
+            let i = (r + k) % modes;
+            best[i] = best[i].min(measure(i));
+        }
+    }
+    best
+}
+
+/// Writes back what the filesystem holding `dir` has pending (`syncfs`).
+fn sync_fs(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = rustix::fs::syncfs(&d);
+    }
+}
+
 struct Mode {
     label: &'static str,
     registry: Registry,
@@ -94,64 +115,107 @@ fn main() {
             registry: registry(&bin, &plugins, Policy::Always, false),
         },
     ];
+    let stores: Vec<PathBuf> = (0..modes.len())
+        .map(|i| work.join(format!("store{i}")))
+        .collect();
+    let url_of = |i: usize| url_template.replace("{}", &stores[i].display().to_string());
+
+    // Start-up: open (spawns, hands over, loads, opens) and close.
+    let startup: Vec<f64> = modes
+        .iter()
+        .enumerate()
+        .map(|(i, mode)| {
+            best_of(20, || {
+                let t = Instant::now();
+                let b = mode.registry.open(&url_of(i)).unwrap();
+                b.close().unwrap();
+                drop(b);
+                secs(t.elapsed())
+            })
+        })
+        .collect();
+
+    let backends: Vec<_> = modes
+        .iter()
+        .enumerate()
+        .map(|(i, mode)| {
+            let backend = mode
+                .registry
+                .open(&url_of(i))
+                .unwrap()
+                .with_retry(RetryPolicy::once());
+            backend.put(&small_dir.join("s0000"), "probe").unwrap();
+            backend
+        })
+        .collect();
+
+    // Each figure is the best of several rounds: on a shared machine the
+    // best round is the one least disturbed by others. The modes take
+    // their rounds in turn, each round in another order, so that each
+    // meets the same state of the machine: on ext4 without a journal,
+    // creating a file gets slower the more files were deleted in the last
+    // seconds (the allocator skips their inodes one by one), so whichever
+    // mode ran after another mode's puts and clean-up would pay for them.
+    let per_query = interleaved(5, modes.len(), |i| {
+        let t = Instant::now();
+        for _ in 0..queries / 5 {
+            backends[i].query("probe").unwrap();
+        }
+        secs(t.elapsed()) / f64::from(queries / 5)
+    });
+
+    // Puts leave data to write back: each round of puts starts once the
+    // last one's data is on disk, so that none competes with another's
+    // write-back.
+    let small = interleaved(3, modes.len(), |i| {
+        sync_fs(&stores[i]);
+        let t = Instant::now();
+        for j in 0..small_count {
+            backends[i]
+                .put(&small_dir.join(format!("s{j:04}")), &format!("s{j:04}"))
+                .unwrap();
+        }
+        secs(t.elapsed())
+    });
+
+    // Each large put makes a new object and it is deleted right after,
+    // outside the timing: replacing the last copy would time the freeing
+    // of a gibibyte too (on a filesystem without a journal, mounted with
+    // `discard`, the rename that replaces it trims the old blocks then and
+    // there), and keeping them all would make each put find less free
+    // memory than the one before (on a virtual machine whose free memory
+    // goes back to the host, taking it again is slow), whichever mode it
+    // belongs to. One put beforehand, not timed, brings the first round to
+    // the state of the others.
+    backends[0].put(&big, "big").unwrap();
+    backends[0].delete("big").unwrap();
+    let large = interleaved(3, modes.len(), |i| {
+        sync_fs(&stores[i]);
+        let t = Instant::now();
+        backends[i].put(&big, "big").unwrap();
+        let took = secs(t.elapsed());
+        backends[i].delete("big").unwrap();
+        took
+    });
+
     let mut results = Vec::new();
-    for (i, mode) in modes.iter().enumerate() {
-        let store = work.join(format!("store{i}"));
-        let url = url_template.replace("{}", &store.display().to_string());
-        // Start-up: open (spawns, hands over, loads, opens) and close.
-        let startup = best_of(20, || {
-            let t = Instant::now();
-            let b = mode.registry.open(&url).unwrap();
-            b.close().unwrap();
-            drop(b);
-            secs(t.elapsed())
-        });
-
-        let backend = mode
-            .registry
-            .open(&url)
-            .unwrap()
-            .with_retry(RetryPolicy::once());
-        backend.put(&small_dir.join("s0000"), "probe").unwrap();
-        // Each figure is the best of several rounds: on a shared machine
-        // the best round is the one least disturbed by others.
-        let per_query = best_of(5, || {
-            let t = Instant::now();
-            for _ in 0..queries / 5 {
-                backend.query("probe").unwrap();
-            }
-            secs(t.elapsed()) / f64::from(queries / 5)
-        });
-
-        let small = best_of(3, || {
-            let t = Instant::now();
-            for j in 0..small_count {
-                backend
-                    .put(&small_dir.join(format!("s{j:04}")), &format!("s{j:04}"))
-                    .unwrap();
-            }
-            secs(t.elapsed())
-        });
-
-        let large = best_of(3, || {
-            let t = Instant::now();
-            backend.put(&big, "big").unwrap();
-            secs(t.elapsed())
-        });
+    for (i, (mode, backend)) in modes.iter().zip(backends).enumerate() {
         backend.close().unwrap();
         drop(backend);
-        let _ = fs::remove_dir_all(&store);
         println!(
             "{:<22} open+close {:>8.2} ms  query {:>7.1} us  put {}x64KiB {:>7.3} s  put {} MiB {:>7.3} s",
             mode.label,
-            startup * 1e3,
-            per_query * 1e6,
+            startup[i] * 1e3,
+            per_query[i] * 1e6,
             small_count,
-            small,
+            small[i],
             big_mib,
-            large
+            large[i]
         );
-        results.push((startup, per_query, small, large));
+        results.push((startup[i], per_query[i], small[i], large[i]));
+    }
+    for store in &stores {
+        let _ = fs::remove_dir_all(store);
     }
     let base = results[0];
     for (i, r) in results.iter().enumerate().skip(1) {

@@ -2,12 +2,12 @@
 //! backend, and serves the host's requests until the host closes the
 //! socket.
 
+use std::collections::VecDeque;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use abi_stable::sabi_trait::TD_Opaque;
@@ -17,17 +17,16 @@ use stowage_backend_api::abi::{HostObject, RawHost_TO};
 use stowage_backend_api::{BackendError, BackendHandle};
 use stowage_stream_ext::Stream;
 
-use crate::child_conn::{exit, protocol_violation, serving, Conn};
+use crate::child_conn::{exit, fatal, protocol_violation, serving, Conn};
 use crate::child_ext::extension_call;
 use crate::child_host::{ChildHost, ForwardingLogger};
+use crate::child_pool::{Job, Pool};
 use crate::child_stream::{stream_of, Streams};
 use crate::confine::{self, Outcome};
 use crate::execute::execute;
 use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
-use crate::protocol::{
-    Answer, Down, Hello, Op, Request, RequestId, Setup, Up, WireDescriptor, SOCKET_ENV,
-};
+use crate::protocol::{Answer, Down, Hello, Op, Request, Setup, Up, WireDescriptor, SOCKET_ENV};
 use crate::streamed::{try_streamed, UMASK};
 
 /// How many requests the child serves at once; more wait in line.
@@ -100,12 +99,12 @@ struct Loaded {
     confined: bool,
 }
 
-type Job = (RequestId, Request, Vec<OwnedFd>);
-
-/// Reads the host's frames on this thread and hands each request to one
-/// of [`WORKERS`] threads, so that a slow request does not hold up the
-/// others and a plugin's host call is answered while it waits. Returns
-/// when the host closes the socket, after the requests in flight ended.
+/// Reads the host's frames on this thread alone until the setup, which
+/// confines this thread before any other exists; then serves with
+/// [`WORKERS`] more threads, this one among them (see `child_pool.rs`),
+/// so that a slow request does not hold up the others and a plugin's host
+/// call is answered while it waits. Returns when the host closes the
+/// socket, after the requests in flight ended.
 fn serve(conn: &Arc<Conn>) -> i32 {
     let host = RawHost_TO::from_ptr(RArc::new(ChildHost { conn: conn.clone() }), TD_Opaque);
     let state = Arc::new(State {
@@ -118,25 +117,16 @@ fn serve(conn: &Arc<Conn>) -> i32 {
         backend: OnceLock::new(),
         closed: AtomicBool::new(false),
     });
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    let mut early = VecDeque::new();
     loop {
-        let (Down { id, request }, fds) = match conn.channel().recv::<Down>(None, Down::fds) {
-            Ok(r) => r,
-            Err(FrameError::Closed) => break,
-            Err(e) => protocol_violation(&e.to_string()),
+        let Some((id, request, fds)) = read_request(conn, true) else {
+            return exit::DONE;
         };
         match request {
-            Request::HostAnswer { call, answer } => conn.answered(call, answer),
-            Request::Umask(mask) => {
-                rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
-                UMASK.store(mask & 0o777, Ordering::Relaxed);
-            }
             // Landlock binds the thread that applies it and the threads it
-            // starts afterwards: confine here, on the main thread, before
-            // the workers exist, and let a worker load the plugin.
-            Request::Setup(setup) if workers.is_empty() => {
+            // starts afterwards: confine here, before any other thread
+            // exists, and let the pool load the plugin.
+            Request::Setup(setup) => {
                 conn.max_level.store(setup.max_log_level, Ordering::Relaxed);
                 log::set_max_level(stowage_backend_api::levels::max_level_from_abi(
                     setup.max_log_level,
@@ -146,33 +136,41 @@ fn serve(conn: &Arc<Conn>) -> i32 {
                 match confine::apply(&setup.confinement, &plugin, &staging) {
                     Ok(outcome) => {
                         let _ = state.confinement.set(outcome);
-                        workers = start_workers(&state, &queue);
-                        if workers.is_empty()
-                            || jobs.send((id, Request::Setup(setup), fds)).is_err()
-                        {
-                            eprintln!("stowage plugin child: cannot start a worker thread");
-                            return exit::PROTOCOL;
-                        }
+                        early.push_back((id, Request::Setup(setup), fds));
+                        break;
                     }
                     Err(e) => {
                         if !conn.reply(id, Err(BackendError::generic(e))) {
-                            break;
+                            return exit::DONE;
                         }
                     }
                 }
             }
-            request => {
-                if jobs.send((id, request, fds)).is_err() {
-                    break;
-                }
-            }
+            request => early.push_back((id, request, fds)),
         }
     }
-    // The host is gone: open host calls fail, the workers finish what they
-    // hold and stop; dropping the backend then closes it if the host never
-    // did, as dropping an in-process backend would.
-    conn.hang_up();
-    drop(jobs);
+    let pool = match Pool::new(conn.channel().socket(), WORKERS, early) {
+        Ok(pool) => Arc::new(pool),
+        Err(e) => fatal(&format!("cannot set up its threads: {e}")),
+    };
+    let workers: Vec<JoinHandle<()>> = (0..WORKERS)
+        .filter_map(|n| {
+            let (state, pool) = (state.clone(), pool.clone());
+            std::thread::Builder::new()
+                .name(format!("stowage-plugin-worker-{n}"))
+                .spawn(move || work(&state, &pool))
+                .ok()
+        })
+        .collect();
+    if workers.is_empty() {
+        eprintln!("stowage plugin child: cannot start a worker thread");
+        return exit::PROTOCOL;
+    }
+    pool.limit_to(workers.len());
+    work(&state, &pool);
+    // The host is gone and every request ended: dropping the backend
+    // closes it if the host never did, as dropping an in-process backend
+    // would.
     for worker in workers {
         let _ = worker.join();
     }
@@ -180,30 +178,44 @@ fn serve(conn: &Arc<Conn>) -> i32 {
     exit::DONE
 }
 
-fn start_workers(
-    state: &Arc<State>,
-    queue: &Arc<Mutex<mpsc::Receiver<Job>>>,
-) -> Vec<JoinHandle<()>> {
-    (0..WORKERS)
-        .filter_map(|n| {
-            let (state, queue) = (state.clone(), queue.clone());
-            std::thread::Builder::new()
-                .name(format!("stowage-plugin-worker-{n}"))
-                .spawn(move || work(&state, &queue))
-                .ok()
-        })
-        .collect()
+/// One thread of the pool.
+fn work(state: &State, pool: &Pool) {
+    let read = |alone| read_request(&state.conn, alone);
+    let serve = |(id, request, fds): Job| {
+        let result = serving(id, || run(state, request, fds));
+        // A host that is gone is seen by the thread that reads.
+        let _ = state.conn.reply(id, result);
+    };
+    pool.work(&read, &serve);
 }
 
-fn work(state: &State, queue: &Mutex<mpsc::Receiver<Job>>) {
+/// The next request from the host, serving on the way what needs no
+/// thread of its own: host answers and the umask. `None` once the host
+/// closed the socket; open host calls then fail. `alone`: no request
+/// runs, so the host's next frame comes soon and is waited for spinning.
+fn read_request(conn: &Conn, alone: bool) -> Option<Job> {
     loop {
-        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        let Ok((id, request, fds)) = job else {
-            return;
+        let channel = conn.channel();
+        let read = if alone {
+            channel.recv_spinning::<Down>(None, Down::fds)
+        } else {
+            channel.recv::<Down>(None, Down::fds)
         };
-        let result = serving(id, || run(state, request, fds));
-        if !state.conn.reply(id, result) {
-            return;
+        let (Down { id, request }, fds) = match read {
+            Ok(r) => r,
+            Err(FrameError::Closed) => {
+                conn.hang_up();
+                return None;
+            }
+            Err(e) => protocol_violation(&e.to_string()),
+        };
+        match request {
+            Request::HostAnswer { call, answer } => conn.answered(call, answer),
+            Request::Umask(mask) => {
+                rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
+                UMASK.store(mask & 0o777, Ordering::Relaxed);
+            }
+            request => return Some((id, request, fds)),
         }
     }
 }

@@ -28,6 +28,8 @@ pub mod exit {
     pub const HANDSHAKE: i32 = 3;
     /// The host sent something this child cannot read.
     pub const PROTOCOL: i32 = 4;
+    /// The child's own machinery failed (an `epoll` call, say).
+    pub const BROKEN: i32 = 5;
 }
 
 /// Runs `f` as the server of request `id` on this thread.
@@ -144,6 +146,12 @@ impl Conn {
     pub(crate) fn hang_up(&self) {
         self.calls.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
+}
+
+/// Ends the child when its own machinery fails and it cannot go on.
+pub(crate) fn fatal(what: &str) -> ! {
+    eprintln!("stowage plugin child: {what}");
+    std::process::exit(exit::BROKEN)
 }
 
 /// Ends the child after the host sent what no stowage host sends.

@@ -15,7 +15,7 @@ use stowage_backend_api::abi::{BackendObject, HostObject};
 use stowage_backend_api::location::PathUrl;
 use stowage_backend_api::{BackendError, Descriptor};
 
-use crate::live::Live;
+use crate::live::{Live, Services};
 use crate::protocol::{Answer, Confinement, Request, Setup};
 use crate::spawn::{spawn, Limits, SpawnSpec, User};
 
@@ -308,7 +308,7 @@ impl Context {
             confinement,
             staging: bytes(&staging),
         });
-        match live.converse(&setup, &[], &no_host(), o.op_timeout) {
+        match live.converse(&setup, &[], &Services::new(no_host()), o.op_timeout) {
             Ok(Ok(Answer::Loaded {
                 descriptor,
                 unconfined,
@@ -349,7 +349,8 @@ impl Context {
             as_prefix: open.as_prefix,
             url: open.url.clone(),
         };
-        match live.converse(&request, &[], host, self.options.op_timeout) {
+        let services = Services::new(host.clone());
+        match live.converse(&request, &[], &services, self.options.op_timeout) {
             Ok(Ok(_)) => Ok(live),
             Ok(Err(e)) => {
                 live.shut_down(self.options.op_timeout);

@@ -13,6 +13,7 @@ use stowage_backend_api::{BackendError, Descriptor};
 
 use crate::isolation::{no_host, Isolation, OpenArgs, Policy};
 use crate::link::Link;
+use crate::live::Services;
 use crate::protocol::Confinement;
 use crate::proxy::IsolatedBackend;
 
@@ -102,7 +103,7 @@ impl Isolator for Isolation {
                 ctx: self.ctx.clone(),
                 plugin: state,
                 open,
-                host,
+                services: Services::new(host),
                 live: Mutex::new(Some(Arc::new(live))),
                 lost_writes: AtomicBool::new(false),
             }),

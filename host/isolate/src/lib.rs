@@ -22,6 +22,7 @@ mod child;
 mod child_conn;
 mod child_ext;
 mod child_host;
+mod child_pool;
 mod child_stream;
 mod confine;
 mod demux;

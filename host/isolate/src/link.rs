@@ -6,11 +6,10 @@ use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use stowage_backend_api::abi::HostObject;
 use stowage_backend_api::BackendError;
 
 use crate::isolation::{Context, OpenArgs, PluginState};
-use crate::live::{Failure, Live};
+use crate::live::{Failure, Live, Services};
 use crate::protocol::{Answer, ExtCall, Op, Request};
 use crate::remote_ops::OpSender;
 
@@ -20,7 +19,8 @@ pub(crate) struct Link {
     pub(crate) ctx: Arc<Context>,
     pub(crate) plugin: Arc<PluginState>,
     pub(crate) open: OpenArgs,
-    pub(crate) host: HostObject,
+    /// The backend's host services.
+    pub(crate) services: Services,
     /// The running child, shared by the calls in flight; empty after a
     /// death until the next call starts a new one.
     pub(crate) live: Mutex<Option<Arc<Live>>>,
@@ -59,7 +59,7 @@ impl Link {
             ctx: self.ctx.clone(),
             plugin: self.plugin.clone(),
             open,
-            host: self.host.clone(),
+            services: Services::new(self.services.host.clone()),
             live: Mutex::new(None),
             lost_writes: AtomicBool::new(false),
         };
@@ -78,10 +78,11 @@ impl Link {
             return Ok(live.clone());
         }
         self.plugin.check_usable()?;
-        let live = Arc::new(
-            self.ctx
-                .start_backend(&self.plugin, &self.open, &self.host)?,
-        );
+        let live = Arc::new(self.ctx.start_backend(
+            &self.plugin,
+            &self.open,
+            &self.services.host,
+        )?);
         *slot = Some(live.clone());
         Ok(live)
     }
@@ -115,7 +116,7 @@ impl Link {
         writes: bool,
         closes: bool,
     ) -> Result<Result<Answer, BackendError>, BackendError> {
-        match live.converse(request, fds, &self.host, self.ctx.options.op_timeout) {
+        match live.converse(request, fds, &self.services, self.ctx.options.op_timeout) {
             Ok(answer) => {
                 if answer.is_ok() && writes {
                     live.unclosed_writes.store(true, Ordering::Release);

@@ -3,24 +3,51 @@
 //! progress and host calls on its own thread, where an in-process plugin
 //! would have made them), and the end of the child.
 
+use std::fs::File;
 use std::os::fd::BorrowedFd;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RStr;
 use stowage_backend_api::abi::HostObject;
-use stowage_backend_api::{BackendError, Host};
+use stowage_backend_api::{BackendError, Host, Progress};
 
 pub use crate::demux::Failure;
 use crate::demux::{frame_failure, Demux, Event};
 use crate::host_calls::HostCalls;
 use crate::protocol::{Answer, Hello, Request};
 use crate::spawn::{self, Spawned};
+
+/// The host services the messages about a request are served with.
+pub struct Services {
+    /// Logs, host calls.
+    pub host: HostObject,
+    /// The progress sink, looked up on the first report and kept: a
+    /// lookup checks the extension's layout, which costs more than a small
+    /// put.
+    progress: OnceLock<Option<Progress>>,
+}
+
+impl Services {
+    /// Serves with `host`.
+    pub fn new(host: HostObject) -> Self {
+        Self {
+            host,
+            progress: OnceLock::new(),
+        }
+    }
+
+    fn progress(&self) -> Option<&Progress> {
+        self.progress
+            .get_or_init(|| Host::from_raw(self.host.clone()).progress())
+            .as_ref()
+    }
+}
 
 /// A running child.
 pub struct Live {
@@ -38,8 +65,9 @@ pub struct Live {
 
 impl Live {
     /// Wraps a spawned child, does the handshake and starts the thread
-    /// that reads the child's messages. `host`: the services of the backend
-    /// the child will serve, for what the plugin does outside any request.
+    /// that reads the child's messages while no request is in flight.
+    /// `host`: the services of the backend the child will serve, for what
+    /// the plugin does outside any request.
     pub fn new(
         spawned: Spawned,
         staging: PathBuf,
@@ -49,21 +77,22 @@ impl Live {
     ) -> Result<Self, Box<(Self, Failure)>> {
         let Spawned { child, channel } = spawned;
         let shaken = handshake(&channel, timeout);
+        let calls = Arc::new(HostCalls::new(host_staging));
         let live = Self {
-            demux: Arc::new(Demux::new(channel)),
+            demux: Arc::new(Demux::new(channel, host, calls.clone())),
             child: Mutex::new(child),
             staging,
-            calls: Arc::new(HostCalls::new(host_staging)),
+            calls,
             epitaph: Mutex::new(None),
             unclosed_writes: AtomicBool::new(false),
         };
         if let Err(f) = shaken {
             return Err(Box::new((live, f)));
         }
-        let (demux, calls) = (live.demux.clone(), live.calls.clone());
+        let demux = live.demux.clone();
         let reader = std::thread::Builder::new()
-            .name("stowage-isolate-reader".into())
-            .spawn(move || demux.read(host, calls));
+            .name("stowage-isolate-idle-reader".into())
+            .spawn(move || demux.read_while_idle());
         if let Err(e) = reader {
             let failure = Failure::Broken(format!("cannot start its reader thread: {e}"));
             return Err(Box::new((live, failure)));
@@ -79,7 +108,7 @@ impl Live {
         &self,
         request: &Request,
         fds: &[BorrowedFd<'_>],
-        host: &HostObject,
+        services: &Services,
         timeout: Duration,
     ) -> Result<Result<Answer, BackendError>, Failure> {
         // Only what may create files needs the caller's umask: reading it
@@ -90,18 +119,9 @@ impl Live {
             None
         };
         let pending = self.demux.start(umask, request, fds)?;
-        let mut progress = None;
+        let host = &services.host;
         loop {
-            let event = match pending.events.recv_timeout(timeout) {
-                Ok(event) => event,
-                Err(RecvTimeoutError::Timeout) => {
-                    self.demux.forget(pending.id);
-                    self.demux.end(Failure::TimedOut(timeout));
-                    return Err(self.demux.ended());
-                }
-                Err(RecvTimeoutError::Disconnected) => return Err(self.demux.ended()),
-            };
-            match event {
+            match pending.next(timeout)? {
                 Event::Reply(result) => return Ok(result.map_err(BackendError::from)),
                 Event::Log {
                     level,
@@ -109,9 +129,7 @@ impl Live {
                     message,
                 } => host.log(level, RStr::from_str(&target), RStr::from_str(&message)),
                 Event::Progress { done, total } => {
-                    let sink =
-                        progress.get_or_insert_with(|| Host::from_raw(host.clone()).progress());
-                    if let Some(sink) = sink {
+                    if let Some(sink) = services.progress() {
                         sink.report(done, total);
                     }
                 }
@@ -156,7 +174,7 @@ impl Live {
     /// nobody did and exits; whatever remains after `grace` is killed.
     pub fn shut_down(&self, grace: Duration) {
         self.calls.clear();
-        self.demux.channel().shutdown();
+        self.demux.close();
         spawn::finish(
             &mut self.child.lock().unwrap_or_else(|p| p.into_inner()),
             grace,
@@ -172,7 +190,7 @@ impl Drop for Live {
         if let Ok(None) = child.try_wait() {
             spawn::kill(child);
         }
-        self.demux.channel().shutdown();
+        self.demux.close();
         remove_dirs(&self.staging, self.calls.staging_dir());
     }
 }
@@ -224,9 +242,47 @@ pub fn describe_status(s: ExitStatus) -> String {
 }
 
 /// This process's umask, read without changing it (`umask(2)` can only be
-/// read by setting it, which would race with other threads).
+/// read by setting it, which would race with other threads). It is asked
+/// for on every put: `/proc/self/status` stays open and is read again from
+/// its start with one `pread` (the kernel renders it afresh), which costs
+/// half of opening and reading it each time.
 fn process_umask() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
-    u32::from_str_radix(line.trim(), 8).ok()
+    static STATUS: OnceLock<Option<File>> = OnceLock::new();
+    let status = STATUS
+        .get_or_init(|| File::open("/proc/self/status").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 4096];
+    let n = status.read_at(&mut buf, 0).ok()?;
+    umask_in_status(buf.get(..n)?)
+}
+
+/// The `Umask:` line of a `/proc/PID/status` text (bytes: the process name
+/// before it need not be UTF-8).
+fn umask_in_status(status: &[u8]) -> Option<u32> {
+    let line = status
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"Umask:"))?;
+    let digits = std::str::from_utf8(line).ok()?;
+    u32::from_str_radix(digits.trim(), 8).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_umask_is_read_afresh_each_time() {
+        // Other tests of this process only ever lose group and other bits
+        // meanwhile, which none of them checks.
+        let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o027));
+        let first = process_umask();
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+        let second = process_umask();
+        rustix::process::umask(old);
+        assert_eq!((first, second), (Some(0o027), Some(0o077)));
+        assert_eq!(
+            umask_in_status(b"Name:\t\xff\nUmask:\t0022\nState:\tR\n"),
+            Some(0o022)
+        );
+    }
 }

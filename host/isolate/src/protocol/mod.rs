@@ -124,8 +124,9 @@ pub enum Request {
         /// The outcome.
         answer: Result<HostAnswer, WireError>,
     },
-    /// The host's umask, sent (unanswered) before each open, operation and
-    /// extension call: the umask is per process, and a caller may change
+    /// The host's umask, sent (unanswered) before a request that may
+    /// create files, when it differs from the one the child last got (the
+    /// child keeps it): the umask is per process, and a caller may change
     /// it after the child was forked (backup spaces write under `077`), so
     /// the plugin creates files with the permissions it would get in
     /// process.
