@@ -103,11 +103,19 @@ fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
     let plugins = scanner_dir(false);
     let all = so_files(plugins.path());
     let (work, src) = work_with_file("f", b"x");
+    // Entries of the wrong shape under this version's own format number.
+    let format = {
+        let cli = Cli::new(plugins.path());
+        cli.run(["plugins"]).ok();
+        let written = fs::read(cli.cache_home().join("stowage/plugin-probes.json")).unwrap();
+        serde_json::from_slice::<Value>(&written).unwrap()["format"].clone()
+    };
+    let misshapen = format!("{{\"format\": {format}, \"entries\": 42}}");
 
     for garbage in [
         &b"\x00\x01 not json at all"[..],
         b"{\"format\": 1, \"entries\": {\"/x.so\": ",
-        b"{\"format\": 1, \"entries\": 42}",
+        misshapen.as_bytes(),
     ] {
         let cli = Cli::new(plugins.path()).global(["-vv"]);
         let cache_file = cli.cache_home().join("stowage/plugin-probes.json");
@@ -131,6 +139,29 @@ fn a_corrupt_probe_cache_is_ignored_with_a_warning() {
         assert!(!out.err.contains("corrupt"), "{out}");
         assert_eq!(probed(&out), Vec::<PathBuf>::new(), "{out}");
     }
+}
+
+/// A cache another stowage version wrote (another format number) is not
+/// corrupt: it is replaced without a warning, and every plugin probed.
+#[test]
+fn a_cache_in_another_format_is_replaced_quietly() {
+    let plugins = scanner_dir(false);
+    let all = so_files(plugins.path());
+    let (work, src) = work_with_file("f", b"x");
+    let cli = Cli::new(plugins.path()).global(["-vv"]);
+    let cache_file = cli.cache_home().join("stowage/plugin-probes.json");
+    fs::create_dir_all(cache_file.parent().unwrap()).unwrap();
+    fs::write(
+        &cache_file,
+        br#"{"format": 1, "entries": {"/x.so": {"key": {"size": 1}}}}"#,
+    )
+    .unwrap();
+    let out = put_survives(&cli, &work.path().join("s"), &src);
+    assert!(!out.err.contains("corrupt"), "{out}");
+    assert!(!out.err.contains("WARN  stowage::plugin::cache"), "{out}");
+    assert_eq!(probed(&out), all, "{out}");
+    let cache: Value = serde_json::from_slice(&fs::read(&cache_file).unwrap()).unwrap();
+    assert_eq!(cache["entries"].as_object().unwrap().len(), all.len());
 }
 
 #[test]
