@@ -26,7 +26,12 @@ pub fn s3_error(e: &opendal::Error, what: impl Display) -> BackendError {
         }
         _ => ErrorCode::GENERIC,
     };
-    let hint = if text.contains("NoSuchBucket") {
+    BackendError::new(code, format!("{what}: {text}{}", hint(&text)))
+}
+
+/// What to check, for the S3 error codes a user can fix.
+fn hint(text: &str) -> &'static str {
+    if text.contains("NoSuchBucket") {
         " (the bucket does not exist)"
     } else if text.contains("InvalidAccessKeyId")
         || text.contains("SignatureDoesNotMatch")
@@ -35,8 +40,25 @@ pub fn s3_error(e: &opendal::Error, what: impl Display) -> BackendError {
         " (check the credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws/credentials)"
     } else {
         ""
+    }
+}
+
+/// A failed response to one of our own signed requests (`status`, the
+/// error document `body`) while doing `what`, coded as [`s3_error`]
+/// codes OpenDAL's failures: 404 not found, 401/403 permission denied,
+/// 408/412/429/5xx transient, a quota no space.
+pub fn http_error(status: http::StatusCode, body: &str, what: impl Display) -> BackendError {
+    let text = format!("HTTP {status}: {}", crate::xml::error_code(body));
+    let code = match status.as_u16() {
+        404 => ErrorCode::NOT_FOUND,
+        401 | 403 => ErrorCode::PERMISSION_DENIED,
+        408 | 412 | 429 | 500..=599 => ErrorCode::TRANSIENT,
+        _ if text.contains("QuotaExceeded") || text.contains("EntityTooLarge") => {
+            ErrorCode::NO_SPACE
+        }
+        _ => ErrorCode::GENERIC,
     };
-    BackendError::new(code, format!("{what}: {text}{hint}"))
+    BackendError::new(code, format!("{what}: {text}{}", hint(&text)))
 }
 
 /// A failure of a download stream: OpenDAL's error inside an I/O error,
@@ -58,6 +80,42 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_statuses() {
+        let doc = |code: &str| format!("<Error><Code>{code}</Code></Error>");
+        let cases = [
+            (404, doc("NoSuchKey"), ErrorCode::NOT_FOUND, "NoSuchKey"),
+            (
+                404,
+                doc("NoSuchBucket"),
+                ErrorCode::NOT_FOUND,
+                "bucket does not exist",
+            ),
+            (
+                403,
+                doc("AccessDenied"),
+                ErrorCode::PERMISSION_DENIED,
+                "check the credentials",
+            ),
+            (503, doc("SlowDown"), ErrorCode::TRANSIENT, "SlowDown"),
+            (412, doc("PreconditionFailed"), ErrorCode::TRANSIENT, "412"),
+            (
+                400,
+                doc("QuotaExceeded"),
+                ErrorCode::NO_SPACE,
+                "QuotaExceeded",
+            ),
+            (400, "not xml".to_string(), ErrorCode::GENERIC, "not xml"),
+        ];
+        for (status, body, code, shown) in cases {
+            let status = http::StatusCode::from_u16(status).unwrap();
+            let e = http_error(status, &body, "get x");
+            assert_eq!(e.code(), code, "{status}: {e}");
+            assert!(e.message().starts_with("get x: HTTP "), "{e}");
+            assert!(e.message().contains(shown), "{e}");
+        }
+    }
 
     #[test]
     fn kinds() {

@@ -5,9 +5,11 @@ mod config;
 mod credentials;
 mod errors;
 mod read;
+mod signed;
 mod stale;
 mod store;
 mod stream;
+mod xml;
 
 use stowage_backend_api::{export_plugin, Backend, Descriptor, Host, OpenRequest, Plugin, Result};
 

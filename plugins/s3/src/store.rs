@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crc_fast::{CrcAlgorithm, Digest};
 use futures::stream::TryStreamExt;
@@ -15,7 +15,8 @@ use stowage_net_common::{block_on, open_source, query_each, LocalTemp, Reporter}
 use crate::config::S3Config;
 use crate::credentials::{self, Credentials};
 use crate::errors::{s3_error, stream_error};
-use crate::read::{self, ObjectRead, CHECKSUM_KEY};
+use crate::read::{ObjectRead, Reading, CHECKSUM_KEY};
+use crate::signed::Signed;
 use crate::stale::StaleUploads;
 
 /// Stats one call keeps in flight.
@@ -38,6 +39,8 @@ pub struct S3Store {
     /// Aborts the uploads a killed process left (`None`: could not be
     /// set up; puts go on without).
     stale: Option<StaleUploads>,
+    /// How objects are read.
+    reading: Reading,
 }
 
 impl S3Store {
@@ -45,15 +48,28 @@ impl S3Store {
     pub fn new(cfg: S3Config, progress: Option<Progress>) -> Result<Self> {
         let creds = credentials::find(cfg.profile.as_deref())?;
         let op = operator(&cfg, &creds)?;
-        let stale = StaleUploads::new(&cfg, &creds)
-            .inspect_err(|e| log::warn!("s3: leftover multipart uploads cannot be aborted: {e}"))
-            .ok();
+        let signed = Signed::new(&cfg, &creds)
+            .inspect_err(|e| {
+                log::warn!(
+                    "s3: no signed client ({e}): leftover multipart uploads cannot be aborted, \
+                     and every get stats the object first"
+                )
+            })
+            .ok()
+            .map(Arc::new);
+        let reading = Reading {
+            op: op.clone(),
+            signed: signed.clone(),
+            chunk: cfg.chunk as usize,
+            concurrency: cfg.concurrency,
+        };
         Ok(Self {
             cfg,
             op,
             progress,
             unaborted: Mutex::new(Vec::new()),
-            stale,
+            stale: signed.map(StaleUploads::new),
+            reading,
         })
     }
 
@@ -140,13 +156,7 @@ impl S3Store {
         let ObjectRead {
             mut stream,
             mut check,
-        } = read::open(
-            &self.op,
-            name,
-            self.cfg.chunk as usize,
-            self.cfg.concurrency,
-        )
-        .await?;
+        } = self.reading.open(name).await?;
         let temp = LocalTemp::create(local)?;
         let mut out = temp.file();
         let mut progress = Reporter::start(self.progress.as_ref(), check.size());
@@ -277,7 +287,7 @@ impl Backend for S3Store {
     }
 
     fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
-        crate::stream::extension(id, &self.op, &self.cfg)
+        crate::stream::extension(id, &self.op, &self.cfg, &self.reading)
     }
 
     fn close(&self) -> Result<()> {

@@ -15,7 +15,7 @@
 //! the end when the object has one, as `get` does.
 
 use futures::TryStreamExt;
-use opendal::{Buffer, FuturesBytesStream, Operator, Writer};
+use opendal::{Buffer, Operator, Writer};
 use stowage_backend_api::{BackendError, ErrorCode, Extension, Result};
 use stowage_location_ext::LocationService;
 use stowage_net_common::block_on;
@@ -23,14 +23,16 @@ use stowage_stream_ext::{StreamRead, StreamService, StreamWrite};
 
 use crate::config::S3Config;
 use crate::errors::{s3_error, stream_error};
-use crate::read::{self, EndCheck, ObjectRead};
+use crate::read::{ByteStream, EndCheck, ObjectRead, Reading};
 
-/// The extension `id` for the store reached through `op` with `cfg`.
-pub fn extension(id: &str, op: &Operator, cfg: &S3Config) -> Option<Extension> {
+/// The extension `id` for the store reached through `op` with `cfg`,
+/// reading as `reading` says.
+pub fn extension(id: &str, op: &Operator, cfg: &S3Config, reading: &Reading) -> Option<Extension> {
     let service = S3Stream {
         op: op.clone(),
         chunk: cfg.chunk as usize,
         concurrency: cfg.concurrency,
+        reading: reading.clone(),
     };
     match id {
         stowage_stream_ext::ID => Some(stowage_stream_ext::serve(service)),
@@ -43,6 +45,7 @@ struct S3Stream {
     op: Operator,
     chunk: usize,
     concurrency: usize,
+    reading: Reading,
 }
 
 impl StreamService for S3Stream {
@@ -67,8 +70,7 @@ impl StreamService for S3Stream {
     }
 
     fn open_reader(&self, name: &str) -> Result<S3Reader> {
-        let ObjectRead { stream, check } =
-            block_on(read::open(&self.op, name, self.chunk, self.concurrency))??;
+        let ObjectRead { stream, check } = block_on(self.reading.open(name))??;
         Ok(S3Reader {
             stream,
             pending: bytes::Bytes::new(),
@@ -162,7 +164,7 @@ fn abort(what: &str, writer: &mut Writer) {
 /// One object being read. Invariant: every chunk taken from `stream` has
 /// been shown to `check`.
 pub struct S3Reader {
-    stream: FuturesBytesStream,
+    stream: ByteStream,
     /// Received and not yet handed out.
     pending: bytes::Bytes,
     check: EndCheck,
