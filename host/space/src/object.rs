@@ -176,16 +176,9 @@ impl BlobCache {
         }
     }
 
-    /// Whether the stored object for `sha256` holds exactly `size` bytes
-    /// with that checksum (see [`ObjectChecker::check`]).
-    pub fn check(
-        &self,
-        backend: &Backend,
-        temp_dir: &Path,
-        sha256: &str,
-        size: u64,
-    ) -> Result<(), Fault> {
-        self.checker.check(backend, temp_dir, sha256, size)
+    /// How stored objects are checked.
+    pub fn checker(&self) -> &ObjectChecker {
+        &self.checker
     }
 
     /// Records the content objects of a fresh listing.
@@ -299,7 +292,7 @@ impl BlobCache {
             locked(&self.good).insert(sha256.to_string());
             return true;
         }
-        match self.check(backend, temp_dir, sha256, size) {
+        match self.checker.check(backend, temp_dir, sha256, size) {
             Ok(()) => {
                 locked(&self.good).insert(sha256.to_string());
                 true

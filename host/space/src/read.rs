@@ -198,6 +198,7 @@ impl Space {
                     Some(_) => self
                         .store
                         .blobs
+                        .checker()
                         .check(&self.store.backend, self.store.temp_dir(), &sha, size)
                         .err(),
                 }
