@@ -15,7 +15,7 @@ use abi_stable::std_types::RArc;
 use stowage::plugin::{load_for_child, ChildPlugin};
 use stowage_backend_api::abi::{HostObject, RawHost_TO};
 use stowage_backend_api::{BackendError, BackendHandle};
-use stowage_stream_ext::Stream;
+use stowage_descriptor_ext::Descriptor;
 
 use crate::child_conn::{exit, fatal, protocol_violation, serving, Conn};
 use crate::child_ext::extension_call;
@@ -27,7 +27,7 @@ use crate::execute::execute;
 use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{Answer, Down, Hello, Op, Request, Setup, Up, WireDescriptor, SOCKET_ENV};
-use crate::streamed::{try_streamed, UMASK};
+use crate::streamed::{try_streamed, Direct, UMASK};
 
 /// How many requests the child serves at once; more wait in line.
 pub const WORKERS: usize = 8;
@@ -83,11 +83,12 @@ struct State {
     /// Declared before `backend` (fields drop in order): the writers left
     /// open are aborted before the backend is dropped.
     streams: Streams,
-    /// The backend's `stowage.stream/1`, looked up once.
-    stream: OnceLock<Option<Stream>>,
+    /// The backend's `stowage.stream/1` and `stowage.descriptor/1`,
+    /// looked up once.
+    direct: OnceLock<Direct>,
     backend: OnceLock<BackendHandle>,
-    /// The backend was closed: puts and gets no longer take the stream
-    /// extension (which knows nothing of the close) but go to the backend,
+    /// The backend was closed: puts and gets no longer take the stream or
+    /// descriptor extension (which know nothing of the close) but go to the backend,
     /// which refuses them as it would in process.
     closed: AtomicBool,
 }
@@ -113,7 +114,7 @@ fn serve(conn: &Arc<Conn>) -> i32 {
         confinement: OnceLock::new(),
         loaded: OnceLock::new(),
         streams: Streams::default(),
-        stream: OnceLock::new(),
+        direct: OnceLock::new(),
         backend: OnceLock::new(),
         closed: AtomicBool::new(false),
     });
@@ -257,14 +258,19 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
             let report = |done, total| {
                 let _ = state.conn.send(Up::Progress { done, total }, &[]);
             };
-            let stream = state
-                .stream
-                .get_or_init(|| stream_of(backend).ok().flatten());
-            let stream = stream
-                .as_ref()
-                .filter(|_| !state.closed.load(Ordering::Acquire));
-            if let Some(result) = try_streamed(stream, &op, &mut fds, loaded.confined, &report) {
-                return result;
+            let direct = state.direct.get_or_init(|| Direct {
+                stream: stream_of(backend).ok().flatten(),
+                descriptor: Descriptor::lookup(|id| backend.extension_as(id))
+                    .ok()
+                    .flatten(),
+            });
+            // After a close, puts and gets go to the backend, which refuses
+            // them as it does in process.
+            if !state.closed.load(Ordering::Acquire) {
+                if let Some(result) = try_streamed(direct, &op, &mut fds, loaded.confined, &report)
+                {
+                    return result;
+                }
             }
             let closing = matches!(op, Op::Close);
             let result = execute(backend, op, fds, &loaded.staging, loaded.confined);

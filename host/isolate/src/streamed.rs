@@ -1,12 +1,15 @@
-//! Put and get in the child through the plugin's `stowage.stream/1`, when
-//! it offers it: the bytes go straight between the host's descriptor and
-//! the plugin, with no staged copy in between.
+//! Put and get in the child through the plugin's `stowage.descriptor/1`
+//! or `stowage.stream/1`, when it offers them: the bytes go straight
+//! between the host's descriptor and the plugin, with no staged copy in
+//! between.
 //!
 //! Under Landlock the child cannot reopen `/proc/self/fd/N` (the check
 //! applies to the file's real place), so a path-based `put` needs a staged
 //! copy of the source first, and a path-based `get` always writes a staged
-//! file that is then copied into the host's descriptor. A stream writer
-//! reads the descriptor itself, a stream reader writes into it.
+//! file that is then copied into the host's descriptor. A plugin offering
+//! `stowage.descriptor/1` is handed the host's descriptor for a put and
+//! copies from it itself (in the kernel where it can); a stream writer
+//! reads the descriptor in the child, a stream reader writes into it.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -14,6 +17,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use stowage_backend_api::BackendError;
+use stowage_descriptor_ext::Descriptor;
 use stowage_stream_ext::Stream;
 
 use crate::protocol::{Answer, Op};
@@ -31,17 +35,28 @@ fn chunk_for(size: Option<u64>) -> usize {
     })
 }
 
+/// The plugin's extensions that move bytes without a staged copy, looked
+/// up once per backend.
+#[derive(Default)]
+pub(crate) struct Direct {
+    /// `stowage.stream/1`: gets, and confined puts when there is no
+    /// descriptor put.
+    pub stream: Option<Stream>,
+    /// `stowage.descriptor/1`: confined puts.
+    pub descriptor: Option<Descriptor>,
+}
+
 /// The umask the host last sent (objects a stream get produces are made
 /// `0666` less it, as `open(2)` would make them).
 pub(crate) static UMASK: AtomicU32 = AtomicU32::new(0o022);
 
-/// Runs `op` through the plugin's stream extension when it is a put
+/// Runs `op` through the plugin's descriptor or stream extension when it is a put
 /// (`confined` only: otherwise the plugin reads the descriptor through
 /// `/proc/self/fd` without a copy) or a get and the plugin offers the
 /// extension; `None` when the path-based way applies. `progress(done,
 /// total)` is told how far the transfer got.
 pub(crate) fn try_streamed(
-    stream: Option<&Stream>,
+    direct: &Direct,
     op: &Op,
     fds: &mut Vec<OwnedFd>,
     confined: bool,
@@ -51,7 +66,17 @@ pub(crate) fn try_streamed(
     if !wanted || fds.len() != 1 {
         return None;
     }
-    let stream = stream?;
+    if let (Op::Put { name, shown }, Some(descriptor)) = (op, &direct.descriptor) {
+        // The plugin reports its own progress, as for a path-based put.
+        let file = File::from(fds.pop()?);
+        return Some(
+            descriptor
+                .put_from(name, std::os::fd::AsFd::as_fd(&file))
+                .map(|_| Answer::Done)
+                .map_err(|e| e.context(format!("storing {shown}"))),
+        );
+    }
+    let stream = direct.stream.as_ref()?;
     let file = File::from(fds.pop()?);
     Some(match op {
         Op::Put { name, shown } => put(stream, name, file, progress)

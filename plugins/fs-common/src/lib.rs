@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod atomic;
+mod descriptor;
 mod dirs;
 mod durability;
 mod identity;

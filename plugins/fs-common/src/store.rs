@@ -25,7 +25,7 @@ use crate::temp::{is_generated_temp_name, is_temp_name, TEMP_PREFIX};
 pub struct LocalStore {
     dir: PathBuf,
     durability: Durability,
-    progress: Option<Progress>,
+    progress: Option<Arc<Progress>>,
     /// Something was written since the last barrier (shared with the
     /// store's stream writers).
     dirty: Arc<AtomicBool>,
@@ -45,7 +45,7 @@ impl LocalStore {
     /// The same store, reporting transfer progress to the host (see
     /// `stowage_backend_api::Host::progress`).
     pub fn with_progress(mut self, progress: Option<Progress>) -> Self {
-        self.progress = progress;
+        self.progress = progress.map(Arc::new);
         self
     }
 
@@ -81,6 +81,11 @@ impl LocalStore {
     /// backend call that made it returned.
     pub(crate) fn stream_parts(&self) -> (PathBuf, Durability, Arc<AtomicBool>) {
         (self.dir.clone(), self.durability, Arc::clone(&self.dirty))
+    }
+
+    /// Where transfers are reported, if anywhere.
+    pub(crate) fn progress(&self) -> Option<Arc<Progress>> {
+        self.progress.clone()
     }
 
     fn ensure_dir(&self) -> Result<()> {

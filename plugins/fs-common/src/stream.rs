@@ -26,21 +26,27 @@ use stowage_backend_api::{BackendError, Extension, Result};
 use stowage_location_ext::LocationService;
 use stowage_stream_ext::{StreamRead, StreamService, StreamWrite};
 
-use crate::atomic::open_dir;
+use crate::atomic::{copy_file_data, open_dir, CopyError};
+use crate::descriptor::StoreDescriptor;
 use crate::durability::Durability;
 use crate::store::{ensure_dir, record_write, LocalStore};
 use crate::temp::TempFile;
 
 impl LocalStore {
-    /// The store's extensions: `stowage.stream/1` and
-    /// `stowage.location/1`.
+    /// The store's extensions: `stowage.stream/1`,
+    /// `stowage.descriptor/1` and `stowage.location/1`.
     pub fn store_extension(&self, id: &str) -> Option<Extension> {
         let (dir, durability, dirty) = self.stream_parts();
+        let stream = StoreStream {
+            dir: dir.clone(),
+            durability,
+            dirty,
+        };
         match id {
-            stowage_stream_ext::ID => Some(stowage_stream_ext::serve(StoreStream {
-                dir,
-                durability,
-                dirty,
+            stowage_stream_ext::ID => Some(stowage_stream_ext::serve(stream)),
+            stowage_descriptor_ext::ID => Some(stowage_descriptor_ext::serve(StoreDescriptor {
+                stream,
+                progress: self.progress(),
             })),
             stowage_location_ext::ID => Some(stowage_location_ext::serve(StoreLocation { dir })),
             _ => None,
@@ -48,7 +54,7 @@ impl LocalStore {
     }
 }
 
-struct StoreStream {
+pub(crate) struct StoreStream {
     dir: PathBuf,
     durability: Durability,
     dirty: Arc<AtomicBool>,
@@ -133,6 +139,23 @@ impl StoreWriter {
 
     fn target(&self) -> PathBuf {
         self.dir.join(&self.name)
+    }
+}
+
+impl StoreWriter {
+    /// Appends what `input` holds from its position to its end, copied in
+    /// the kernel where the filesystems allow (see [`copy_file_data`]);
+    /// `report(done)` hears each step.
+    pub(crate) fn copy_from(&mut self, input: &mut File, report: &dyn Fn(u64)) -> Result<()> {
+        let copied = copy_file_data(input, self.temp()?.file(), report);
+        match copied {
+            Ok(n) => {
+                self.written += n;
+                Ok(())
+            }
+            Err(CopyError::Source(e)) => Err(BackendError::from_io(&e, "reading the local file")),
+            Err(CopyError::Target(e)) => Err(local_error(&e, "storing", &self.target())),
+        }
     }
 }
 

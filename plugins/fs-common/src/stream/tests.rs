@@ -112,3 +112,63 @@ fn the_location_exists_once_the_directory_does() {
             .unwrap();
     assert!(!location.exists().unwrap());
 }
+
+fn descriptor(store: &LocalStore) -> stowage_descriptor_ext::Descriptor {
+    stowage_descriptor_ext::Descriptor::lookup(|id| {
+        store.extension(id).map(|e| e.downcast()).transpose()
+    })
+    .expect("the layout matches")
+    .expect("offered")
+}
+
+/// A put from a descriptor stores what the file holds from its position
+/// on, replaces the object whole, leaves no temporary file, and a source
+/// that cannot be read stores nothing.
+#[test]
+fn a_put_from_a_descriptor_stores_the_file_from_its_position() {
+    use std::io::{Seek, SeekFrom};
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::PermissionsExt;
+
+    for durability in [Durability::Each, Durability::Close, Durability::None] {
+        let d = tempfile::tempdir().unwrap();
+        let store_dir = d.path().join("store");
+        let store = LocalStore::new(store_dir.clone(), durability);
+        let put = descriptor(&store);
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let src = d.path().join("src");
+        fs::write(&src, &data).unwrap();
+        fs::create_dir_all(&store_dir).unwrap();
+        fs::write(store_dir.join("obj"), b"old").unwrap();
+
+        let file = fs::File::open(&src).unwrap();
+        assert_eq!(put.put_from("obj", file.as_fd()).unwrap(), 3_000_000);
+        assert_eq!(fs::read(store_dir.join("obj")).unwrap(), data);
+        assert_eq!(entries(&store_dir), vec!["obj"]);
+        let mode = fs::metadata(store_dir.join("obj"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7000, 0, "{mode:o}");
+
+        // From the position on.
+        let mut file = fs::File::open(&src).unwrap();
+        file.seek(SeekFrom::Start(1000)).unwrap();
+        assert_eq!(put.put_from("tail", file.as_fd()).unwrap(), 2_999_000);
+        assert_eq!(fs::read(store_dir.join("tail")).unwrap(), &data[1000..]);
+
+        // A directory cannot be read: an error, the object untouched, no
+        // temporary file left.
+        let dir = fs::File::open(d.path()).unwrap();
+        let err = put.put_from("obj", dir.as_fd()).unwrap_err();
+        assert!(err.message().contains("reading the local file"), "{err}");
+        assert_eq!(fs::read(store_dir.join("obj")).unwrap(), data);
+        assert_eq!(entries(&store_dir), vec!["obj", "tail"]);
+        assert_eq!(
+            put.put_from(".stowage-partial-x", file.as_fd())
+                .unwrap_err()
+                .code(),
+            ErrorCode::INVALID_INPUT
+        );
+    }
+}
