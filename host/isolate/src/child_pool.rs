@@ -277,6 +277,13 @@ mod tests {
             let soon = std::time::Instant::now() + Duration::from_secs(10);
             host.recv::<Upward>(Some(soon), Upward::fds).unwrap().0.id
         };
+        let send_the_awaited_frame = |host: &Channel| {
+            let frame = Down {
+                id: 0,
+                request: Request::Umask(0o022),
+            };
+            host.send(&frame, &[]).unwrap();
+        };
         host.send(&query(1, "wait"), &[]).unwrap();
         host.send(&query(2, "quick"), &[]).unwrap();
         assert_eq!(replied(&host), 2, "served while the first one waits");
@@ -284,23 +291,9 @@ mod tests {
         // in line until the frame the first two wait for is read.
         host.send(&query(3, "wait"), &[]).unwrap();
         host.send(&query(4, "quick"), &[]).unwrap();
-        host.send(
-            &Down {
-                id: 0,
-                request: Request::Umask(0o022),
-            },
-            &[],
-        )
-        .unwrap();
+        send_the_awaited_frame(&host);
         let mut order = vec![replied(&host), replied(&host)];
-        host.send(
-            &Down {
-                id: 0,
-                request: Request::Umask(0o022),
-            },
-            &[],
-        )
-        .unwrap();
+        send_the_awaited_frame(&host);
         order.push(replied(&host));
         order.sort();
         assert_eq!(order, [1, 3, 4]);

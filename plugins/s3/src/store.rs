@@ -287,7 +287,7 @@ impl Backend for S3Store {
     }
 
     fn extension(&self, id: &str) -> Option<stowage_backend_api::Extension> {
-        crate::stream::extension(id, &self.op, &self.cfg, &self.reading)
+        crate::stream::extension(id, &self.reading)
     }
 
     fn close(&self) -> Result<()> {

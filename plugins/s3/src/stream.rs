@@ -15,23 +15,19 @@
 //! the end when the object has one, as `get` does.
 
 use futures::TryStreamExt;
-use opendal::{Buffer, Operator, Writer};
+use opendal::{Buffer, Writer};
 use stowage_backend_api::{BackendError, ErrorCode, Extension, Result};
 use stowage_location_ext::LocationService;
 use stowage_net_common::block_on;
 use stowage_stream_ext::{StreamRead, StreamService, StreamWrite};
 
-use crate::config::S3Config;
 use crate::errors::{s3_error, stream_error};
 use crate::read::{ByteStream, EndCheck, ObjectRead, Reading};
 
-/// The extension `id` for the store reached through `op` with `cfg`,
-/// reading as `reading` says.
-pub fn extension(id: &str, op: &Operator, cfg: &S3Config, reading: &Reading) -> Option<Extension> {
+/// The extension `id` for the store that `reading` reads (its operator,
+/// chunk and concurrency serve the writers too).
+pub fn extension(id: &str, reading: &Reading) -> Option<Extension> {
     let service = S3Stream {
-        op: op.clone(),
-        chunk: cfg.chunk as usize,
-        concurrency: cfg.concurrency,
         reading: reading.clone(),
     };
     match id {
@@ -42,9 +38,6 @@ pub fn extension(id: &str, op: &Operator, cfg: &S3Config, reading: &Reading) -> 
 }
 
 struct S3Stream {
-    op: Operator,
-    chunk: usize,
-    concurrency: usize,
     reading: Reading,
 }
 
@@ -55,10 +48,11 @@ impl StreamService for S3Stream {
     fn open_writer(&self, name: &str) -> Result<S3Writer> {
         let what = format!("put {name}");
         let writer = block_on(async {
-            self.op
+            self.reading
+                .op
                 .writer_with(name)
-                .chunk(self.chunk)
-                .concurrent(self.concurrency)
+                .chunk(self.reading.chunk)
+                .concurrent(self.reading.concurrency)
                 .await
         })?
         .map_err(|e| s3_error(&e, &what))?;
@@ -84,7 +78,7 @@ impl LocationService for S3Stream {
     /// a flat store: it "exists" as soon as the bucket does.
     fn exists(&self) -> Result<bool> {
         let listed = block_on(async {
-            let mut lister = self.op.lister_with("/").limit(1).await?;
+            let mut lister = self.reading.op.lister_with("/").limit(1).await?;
             lister.try_next().await.map(|_| ())
         })?;
         match listed {
