@@ -75,3 +75,43 @@ fn logs_and_progress_cross_the_process_boundary() {
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
     good.close().unwrap();
 }
+
+/// Reports that come close together are held back in the child and travel
+/// with the next frame, but none is lost or reordered, all arrive before
+/// the put returns, and a report after a quiet spell is not held: the
+/// first one arrives while the plugin still waits.
+#[test]
+fn progress_reports_are_batched_without_loss_or_delay_after_a_quiet_spell() {
+    let plugins = plugin_dir_with(&["misbehave"]);
+    let registry = registry(&[plugins.path()], options(Policy::Always, &[]));
+    let work = tempdir();
+    let src = work.path().join("src");
+    fs::write(&src, vec![5u8; 1000]).unwrap();
+    let backend = registry
+        .open(&format!(
+            "misbehave://{}",
+            work.path().join("store").display()
+        ))
+        .unwrap()
+        .with_retry(once());
+    // Wake the child up, then let the channel go quiet.
+    backend.put(&src, "warm").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let seen = Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    stowage::progress::watch(
+        &|done, total| seen.lock().unwrap().push((done, total, started.elapsed())),
+        || backend.put(&src, "paced").unwrap(),
+    );
+    let returned = started.elapsed();
+    let seen = seen.into_inner().unwrap();
+    let reports: Vec<(u64, u64)> = seen.iter().map(|&(d, t, _)| (d, t)).collect();
+    let expected: Vec<(u64, u64)> = (0..100).map(|k| (k, 1000)).collect();
+    assert_eq!(reports, expected);
+    let first = seen[0].2;
+    assert!(
+        returned - first >= std::time::Duration::from_millis(400),
+        "the first report came {first:?} after the start, the put returned after {returned:?}"
+    );
+    backend.close().unwrap();
+}

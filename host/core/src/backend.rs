@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use abi_stable::std_types::{ROption, RSlice, RStr};
 use stowage_backend_api::{BackendError, BackendHandle, ErrorCode, ExtensionRef, LayoutMismatch};
 
 use crate::error::{Error, Result};
 use crate::names::validate_name;
+use crate::put_query::{self, PutQuery};
 use crate::redact::scrub;
 use crate::retry::RetryPolicy;
 use crate::target::Target;
@@ -23,6 +25,9 @@ const DELETE_BATCH: usize = 100;
 /// `Send + Sync`: share it between threads by reference or in an `Arc`.
 pub struct Backend {
     handle: BackendHandle,
+    /// `stowage.put-query/1`, when the backend offers it: a put brings the
+    /// size check's query with it.
+    put_query: Option<PutQuery>,
     target: Target,
     policy: RetryPolicy,
     secrets: Vec<String>,
@@ -40,8 +45,13 @@ impl std::fmt::Debug for Backend {
 impl Backend {
     pub(crate) fn new(handle: BackendHandle, target: Target) -> Self {
         let secrets = target.secrets();
+        let put_query = handle.extension_as(put_query::ID).unwrap_or_else(|e| {
+            log::debug!("{}: {} not used: {e}", target.redacted(), put_query::ID);
+            None
+        });
         Self {
             handle,
+            put_query,
             target,
             policy: RetryPolicy::default(),
             secrets,
@@ -125,14 +135,29 @@ impl Backend {
     }
 
     /// Checks that the stored object has `expected` bytes, when the backend
-    /// can say. The query is retried like any other operation.
-    fn verify_size(&self, op: &'static str, name: &str, expected: u64) -> Result<()> {
-        let found = match self.retry("query", Some(name), || self.handle.query(name)) {
-            Err(e) if is_unsupported(&e) => {
-                log::debug!("{} cannot query; size check after {op} skipped", self.url());
-                return Ok(());
-            }
-            other => other?,
+    /// can say. `queried` is what a query right after the put said, when
+    /// the put brought one (see [`put_query`]); otherwise, or when that
+    /// query failed, the object is queried here, retried like any other
+    /// operation.
+    fn verify_size(
+        &self,
+        op: &'static str,
+        name: &str,
+        expected: u64,
+        queried: Option<Result<Option<u64>, BackendError>>,
+    ) -> Result<()> {
+        let skipped = || {
+            log::debug!("{} cannot query; size check after {op} skipped", self.url());
+            Ok(())
+        };
+        let found = match queried {
+            Some(Ok(found)) => found,
+            Some(Err(e)) if e.is_unsupported() => return skipped(),
+            // No query came with the put, or it failed: ask here.
+            _ => match self.retry("query", Some(name), || self.handle.query(name)) {
+                Err(e) if is_unsupported(&e) => return skipped(),
+                other => other?,
+            },
         };
         let problem = match found {
             Some(size) if size == expected => return Ok(()),
@@ -152,9 +177,26 @@ impl Backend {
     pub fn put(&self, local: &Path, name: &str) -> Result<u64> {
         validate_name(name)?;
         let size = Self::local_size(local)?;
-        self.retry("put", Some(name), || self.handle.put(local, name))?;
-        self.verify_size("put", name, size)?;
+        let queried = self.retry("put", Some(name), || self.put_once(local, name))?;
+        self.verify_size("put", name, size, queried)?;
         Ok(size)
+    }
+
+    /// One attempt at a put, with the query after it when the backend
+    /// brings one.
+    fn put_once(
+        &self,
+        local: &Path,
+        name: &str,
+    ) -> Result<Option<Result<Option<u64>, BackendError>>, BackendError> {
+        let Some(ext) = &self.put_query else {
+            return self.handle.put(local, name).map(|()| None);
+        };
+        // Paths cross the ABI as their bytes, as `BackendHandle` sends them.
+        let local = std::os::unix::ffi::OsStrExt::as_bytes(local.as_os_str());
+        ext.put_then_query(RSlice::from_slice(local), RStr::from_str(name))
+            .into_result()
+            .map(|queried| Some(queried.into_result().map(ROption::into_option)))
     }
 
     /// Fetches `name` into `local`. Returns the size of the local file.
@@ -247,8 +289,8 @@ impl Backend {
         let size = Self::local_size(local)?;
         match self.retry("move", Some(name), || self.handle.move_in(local, name)) {
             Err(e) if is_unsupported(&e) => {
-                self.retry("put", Some(name), || self.handle.put(local, name))?;
-                self.verify_size("move", name, size)?;
+                let queried = self.retry("put", Some(name), || self.put_once(local, name))?;
+                self.verify_size("move", name, size, queried)?;
                 std::fs::remove_file(local).map_err(|source| Error::Local {
                     path: local.to_path_buf(),
                     source,
@@ -256,7 +298,7 @@ impl Backend {
             }
             other => {
                 other?;
-                self.verify_size("move", name, size)?;
+                self.verify_size("move", name, size, None)?;
             }
         }
         Ok(size)

@@ -34,6 +34,7 @@ mod error;
 mod names;
 pub mod plugin;
 pub mod progress;
+pub mod put_query;
 mod redact;
 mod retry;
 mod target;

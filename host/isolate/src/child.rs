@@ -23,7 +23,7 @@ use crate::child_host::{ChildHost, ForwardingLogger};
 use crate::child_pool::{Job, Pool};
 use crate::child_stream::{stream_of, Streams};
 use crate::confine::{self, Outcome};
-use crate::execute::execute;
+use crate::execute::{execute, put_answer};
 use crate::files::Staging;
 use crate::frame::{Channel, FrameError};
 use crate::protocol::{Answer, Down, Hello, Op, Request, Setup, Up, WireDescriptor, SOCKET_ENV};
@@ -269,7 +269,12 @@ fn run(state: &State, request: Request, fds: Vec<OwnedFd>) -> Result<Answer, Bac
             if !state.closed.load(Ordering::Acquire) {
                 if let Some(result) = try_streamed(direct, &op, &mut fds, loaded.confined, &report)
                 {
-                    return result;
+                    return result.map(|answer| match (&op, answer) {
+                        (Op::Put { name, query, .. }, Answer::Done) => {
+                            put_answer(backend, name, *query)
+                        }
+                        (_, answer) => answer,
+                    });
                 }
             }
             let closing = matches!(op, Op::Close);

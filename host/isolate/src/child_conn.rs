@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
 
 use stowage_backend_api::BackendError;
 
@@ -46,12 +47,34 @@ pub(crate) fn serving<T>(id: RequestId, f: impl FnOnce() -> T) -> T {
 
 type AnswerSlot = mpsc::Sender<Result<HostAnswer, WireError>>;
 
+/// How long a progress report may be held back: one that comes less than
+/// this after the child last sent anything waits for the next frame
+/// (often the reply) or report, and travels with it in one write.
+///
+/// A small put's plugin reports three times (the start, each chunk, the
+/// end) within microseconds; sent one by one, each report costs a write
+/// here and a read and a wake-up in the host, together about as much as
+/// the put. Held, they cost nothing extra. The host still sees every
+/// report, in order, and before the reply; the newest report it has seen
+/// is at most this much older than the plugin's newest (which matters for
+/// the operation timeout, counted from the last sign of life: minutes).
+pub const PROGRESS_HOLD: Duration = Duration::from_millis(10);
+
+/// Held reports go out at the latest once they fill this many bytes.
+const HELD_MAX: usize = 16 << 10;
+
+/// Frames waiting to be written, and when the last write was.
+struct Outbox {
+    held: Vec<u8>,
+    last_write: Instant,
+}
+
 /// The shared end of the socket.
 pub(crate) struct Conn {
     channel: Channel,
-    /// Held while writing one frame, so frames from several threads never
-    /// interleave.
-    write: Mutex<()>,
+    /// Held while writing, so frames from several threads never
+    /// interleave; holds the progress reports held back.
+    write: Mutex<Outbox>,
     /// Host calls waiting for their answer, by number.
     calls: Mutex<HashMap<u64, AnswerSlot>>,
     next_call: AtomicU64,
@@ -63,7 +86,10 @@ impl Conn {
     pub(crate) fn new(channel: Channel) -> Self {
         Self {
             channel,
-            write: Mutex::new(()),
+            write: Mutex::new(Outbox {
+                held: Vec::new(),
+                last_write: Instant::now(),
+            }),
             calls: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),
             max_level: AtomicU8::new(0),
@@ -81,15 +107,42 @@ impl Conn {
         self.send_about(id, up, fds)
     }
 
-    /// Sends `up` about request `id`.
+    /// Sends `up` about request `id`, after the reports held back; a
+    /// progress report may itself be held back (see [`PROGRESS_HOLD`]).
     pub(crate) fn send_about(
         &self,
         id: RequestId,
         up: Up,
         fds: &[BorrowedFd<'_>],
     ) -> Result<(), FrameError> {
-        let _guard = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        self.channel.send(&Upward { id, up }, fds)
+        let mut out = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let message = Upward { id, up };
+        if !fds.is_empty() {
+            // Descriptors go with a frame of their own.
+            self.write_held(&mut out)?;
+            self.channel.send(&message, fds)?;
+            out.last_write = Instant::now();
+            return Ok(());
+        }
+        Channel::frame(&message, &mut out.held)?;
+        let holdable = matches!(message.up, Up::Progress { .. })
+            && out.held.len() < HELD_MAX
+            && out.last_write.elapsed() < PROGRESS_HOLD;
+        if holdable {
+            return Ok(());
+        }
+        self.write_held(&mut out)
+    }
+
+    /// Writes what `out` holds, in one write.
+    fn write_held(&self, out: &mut Outbox) -> Result<(), FrameError> {
+        if out.held.is_empty() {
+            return Ok(());
+        }
+        let written = self.channel.send_frames(&out.held, &[]);
+        out.held.clear();
+        out.last_write = Instant::now();
+        written
     }
 
     /// Sends the reply to request `id`; `false` when the host is gone.

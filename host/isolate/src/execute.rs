@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use stowage_backend_api::{BackendError, BackendHandle};
 
 use crate::files::{serve_get, serve_put, Staging};
-use crate::protocol::{Answer, Op};
+use crate::protocol::{Answer, Op, WireError};
 
 /// Runs `op` with the descriptors that came with it. `copy_puts`: the
 /// source must be copied before the backend can read it (see
@@ -26,12 +26,12 @@ pub fn execute(
             .ok_or_else(|| BackendError::generic("a descriptor is missing"))
     };
     match op {
-        Op::Put { name, shown } => serve_put(fd()?, &name, staging, copy_puts, |path| {
+        Op::Put { name, shown, query } => serve_put(fd()?, &name, staging, copy_puts, |path| {
             backend
                 .put(path, &name)
                 .map_err(|e| rename_path(e, path, &shown))
         })
-        .map(|()| Answer::Done),
+        .map(|()| put_answer(backend, &name, query)),
         Op::Get { name, shown } => serve_get(fd()?, &name, staging, |path| {
             backend
                 .get(&name, path)
@@ -59,6 +59,16 @@ pub fn execute(
         .map(|()| Answer::Done),
         Op::RetryCleanup => backend.retry_cleanup().map(|()| Answer::Done),
         Op::Close => backend.close().map(|()| Answer::Done),
+    }
+}
+
+/// What a put of `name` that succeeded answers: with `query`, what a query
+/// of the object says now (`stowage.put-query/1`).
+pub fn put_answer(backend: &BackendHandle, name: &str, query: bool) -> Answer {
+    if query {
+        Answer::Stored(backend.query(name).map_err(WireError::from))
+    } else {
+        Answer::Done
     }
 }
 

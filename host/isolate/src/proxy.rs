@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RVec};
+use stowage::put_query::{self, PutQueryV1, PutQueryV1_TO};
 use stowage_backend_api::abi::{ListEntry, RawBackend};
 use stowage_backend_api::{BackendError, ErrorCode, Extension};
 use stowage_location_ext::abi::{self as location, LocationV1_TO};
@@ -90,6 +91,16 @@ impl RawBackend for IsolatedBackend {
     /// the child offers them.
     fn extension(&self, id: RStr<'_>) -> ROption<Extension> {
         let id = id.as_str();
+        if id == put_query::ID {
+            // The proxy's own: every child can query after a put.
+            let object: put_query::PutQueryObject = PutQueryV1_TO::from_value(
+                RemotePutQuery {
+                    link: self.link.clone(),
+                },
+                TD_Opaque,
+            );
+            return ROption::RSome(Extension::new(object));
+        }
         let crosses = [xorriso::ID, peer::ID, stream::ID, location::ID];
         if !crosses.contains(&id) {
             return ROption::RNone;
@@ -128,6 +139,22 @@ impl IsolatedBackend {
                 Extension::new(object)
             }
         }
+    }
+}
+
+/// `stowage.put-query/1`: the child queries right after the put, so the
+/// host's size check costs no second round trip.
+struct RemotePutQuery {
+    link: Arc<Link>,
+}
+
+impl PutQueryV1 for RemotePutQuery {
+    fn put_then_query(
+        &self,
+        local: RSlice<'_, u8>,
+        name: RStr<'_>,
+    ) -> RResult<RResult<ROption<u64>, BackendError>, BackendError> {
+        remote_ops::put_then_query(&*self.link, local, name)
     }
 }
 

@@ -48,16 +48,46 @@ pub(crate) fn put(
     local: RSlice<'_, u8>,
     name: RStr<'_>,
 ) -> RResult<(), BackendError> {
-    let local = path_of(local);
-    open_source(local)
-        .and_then(|file| {
-            let op = Op::Put {
-                name: name.to_string(),
-                shown: local.display().to_string(),
-            };
-            unit(s, op, &[file.as_fd()])
+    send_put(s, local, name, false)
+        .and_then(|answer| match answer {
+            Answer::Done => Ok(()),
+            other => Err(unexpected("put", &other)),
         })
         .into()
+}
+
+/// `stowage.put-query/1`: a put, and a query of the object right after
+/// it on the other side, in one round trip.
+pub(crate) fn put_then_query(
+    s: &impl OpSender,
+    local: RSlice<'_, u8>,
+    name: RStr<'_>,
+) -> RResult<RResult<ROption<u64>, BackendError>, BackendError> {
+    send_put(s, local, name, true)
+        .and_then(|answer| match answer {
+            Answer::Stored(queried) => Ok(queried
+                .map(ROption::from)
+                .map_err(BackendError::from)
+                .into()),
+            other => Err(unexpected("put", &other)),
+        })
+        .into()
+}
+
+fn send_put(
+    s: &impl OpSender,
+    local: RSlice<'_, u8>,
+    name: RStr<'_>,
+    query: bool,
+) -> Result<Answer, BackendError> {
+    let local = path_of(local);
+    let file = open_source(local)?;
+    let op = Op::Put {
+        name: name.to_string(),
+        shown: local.display().to_string(),
+        query,
+    };
+    s.send_op(op, &[file.as_fd()])
 }
 
 /// `get`: a private temporary file crosses as a descriptor and is

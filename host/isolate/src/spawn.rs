@@ -165,7 +165,7 @@ pub fn spawn(spec: &SpawnSpec) -> io::Result<Spawned> {
         .map_err(|_| io::Error::other("the spawner thread is gone"))??;
     Ok(Spawned {
         child,
-        channel: Channel::new(host_end.into()),
+        channel: Channel::read_ahead(host_end.into()),
     })
 }
 

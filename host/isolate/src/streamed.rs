@@ -7,9 +7,10 @@
 //! applies to the file's real place), so a path-based `put` needs a staged
 //! copy of the source first, and a path-based `get` always writes a staged
 //! file that is then copied into the host's descriptor. A plugin offering
-//! `stowage.descriptor/1` is handed the host's descriptor for a put and
-//! copies from it itself (in the kernel where it can); a stream writer
-//! reads the descriptor in the child, a stream reader writes into it.
+//! `stowage.descriptor/1` is handed the host's descriptor for every put,
+//! confined or not, and copies from it itself (in the kernel where it
+//! can): no path is reopened, no copy staged. A stream writer reads the
+//! descriptor in the child, a stream reader writes into it.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -50,11 +51,15 @@ pub(crate) struct Direct {
 /// `0666` less it, as `open(2)` would make them).
 pub(crate) static UMASK: AtomicU32 = AtomicU32::new(0o022);
 
-/// Runs `op` through the plugin's descriptor or stream extension when it is a put
-/// (`confined` only: otherwise the plugin reads the descriptor through
-/// `/proc/self/fd` without a copy) or a get and the plugin offers the
-/// extension; `None` when the path-based way applies. `progress(done,
-/// total)` is told how far the transfer got.
+/// Runs `op` through the plugin's descriptor or stream extension, when
+/// the plugin offers one that fits; `None` when the path-based way
+/// applies. A put goes to `stowage.descriptor/1` whenever it is offered
+/// (the plugin copies from the host's descriptor, in the kernel where it
+/// can, with no path to reopen), and to `stowage.stream/1` only when
+/// `confined` (unconfined, a path-based put reads the descriptor through
+/// `/proc/self/fd` without a copy, and the plugin keeps its own way of
+/// storing); a get goes to the stream. `progress(done, total)` is told
+/// how far a streamed transfer got.
 pub(crate) fn try_streamed(
     direct: &Direct,
     op: &Op,
@@ -62,31 +67,36 @@ pub(crate) fn try_streamed(
     confined: bool,
     progress: &dyn Fn(u64, u64),
 ) -> Option<Result<Answer, BackendError>> {
-    let wanted = matches!(op, Op::Get { .. }) || (confined && matches!(op, Op::Put { .. }));
-    if !wanted || fds.len() != 1 {
+    if fds.len() != 1 {
         return None;
     }
-    if let (Op::Put { name, shown }, Some(descriptor)) = (op, &direct.descriptor) {
-        // The plugin reports its own progress, as for a path-based put.
-        let file = File::from(fds.pop()?);
-        return Some(
-            descriptor
-                .put_from(name, std::os::fd::AsFd::as_fd(&file))
-                .map(|_| Answer::Done)
-                .map_err(|e| e.context(format!("storing {shown}"))),
-        );
+    match (op, &direct.descriptor, &direct.stream) {
+        (Op::Put { name, shown, .. }, Some(descriptor), _) => {
+            // The plugin reports its own progress, as for a path-based put.
+            let file = File::from(fds.pop()?);
+            Some(
+                descriptor
+                    .put_from(name, std::os::fd::AsFd::as_fd(&file))
+                    .map(|_| Answer::Done)
+                    .map_err(|e| e.context(format!("storing {shown}"))),
+            )
+        }
+        (Op::Put { name, shown, .. }, None, Some(stream)) if confined => {
+            let file = File::from(fds.pop()?);
+            Some(
+                put(stream, name, file, progress)
+                    .map(|()| Answer::Done)
+                    .map_err(|e| e.context(format!("storing {shown}"))),
+            )
+        }
+        (Op::Get { name, .. }, _, Some(stream)) => {
+            let file = File::from(fds.pop()?);
+            Some(get(stream, name, file, progress).map(|()| Answer::Got {
+                mode: 0o666 & !UMASK.load(Ordering::Relaxed),
+            }))
+        }
+        _ => None,
     }
-    let stream = direct.stream.as_ref()?;
-    let file = File::from(fds.pop()?);
-    Some(match op {
-        Op::Put { name, shown } => put(stream, name, file, progress)
-            .map(|()| Answer::Done)
-            .map_err(|e| e.context(format!("storing {shown}"))),
-        Op::Get { name, .. } => get(stream, name, file, progress).map(|()| Answer::Got {
-            mode: 0o666 & !UMASK.load(Ordering::Relaxed),
-        }),
-        _ => return None,
-    })
 }
 
 fn put(

@@ -3,7 +3,7 @@
 
 /// The protocol version. Any change to the messages (in any file of
 /// `protocol/`) bumps it.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// What a peer says about its build in the handshake.
 pub const BUILD: &str = concat!("stowage ", env!("CARGO_PKG_VERSION"));

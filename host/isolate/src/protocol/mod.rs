@@ -233,6 +233,8 @@ pub enum Answer {
     Listed(Vec<(String, u64)>),
     /// One size.
     Size(Option<u64>),
+    /// A put succeeded; what a query of the object said right after it.
+    Stored(Result<Option<u64>, WireError>),
     /// Sizes.
     Sizes(Vec<Option<u64>>),
     /// Whether an extension is offered.
@@ -295,6 +297,10 @@ pub enum Op {
         name: String,
         /// The local path as the user named it, for messages only.
         shown: String,
+        /// Query the object right after the put, and answer
+        /// [`Answer::Stored`] (`stowage.put-query/1`), not
+        /// [`Answer::Done`].
+        query: bool,
     },
     /// Carries one fd: the caller's private temporary file, open for
     /// writing.

@@ -1,0 +1,93 @@
+//! The size check after a put, isolated: the child queries the object
+//! right after the put and sends both outcomes in one reply
+//! (`stowage.put-query/1`), and the host checks that size exactly as it
+//! checks its own query's, in process. The fixture `flaky` counts every
+//! call its backend gets (`DIR/.flaky-counters`), lies about sizes on
+//! request, and fails a chosen operation a chosen number of times.
+
+mod isolate_support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use isolate_support::{attempts, once, options, registry};
+use stowage::put_query::{self, PutQueryObject};
+use stowage::{Backend, ErrorCode, RetryPolicy};
+use stowage_isolate::Policy;
+use stowage_tests::files::read_counters;
+use stowage_tests::{plugin_dir_with, tempdir};
+
+/// Runs `check(mode, backend, store, source)` on a `flaky` backend opened
+/// with `params` and `retry`, once in process and once isolated, each with
+/// a store of its own; the source holds 12 bytes.
+fn in_both_modes(params: &str, retry: RetryPolicy, check: impl Fn(&str, &Backend, &Path, &Path)) {
+    let plugins = plugin_dir_with(&["flaky"]);
+    let work = tempdir();
+    let src = work.path().join("src");
+    fs::write(&src, b"twelve bytes").unwrap();
+    for (mode, policy) in [("in process", Policy::Never), ("isolated", Policy::Always)] {
+        let registry = registry(&[plugins.path()], options(policy, &[]));
+        let store = work.path().join(mode);
+        let backend = registry
+            .open(&format!("flaky://{}{params}", store.display()))
+            .unwrap()
+            .with_retry(retry);
+        check(mode, &backend, &store, &src);
+        backend.close().unwrap();
+    }
+}
+
+fn counters(store: &Path) -> BTreeMap<String, u64> {
+    read_counters(&store.join(".flaky-counters"))
+}
+
+#[test]
+fn a_put_is_checked_by_one_query_in_process_and_isolated() {
+    in_both_modes("", once(), |mode, backend, store, src| {
+        // Isolated, the query comes with the put (the host asks nothing
+        // more); in process the host queries after the put.
+        let brought = backend
+            .raw()
+            .extension_as::<PutQueryObject>(put_query::ID)
+            .unwrap()
+            .is_some();
+        assert_eq!(brought, mode == "isolated", "{mode}");
+        assert_eq!(backend.put(src, "obj").unwrap(), 12, "{mode}");
+        let c = counters(store);
+        assert_eq!(
+            (c.get("put"), c.get("query")),
+            (Some(&1), Some(&1)),
+            "{mode}: {c:?}"
+        );
+    });
+}
+
+#[test]
+fn a_size_the_backend_misreports_fails_the_put_in_process_and_isolated() {
+    in_both_modes("?lie=1", once(), |mode, backend, _, src| {
+        let err = backend.put(src, "obj").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::VALIDATION_FAILED, "{mode}: {err}");
+        assert!(
+            err.to_string()
+                .contains("sent 12 bytes, the backend holds 13"),
+            "{mode}: {err}"
+        );
+    });
+}
+
+/// The child's query fails (transiently): the host asks again itself,
+/// under its retry policy, and the put succeeds.
+#[test]
+fn a_failed_query_after_the_put_is_asked_again_by_the_host() {
+    let params = "?fail=1&error=transient&ops=query";
+    in_both_modes(params, attempts(3), |mode, backend, store, src| {
+        assert_eq!(backend.put(src, "obj").unwrap(), 12, "{mode}");
+        let c = counters(store);
+        assert_eq!(
+            (c.get("put"), c.get("query")),
+            (Some(&1), Some(&2)),
+            "{mode}: {c:?}"
+        );
+    });
+}
