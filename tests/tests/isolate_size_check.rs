@@ -76,17 +76,32 @@ fn a_size_the_backend_misreports_fails_the_put_in_process_and_isolated() {
     });
 }
 
-/// The child's query fails (transiently): the host asks again itself,
-/// under its retry policy, and the put succeeds.
+/// The query after the put fails (transiently): isolated, that was the
+/// child's query, and it counts as the first attempt: the host cleans up
+/// and asks again itself under its retry policy, exactly as in process,
+/// and the put succeeds.
 #[test]
-fn a_failed_query_after_the_put_is_asked_again_by_the_host() {
+fn a_failed_query_after_the_put_is_retried_as_in_process() {
     let params = "?fail=1&error=transient&ops=query";
     in_both_modes(params, attempts(3), |mode, backend, store, src| {
         assert_eq!(backend.put(src, "obj").unwrap(), 12, "{mode}");
         let c = counters(store);
         assert_eq!(
-            (c.get("put"), c.get("query")),
-            (Some(&1), Some(&2)),
+            (c.get("put"), c.get("query"), c.get("retry_cleanup")),
+            (Some(&1), Some(&2), Some(&1)),
+            "{mode}: {c:?}"
+        );
+    });
+    // Failing more often than the policy allows fails the put, after as
+    // many attempts at the query as in process.
+    let params = "?fail=5&error=transient&ops=query";
+    in_both_modes(params, attempts(3), |mode, backend, store, src| {
+        let err = backend.put(src, "obj").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TRANSIENT, "{mode}: {err}");
+        let c = counters(store);
+        assert_eq!(
+            (c.get("put"), c.get("query"), c.get("retry_cleanup")),
+            (Some(&1), Some(&3), Some(&2)),
             "{mode}: {c:?}"
         );
     });

@@ -135,10 +135,10 @@ impl Backend {
     }
 
     /// Checks that the stored object has `expected` bytes, when the backend
-    /// can say. `queried` is what a query right after the put said, when
-    /// the put brought one (see [`put_query`]); otherwise, or when that
-    /// query failed, the object is queried here, retried like any other
-    /// operation.
+    /// can say. The query is retried like any other operation. `queried`
+    /// is what a query right after the put said, when the put brought one
+    /// (see [`put_query`]): it counts as the query's first attempt, so a
+    /// failure of it is retried (or not) exactly as one made here.
     fn verify_size(
         &self,
         op: &'static str,
@@ -146,18 +146,14 @@ impl Backend {
         expected: u64,
         queried: Option<Result<Option<u64>, BackendError>>,
     ) -> Result<()> {
-        let skipped = || {
-            log::debug!("{} cannot query; size check after {op} skipped", self.url());
-            Ok(())
-        };
-        let found = match queried {
-            Some(Ok(found)) => found,
-            Some(Err(e)) if e.is_unsupported() => return skipped(),
-            // No query came with the put, or it failed: ask here.
-            _ => match self.retry("query", Some(name), || self.handle.query(name)) {
-                Err(e) if is_unsupported(&e) => return skipped(),
-                other => other?,
-            },
+        let mut first = queried;
+        let attempt = || first.take().unwrap_or_else(|| self.handle.query(name));
+        let found = match self.retry("query", Some(name), attempt) {
+            Err(e) if is_unsupported(&e) => {
+                log::debug!("{} cannot query; size check after {op} skipped", self.url());
+                return Ok(());
+            }
+            other => other?,
         };
         let problem = match found {
             Some(size) if size == expected => return Ok(()),
