@@ -3,9 +3,15 @@
 //! of an existing object), child start-up, and puts of many small files and
 //! of one large file, isolated and in process, in one run.
 //!
-//! `isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB [URL]]`; driven
-//! by tests/bench/isolate.sh. `URL` is the store's URL with `{}` for its
-//! directory (default `file://{}?fsync=none`).
+//! `isolate_bench STOWAGE_BIN PLUGIN_DIR WORK_DIR [BIG_MIB [URL [TMPFS_DIR]]]`;
+//! driven by tests/bench/isolate.sh. `URL` is the store's URL with `{}`
+//! for its directory (default `file://{}?fsync=none`). With `TMPFS_DIR`,
+//! the small puts are measured a second time with the stores there: on
+//! tmpfs a file's creation costs the same each time, where on ext4 it
+//! depends on where the filesystem put the store's directory.
+//!
+//! It also prints the two fixed costs of an isolated put: the read of the
+//! umask (`/proc/self/status`) and one round trip (the query overhead).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -90,6 +96,7 @@ fn main() {
         .get(5)
         .cloned()
         .unwrap_or_else(|| "file://{}?fsync=none".to_string());
+    let tmpfs = args.get(6).map(PathBuf::from);
     let queries = 10_000;
     let small_count = 1_000;
 
@@ -119,6 +126,16 @@ fn main() {
         .map(|i| work.join(format!("store{i}")))
         .collect();
     let url_of = |i: usize| url_template.replace("{}", &stores[i].display().to_string());
+    let open = |i: usize, store: &Path| {
+        let url = url_template.replace("{}", &store.display().to_string());
+        let backend = modes[i]
+            .registry
+            .open(&url)
+            .unwrap()
+            .with_retry(RetryPolicy::once());
+        backend.put(&small_dir.join("s0000"), "probe").unwrap();
+        backend
+    };
 
     // Start-up: open (spawns, hands over, loads, opens) and close.
     let startup: Vec<f64> = modes
@@ -135,19 +152,7 @@ fn main() {
         })
         .collect();
 
-    let backends: Vec<_> = modes
-        .iter()
-        .enumerate()
-        .map(|(i, mode)| {
-            let backend = mode
-                .registry
-                .open(&url_of(i))
-                .unwrap()
-                .with_retry(RetryPolicy::once());
-            backend.put(&small_dir.join("s0000"), "probe").unwrap();
-            backend
-        })
-        .collect();
+    let backends: Vec<_> = (0..modes.len()).map(|i| open(i, &stores[i])).collect();
 
     // Each figure is the best of several rounds: on a shared machine the
     // best round is the one least disturbed by others. The modes take
@@ -167,16 +172,29 @@ fn main() {
     // Puts leave data to write back: each round of puts starts once the
     // last one's data is on disk, so that none competes with another's
     // write-back.
-    let small = interleaved(3, modes.len(), |i| {
-        sync_fs(&stores[i]);
+    let small_puts = |backend: &stowage::Backend, store: &Path| {
+        sync_fs(store);
         let t = Instant::now();
         for j in 0..small_count {
-            backends[i]
+            backend
                 .put(&small_dir.join(format!("s{j:04}")), &format!("s{j:04}"))
                 .unwrap();
         }
         secs(t.elapsed())
+    };
+    let small = interleaved(3, modes.len(), |i| small_puts(&backends[i], &stores[i]));
+    let small_tmpfs = tmpfs.as_ref().map(|dir| {
+        let stores: Vec<PathBuf> = (0..modes.len())
+            .map(|i| dir.join(format!("store{i}")))
+            .collect();
+        let backends: Vec<_> = (0..modes.len()).map(|i| open(i, &stores[i])).collect();
+        let times = interleaved(3, modes.len(), |i| small_puts(&backends[i], &stores[i]));
+        for b in backends {
+            b.close().unwrap();
+        }
+        times
     });
+    let umask_read = umask_read_cost();
 
     // Each large put makes a new object and it is deleted right after,
     // outside the timing: replacing the last copy would time the freeing
@@ -217,14 +235,48 @@ fn main() {
     for store in &stores {
         let _ = fs::remove_dir_all(store);
     }
+    if let Some(t) = &small_tmpfs {
+        for (mode, secs) in modes.iter().zip(t) {
+            println!(
+                "{:<22} put {}x64KiB on tmpfs {:>7.3} s",
+                mode.label, small_count, secs
+            );
+        }
+    }
     let base = results[0];
     for (i, r) in results.iter().enumerate().skip(1) {
+        let tmpfs = small_tmpfs
+            .as_ref()
+            .map(|t| format!(" ({:.2}x on tmpfs)", t[i] / t[0]))
+            .unwrap_or_default();
         println!(
-            "{:<22} query overhead {:>6.1} us/call; put small {:.2}x, put large {:.2}x in-process time",
+            "{:<22} query overhead {:>6.1} us/call; put small {:.2}x{tmpfs}, put large {:.2}x in-process time",
             modes[i].label,
             (r.1 - base.1) * 1e6,
             r.2 / base.2,
             r.3 / base.3
         );
     }
+    println!(
+        "fixed costs of an isolated put: umask read {:.1} us, one round trip {:.1} us",
+        umask_read * 1e6,
+        (results[1].1 - base.1) * 1e6
+    );
+}
+
+/// What reading the umask costs the host before each isolated put: one
+/// `pread` of `/proc/self/status` (the kernel renders the whole file).
+fn umask_read_cost() -> f64 {
+    use std::os::unix::fs::FileExt;
+    let Ok(status) = fs::File::open("/proc/self/status") else {
+        return f64::NAN;
+    };
+    let mut buf = [0u8; 4096];
+    best_of(5, || {
+        let t = Instant::now();
+        for _ in 0..2_000 {
+            let _ = status.read_at(&mut buf, 0);
+        }
+        secs(t.elapsed()) / 2_000.0
+    })
 }
