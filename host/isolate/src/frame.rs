@@ -140,7 +140,9 @@ impl Inbox {
         self.end - self.start
     }
 
-    /// Makes room for `need` bytes from `start` on.
+    /// Makes room for `need` bytes from `start` on. A buffer grown for a
+    /// large frame goes back to [`READ_AHEAD`] once that frame is taken:
+    /// a link lives as long as its backend.
     fn make_room(&mut self, need: usize) {
         if self.buf.len() - self.start < need || self.start == self.end {
             self.buf.copy_within(self.start..self.end, 0);
@@ -148,8 +150,12 @@ impl Inbox {
             self.end -= self.start;
             self.start = 0;
         }
+        let usual = need.max(READ_AHEAD);
         if self.buf.len() < need {
             self.buf.resize(need, 0);
+        } else if self.buf.len() > usual && self.start == 0 && self.end <= usual {
+            self.buf.truncate(usual);
+            self.buf.shrink_to_fit();
         }
     }
 
@@ -655,7 +661,12 @@ mod tests {
                 assert_eq!(fds.len(), usize::from(n == 3));
             }
             assert_eq!(b.recv::<Vec<u8>>(None, |_| 0).unwrap().0, big);
+            a.send(&6u32, &[]).unwrap();
+            assert_eq!(b.recv::<u32>(None, |_| 0).unwrap().0, 6);
         });
+        let inbox = b.inbox.as_ref().unwrap().lock().unwrap();
+        assert_eq!(inbox.buf.len(), READ_AHEAD, "the buffer shrank back");
+        drop(inbox);
         drop(a);
         assert!(matches!(b.recv_raw(None), Err(FrameError::Closed)));
 
