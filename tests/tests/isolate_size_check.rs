@@ -106,3 +106,52 @@ fn a_failed_query_after_the_put_is_retried_as_in_process() {
         );
     });
 }
+
+/// An in-process prefix that forwards every extension to its inner
+/// backend (fixture `pass`), over an isolated inner backend (`flaky`): the
+/// inner backend's proxy offers `stowage.put-query/1`, and the prefix
+/// hands it on, but the host only trusts the proxy's own. Each put still
+/// goes through the prefix's put (which a transforming prefix, one that
+/// encrypts say, must not be bypassed by).
+#[test]
+fn a_prefix_that_forwards_extensions_is_not_bypassed() {
+    let system = plugin_dir_with(&["pass"]);
+    let others = plugin_dir_with(&["flaky"]);
+    let registry = registry(
+        &[system.path(), others.path()],
+        options(Policy::Untrusted, &[system.path()]),
+    );
+    let mode = |dir: &Path, file: &str| registry.mode(&dir.join(file));
+    assert_eq!(
+        (
+            mode(system.path(), "libfixture_pass.so"),
+            mode(others.path(), "libfixture_flaky.so")
+        ),
+        (Some("in-process"), Some("isolated"))
+    );
+    let work = tempdir();
+    let src = work.path().join("src");
+    fs::write(&src, b"twelve bytes").unwrap();
+    let trace = work.path().join("trace");
+    // Read by the in-process `pass` only; no other test of this file uses it.
+    std::env::set_var("STOWAGE_FIXTURE_PASS_TRACE", &trace);
+    let store = work.path().join("store");
+    let backend = registry
+        .open(&format!("pass+flaky://{}", store.display()))
+        .unwrap()
+        .with_retry(once());
+    let forwarded = backend
+        .raw()
+        .extension_as::<PutQueryObject>(put_query::ID)
+        .unwrap();
+    assert!(forwarded.is_some(), "pass forwards the proxy's extension");
+    assert_eq!(backend.put(&src, "obj").unwrap(), 12);
+    assert_eq!(fs::read_to_string(&trace).unwrap(), "put obj\n");
+    let c = counters(&store);
+    assert_eq!(
+        (c.get("put"), c.get("query")),
+        (Some(&1), Some(&1)),
+        "{c:?}"
+    );
+    backend.close().unwrap();
+}

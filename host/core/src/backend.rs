@@ -45,17 +45,25 @@ impl std::fmt::Debug for Backend {
 impl Backend {
     pub(crate) fn new(handle: BackendHandle, target: Target) -> Self {
         let secrets = target.secrets();
-        let put_query = handle.extension_as(put_query::ID).unwrap_or_else(|e| {
-            log::debug!("{}: {} not used: {e}", target.redacted(), put_query::ID);
-            None
-        });
         Self {
             handle,
-            put_query,
+            put_query: None,
             target,
             policy: RetryPolicy::default(),
             secrets,
         }
+    }
+
+    /// The same backend, its puts bringing their size check's query when
+    /// the handle offers `stowage.put-query/1`. Only for a handle whose
+    /// extensions cannot come from a plugin (the isolation proxy): see
+    /// [`put_query`].
+    pub(crate) fn with_put_query(mut self) -> Self {
+        self.put_query = self.handle.extension_as(put_query::ID).unwrap_or_else(|e| {
+            log::debug!("{}: {} not used: {e}", self.url(), put_query::ID);
+            None
+        });
+        self
     }
 
     /// The same backend with another retry policy.

@@ -9,10 +9,16 @@
 //! asking again. The proxy of an isolated plugin offers it: its child runs
 //! the plugin's query after the put and sends both outcomes in one reply.
 //!
-//! Nothing is gained where a query costs no more than a function call (an
-//! in-process plugin), so plugins need not offer it. Whoever offers it
-//! must report what `query` would have said, from the same backend, after
-//! the put succeeded: the host relies on it exactly as on a query.
+//! The host takes it only from the isolation proxy of the outermost
+//! handler, never from a plugin. A prefix plugin that hands its inner
+//! backend's extensions on (as a careless one might) would otherwise give
+//! the host the inner backend's put, and every put would bypass the prefix
+//! (an encrypting one, say). Nothing is gained in process anyway: there a
+//! query costs a function call.
+//!
+//! Whoever offers it must report what `query` would have said, from the
+//! same backend, after the put succeeded: the host relies on it exactly as
+//! on a query.
 
 // What `#[sabi_trait]` generates.
 #![allow(non_camel_case_types, non_local_definitions)]

@@ -296,8 +296,17 @@ impl Registry {
     /// Invalid or unknown URLs, or the plugin's refusal to open.
     pub fn open(&self, url: &str) -> Result<Backend> {
         let target = Target::parse(url)?;
-        let object = self.inner.open_target(&target)?;
-        Ok(Backend::new(BackendHandle::new(object), target))
+        let opened = self.inner.open_target(&target)?;
+        let backend = Backend::new(BackendHandle::new(opened.object), target);
+        // Only the isolation proxy's own `stowage.put-query/1` is trusted:
+        // an in-process prefix that forwards extensions to its inner
+        // backend would otherwise hand over the inner backend's put, and
+        // the host's puts would bypass the prefix.
+        Ok(if opened.isolated {
+            backend.with_put_query()
+        } else {
+            backend
+        })
     }
 
     /// Opens `url` without any host layer: the raw handle a prefix plugin
@@ -306,6 +315,13 @@ impl Registry {
     pub fn open_raw(&self, url: &str) -> Result<BackendHandle> {
         self.inner.open_object(url).map(BackendHandle::new)
     }
+}
+
+/// A backend object as its handler's plugin opened it.
+struct Opened {
+    object: BackendObject,
+    /// The plugin runs isolated: `object` is the isolation proxy.
+    isolated: bool,
 }
 
 fn absolute_or_same(file: &Path) -> PathBuf {
@@ -425,7 +441,7 @@ fn register(
 
 impl OpenInner for RegistryInner {
     fn open_object(&self, url: &str) -> Result<BackendObject> {
-        self.open_target(&Target::parse(url)?)
+        self.open_target(&Target::parse(url)?).map(|o| o.object)
     }
 }
 
@@ -447,7 +463,7 @@ impl RegistryInner {
         dir.describe(&loaded, &rejected)
     }
 
-    fn open_target(&self, target: &Target) -> Result<BackendObject> {
+    fn open_target(&self, target: &Target) -> Result<Opened> {
         let handlers = target.handlers();
         let first = &handlers[0];
         if handlers.len() > 1 {
@@ -473,7 +489,7 @@ impl RegistryInner {
         as_prefix: bool,
         url: &Target,
         whole: &Target,
-    ) -> Result<BackendObject> {
+    ) -> Result<Opened> {
         let plugin = &self.plugins[index];
         log::debug!(
             "opening {} with plugin {} ({})",
@@ -481,13 +497,18 @@ impl RegistryInner {
             plugin.info.name,
             if as_prefix { "prefix" } else { "scheme" }
         );
-        open_through(plugin, handler, as_prefix, url.as_str(), self.host.clone()).map_err(|e| {
-            let message = scrub(e.message(), &whole.secrets());
-            Error::Open {
-                url: whole.redacted(),
-                source: stowage_backend_api::BackendError::new(e.code(), message)
-                    .with_retryable(e.is_retryable()),
-            }
+        let object = open_through(plugin, handler, as_prefix, url.as_str(), self.host.clone())
+            .map_err(|e| {
+                let message = scrub(e.message(), &whole.secrets());
+                Error::Open {
+                    url: whole.redacted(),
+                    source: stowage_backend_api::BackendError::new(e.code(), message)
+                        .with_retryable(e.is_retryable()),
+                }
+            })?;
+        Ok(Opened {
+            object,
+            isolated: matches!(plugin.runs, Runs::Isolated(_)),
         })
     }
 
