@@ -45,5 +45,6 @@ mod streamed;
 
 pub use child::serve_main;
 pub use isolation::{Isolation, Options, Policy, DEATHS_BEFORE_BROKEN};
+pub use live::process_umask;
 pub use protocol::SOCKET_ENV;
 pub use spawn::{Limits, User};

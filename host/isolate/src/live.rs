@@ -242,11 +242,12 @@ pub fn describe_status(s: ExitStatus) -> String {
 }
 
 /// This process's umask, read without changing it (`umask(2)` can only be
-/// read by setting it, which would race with other threads). It is asked
-/// for on every put: `/proc/self/status` stays open and is read again from
+/// read by setting it, which would race with other threads); `None` when
+/// `/proc` cannot say. It is asked for on every isolated put (public so
+/// that the benchmark can time that): `/proc/self/status` stays open and is read again from
 /// its start with one `pread` (the kernel renders it afresh), which costs
 /// half of opening and reading it each time.
-fn process_umask() -> Option<u32> {
+pub fn process_umask() -> Option<u32> {
     static STATUS: OnceLock<Option<File>> = OnceLock::new();
     let status = STATUS
         .get_or_init(|| File::open("/proc/self/status").ok())
